@@ -1,0 +1,3 @@
+from rulesgen.cli import main
+
+raise SystemExit(main())

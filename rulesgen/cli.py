@@ -1,0 +1,112 @@
+"""Command line: `rulesgen generate | check | validate`.
+
+Exit codes are a contract for CI: 0 ok, 1 check failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rulesgen import __version__
+from rulesgen.emit import Files
+from rulesgen.errors import SpecErrors, ToolMissing
+from rulesgen.pipeline import build
+from rulesgen.writer import compare_tree, write_tree
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _print_json(payload: object) -> None:
+    print(json.dumps(payload, indent=2, sort_keys=True))
+
+
+def _report_errors(exc: SpecErrors, fmt: str) -> int:
+    if fmt == "json":
+        _print_json({"ok": False, "errors": [e.as_dict() for e in exc.errors]})
+    else:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print(f"{len(exc.errors)} error(s); nothing was written", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def cmd_validate(args: argparse.Namespace, files: Files) -> int:
+    """The spec only: load, validate and compile, write nothing."""
+    envs = sorted({path.split("/", 1)[0] for path in files})
+    if args.format == "json":
+        _print_json({"ok": True, "environments": envs, "files": len(files)})
+    else:
+        print(f"{args.spec}: ok ({', '.join(envs)})")
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace, files: Files) -> int:
+    """Write `output/` atomically."""
+    drift = compare_tree(args.output, files)
+    write_tree(args.output, files)
+    changed = len(drift.missing) + len(drift.extra) + len(drift.changed)
+    if args.format == "json":
+        _print_json({"ok": True, "files": len(files), "changed": changed})
+    else:
+        print(f"wrote {len(files)} files to {args.output} ({changed} changed)")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, files: Files) -> int:
+    """Exit 1 when `output/` is not what `generate` would write; writes nothing."""
+    drift = compare_tree(args.output, files)
+    if args.format == "json":
+        _print_json(
+            {"ok": drift.clean, "missing": drift.missing, "extra": drift.extra, "changed": drift.changed}
+        )
+    elif drift.clean:
+        print(f"{args.output} is up to date ({len(files)} files)")
+    else:
+        for label, paths in (("missing", drift.missing), ("stale", drift.changed), ("not generated", drift.extra)):
+            for path in paths:
+                print(f"{label}: {args.output}/{path}")
+        if drift.diff:
+            print(drift.diff)
+        print(f"{args.output} is stale: run `rulesgen generate` (or `make generate`) and commit it")
+    return EXIT_OK if drift.clean else EXIT_CHECK_FAILED
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Files], int]] = {
+    "generate": cmd_generate,
+    "check": cmd_check,
+    "validate": cmd_validate,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="rulesgen", description=__doc__)
+    top.add_argument("--version", action="version", version=f"rulesgen {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+    helps = {
+        "generate": "compile the spec into output/ (atomically)",
+        "check": "exit 1 if output/ is stale; writes nothing",
+        "validate": "check the spec only; writes nothing",
+    }
+    for name, text in helps.items():
+        cmd = sub.add_parser(name, help=text, description=text)
+        cmd.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
+        cmd.add_argument("--output", type=Path, default=Path("output"), help="default: %(default)s")
+        cmd.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rulesgen` console script."""
+    args = parser().parse_args(argv)
+    try:
+        files = build(args.spec)
+        return COMMANDS[args.command](args, files)
+    except SpecErrors as exc:
+        return _report_errors(exc, args.format)
+    except ToolMissing as exc:
+        print(f"rulesgen: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

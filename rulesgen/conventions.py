@@ -1,0 +1,83 @@
+"""Every generated name in one place: recording rules, groups, files, dashboard UIDs.
+
+Recording rules follow the Prometheus convention `level:metric:operations`
+(https://prometheus.io/docs/practices/rules/): `level` is the labels the result
+keeps, `metric` the source metric without its `_total` suffix, `operations` the
+functions applied, newest first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from rulesgen.promql import Duration
+
+GENERATOR = "rulesgen"
+
+
+def level(labels: Iterable[str]) -> str:
+    """The `level` part: the aggregation labels, or `global` when everything is summed."""
+    labels = sorted(set(labels))
+    return "_".join(labels) if labels else "global"
+
+
+def metric_base(metric: str) -> str:
+    return metric.removesuffix("_total")
+
+
+def record_name(labels: Iterable[str], metric: str, operation: str) -> str:
+    return f"{level(labels)}:{metric_base(metric)}:{operation}"
+
+
+def window_op(operation: str, window: Duration) -> str:
+    """`rate` + 5m -> `rate5m`."""
+    return f"{operation}{window}"
+
+
+def snake(name: str) -> str:
+    """`BillingPendingBacklog` -> `billing_pending_backlog`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def kebab(name: str) -> str:
+    return snake(name).replace("_", "-")
+
+
+def group_name(team: str) -> str:
+    return f"{GENERATOR}.{team}"
+
+
+def rule_file(team: str) -> str:
+    return f"{team}.rules.yml"
+
+
+def runbook_url(base_url: str, alert: str) -> str:
+    return f"{base_url.rstrip('/')}/{kebab(alert)}"
+
+
+def dashboard_uid(title: str) -> str:
+    """A stable Grafana UID (at most 40 chars) derived from the dashboard title."""
+    slug = kebab(re.sub(r"[^A-Za-z0-9]+", "", title.title()))
+    digest = hashlib.sha256(title.encode()).hexdigest()[:8]
+    return f"{GENERATOR}-{slug}"[:31] + f"-{digest}"
+
+
+def dashboard_slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+ALERTS_DASHBOARD = "Alerts overview"
+
+
+def alert_panel_id(alert: str) -> int:
+    """Panel id of an alert on the overview dashboard, derived from its name alone so
+    adding or disabling another alert never moves a link (lower rejects collisions)."""
+    return int(hashlib.sha256(alert.encode()).hexdigest()[:6], 16) + 1
+
+
+def dashboard_url(grafana_base_url: str, alert: str) -> str:
+    uid = dashboard_uid(ALERTS_DASHBOARD)
+    panel = alert_panel_id(alert)
+    return f"{grafana_base_url.rstrip('/')}/d/{uid}/{dashboard_slug(ALERTS_DASHBOARD)}?viewPanel={panel}"

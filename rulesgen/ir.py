@@ -1,0 +1,89 @@
+"""The internal model every emitter reads: frozen, fully resolved, one per environment.
+
+No defaults, overrides or templates remain here; `lower` has applied them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rulesgen.promql import Duration
+
+if TYPE_CHECKING:
+    from rulesgen.kinds.base import AlertSpec
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RecordingRule:
+    record: str
+    expr: str
+    labels: Labels = ()
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    alert: str
+    expr: str
+    for_: Duration
+    labels: Labels
+    annotations: Labels
+    keep_firing_for: Duration | None = None
+
+
+Rule = RecordingRule | AlertRule
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    name: str
+    file: str
+    interval: Duration
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """What one alert rule compares, for dashboards, docs, diff and backtest."""
+
+    value_expr: str  # the quantity, as a recording rule or plain PromQL
+    op: str  # ">" or "<"
+    value: float
+    unit: str  # count | ratio | seconds | factor | bytes
+
+
+@dataclass(frozen=True)
+class CompiledAlert:
+    """One spec alert in one environment, with every rule it produced."""
+
+    name: str
+    kind: str
+    team: str
+    severity: str
+    spec: AlertSpec  # the alert after environment overrides
+    records: tuple[RecordingRule, ...]
+    rules: tuple[AlertRule, ...]  # burn-rate alerts produce one rule per tier
+    thresholds: tuple[Threshold, ...]
+    source_line: int
+
+
+@dataclass(frozen=True)
+class EnvIR:
+    env: str
+    alerts: tuple[CompiledAlert, ...]
+    groups: tuple[RuleGroup, ...]
+    labels: Labels = ()
+
+
+@dataclass(frozen=True)
+class ProgramIR:
+    source: str  # the spec's file name, for headers
+    envs: tuple[EnvIR, ...] = field(default_factory=tuple)
+
+    def env(self, name: str) -> EnvIR:
+        for env in self.envs:
+            if env.env == name:
+                return env
+        raise KeyError(name)

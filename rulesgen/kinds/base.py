@@ -1,0 +1,183 @@
+"""What every alert kind shares: common spec fields, the compile context and
+the building blocks (windowed rates, ratios) kinds assemble their PromQL from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from rulesgen import conventions
+from rulesgen.errors import Path
+from rulesgen.ir import Labels, RecordingRule, Threshold
+from rulesgen.promql import Duration, Matcher, aggregate, number, selector
+from rulesgen.spec.models import (
+    AlertName,
+    Direction,
+    Identifier,
+    LabelName,
+    LabelValue,
+    MatcherSpec,
+    MetricName,
+    MetricType,
+    SelectorSpec,
+    StrictModel,
+    Url,
+)
+
+# Filters for `{{ $value }}` by the unit of the compared quantity.
+HUMANIZE = {
+    "count": "humanize",
+    "ratio": "humanizePercentage",
+    "factor": "humanizePercentage",
+    "seconds": "humanizeDuration",
+    "bytes": "humanize1024",
+}
+
+
+@dataclass(frozen=True)
+class SelectorUse:
+    """A selector an alert reads, where it sits in the spec, and what metric types it accepts."""
+
+    path: Path
+    selector: SelectorSpec
+    types: frozenset[MetricType]
+
+
+@dataclass(frozen=True)
+class AlertVariant:
+    """One alerting rule a kind produces (most produce one; burn rates one per tier)."""
+
+    expr: str
+    threshold: Threshold
+    labels: Labels = ()
+    severity: str | None = None  # defaults to the alert's
+    for_: Duration | None = None  # defaults to the alert's
+
+
+@dataclass(frozen=True)
+class KindRules:
+    records: tuple[RecordingRule, ...]
+    variants: tuple[AlertVariant, ...]
+
+
+@dataclass
+class CompileContext:
+    """What lowering hands a kind: label sets resolved into matchers."""
+
+    resolve: Callable[[SelectorSpec], tuple[Matcher, ...]]
+    records: list[RecordingRule] = field(default_factory=list)
+
+    def record(self, name: str, expr: str) -> str:
+        """Add a recording rule (once) and return the name to select it by."""
+        for known in self.records:
+            if known.record == name and known.expr != expr:
+                # Names encode every input of the expression; a clash is a bug in a kind.
+                raise RuntimeError(f"recording rule {name} defined twice: {known.expr!r} vs {expr!r}")
+        rule = RecordingRule(name, expr)
+        if rule not in self.records:
+            self.records.append(rule)
+        return name
+
+    def windowed(self, sel: SelectorSpec, func: str, window: Duration, by: Sequence[str], suffix: str = "") -> str:
+        """`sum by (by) (func(metric[window]))` through a shared recording rule.
+
+        The recording rule keeps the matcher labels as well as `by`, so alerts that
+        select different values of the same metric (failed vs all transactions)
+        share one rule; the alert then filters and sums it down to `by`.
+        """
+        matchers = self.resolve(sel)
+        metric = sel.metric + suffix
+        keep = sorted(set(by) | {m.label for m in matchers})
+        name = conventions.record_name(keep, metric, conventions.window_op(func, window))
+        self.record(name, aggregate("sum", keep, f"{func}({metric}[{window}])"))
+        use = selector(name, matchers)
+        if {m.label for m in matchers} <= set(by):
+            return use
+        return aggregate("sum", by, use)
+
+
+class AlertSpec(StrictModel):
+    """Fields every alert has, whatever its kind."""
+
+    kind: str
+    name: AlertName
+    team: Identifier
+    severity: Identifier
+    for_: Duration = Field(default=Duration(0), alias="for")
+    keep_firing_for: Duration | None = None
+    summary: str
+    description: str | None = None
+    runbook_url: Url | None = None
+    labels: dict[LabelName, LabelValue] = Field(default_factory=dict)
+    enabled: bool = True
+
+    # Fields an environment may not override: they define what the alert is.
+    fixed_fields: ClassVar[frozenset[str]] = frozenset({"kind", "name"})
+
+    def selectors(self) -> Iterable[SelectorUse]:
+        """The selectors this alert reads, for checks against the metrics catalog."""
+        raise NotImplementedError
+
+    def grouping(self) -> tuple[str, ...]:
+        """Labels the alert fires per; they must exist on every selector's metric."""
+        return ()
+
+    def compile(self, ctx: CompileContext) -> KindRules:
+        """Recording rules and alert expressions for this alert."""
+        raise NotImplementedError
+
+    def default_description(self) -> str:
+        """A Prometheus template with the humanized value and the grouping labels."""
+        raise NotImplementedError
+
+    def template_vars(self) -> dict[str, Any]:
+        """Variables the summary and description templates may use as `[[ name ]]`."""
+        # Whole floats print as integers: "more than 5", not "more than 5.0".
+        data = {
+            k: int(v) if isinstance(v, float) and v.is_integer() else v
+            for k, v in self.model_dump(by_alias=True, mode="json").items()
+        }
+        data["humanized_value"] = self.humanized_value()
+        data["scope"] = self.scope_text()
+        return data
+
+    def value_unit(self) -> str:
+        """Unit of the compared quantity: count, ratio, factor, seconds or bytes."""
+        return "count"
+
+    def referenced_severities(self) -> list[tuple[Path, str]]:
+        return [(("severity",), self.severity)]
+
+    def humanized_value(self) -> str:
+        return "{{ $value | %s }}" % HUMANIZE[self.value_unit()]
+
+    def scope_text(self) -> str:
+        """` on network {{ $labels.network }}` for each grouping label."""
+        return "".join(f" on {label} {{{{ $labels.{label} }}}}" for label in self.grouping())
+
+
+class SingleSelector(StrictModel):
+    """Fields of kinds that read one metric: `metric`, `matchers` and `by`."""
+
+    metric: MetricName
+    matchers: dict[LabelName, MatcherSpec] = Field(default_factory=dict)
+    by: list[LabelName] = Field(default_factory=list)
+
+    def as_selector(self) -> SelectorSpec:
+        return SelectorSpec(metric=self.metric, matchers=self.matchers)
+
+
+def compare(value_expr: str, direction: Direction, threshold: float, unit: str) -> AlertVariant:
+    """The common alert shape: `quantity > threshold` (or `<`)."""
+    return AlertVariant(
+        expr=f"{value_expr} {direction.op} {number(threshold)}",
+        threshold=Threshold(value_expr=value_expr, op=direction.op, value=threshold, unit=unit),
+    )
+
+
+def describe(what: str, spec: AlertSpec, threshold: str) -> str:
+    """Default description: value, what it measures, the grouping labels and the threshold."""
+    return f"{spec.humanized_value()} {what}{spec.scope_text()} (threshold {threshold})."

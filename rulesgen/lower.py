@@ -1,0 +1,236 @@
+"""Lowering: apply environment overrides, resolve label sets, render templates and
+compile every alert into IR rules, once, for every environment."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import PurePath
+from typing import Any
+
+import jinja2
+from pydantic import ValidationError
+
+from rulesgen import conventions
+from rulesgen.errors import Path, SpecError, SpecErrors
+from rulesgen.ir import AlertRule, CompiledAlert, EnvIR, ProgramIR, RecordingRule, RuleGroup
+from rulesgen.kinds.base import AlertSpec, CompileContext
+from rulesgen.promql import Matcher, number
+from rulesgen.spec.validate import Spec, pydantic_errors
+from rulesgen.spec.models import NotMatcher, SelectorSpec, SetRef
+
+RESERVED_LABELS = frozenset({"alertname", "severity", "team", "env"})
+
+# `[[ threshold ]]` is ours, `{{ $value }}` is Prometheus's: the two template
+# languages must not share delimiters.
+_JINJA = jinja2.Environment(
+    variable_start_string="[[",
+    variable_end_string="]]",
+    block_start_string="[%",
+    block_end_string="%]",
+    comment_start_string="[#",
+    comment_end_string="#]",
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=False,
+)
+
+
+def _fields(alert: AlertSpec) -> dict[str, Any]:
+    """The alert's values keyed as the spec writes them (`for`, not `for_`)."""
+    return {info.alias or name: getattr(alert, name) for name, info in type(alert).model_fields.items()}
+
+
+def apply_overrides(spec: Spec, env: str, errors: list[SpecError]) -> list[AlertSpec]:
+    """The alerts as they are in `env`, after its typed overrides."""
+    overrides = spec.header.environments[env].overrides
+    by_name = {alert.name: alert for alert in spec.alerts}
+    at: Path = ("environments", env, "overrides")
+    for name in overrides:
+        if name not in by_name:
+            close = difflib.get_close_matches(name, by_name, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            errors.append(spec.positions.error((*at, name), f"override names unknown alert {name!r}{hint}", key=True))
+    out = []
+    for alert in spec.alerts:
+        fields = overrides.get(alert.name)
+        if fields is None:
+            out.append(alert)
+            continue
+        model = type(alert)
+        known = {info.alias or n for n, info in model.model_fields.items()}
+        bad = False
+        for key in fields:
+            if key in model.fixed_fields:
+                errors.append(spec.positions.error((*at, alert.name, key), f"{key!r} cannot be overridden", key=True))
+                bad = True
+            elif key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                errors.append(
+                    spec.positions.error(
+                        (*at, alert.name, key), f"{alert.kind} alert {alert.name} has no field {key!r}{hint}", key=True
+                    )
+                )
+                bad = True
+        if bad:
+            continue
+        try:
+            out.append(model.model_validate({**_fields(alert), **fields}))
+        except ValidationError as exc:
+            errors.extend(pydantic_errors(exc, (*at, alert.name), fields, spec.positions))
+    return out
+
+
+def _resolver(spec: Spec) -> Any:
+    sets = spec.header.label_sets
+
+    def resolve(sel: SelectorSpec) -> tuple[Matcher, ...]:
+        out = []
+        for label, value in sorted(sel.matchers.items()):
+            if isinstance(value, SetRef):
+                out.append(Matcher(label, tuple(sets[value.set].values)))
+            elif isinstance(value, NotMatcher):
+                negated = value.not_ if isinstance(value.not_, list) else [value.not_]
+                out.append(Matcher(label, tuple(negated), negate=True))
+            elif isinstance(value, list):
+                out.append(Matcher(label, tuple(value)))
+            else:
+                out.append(Matcher(label, (value,)))
+        return tuple(out)
+
+    return resolve
+
+
+def _render(template: str, variables: dict[str, Any], where: Path, spec: Spec, errors: list[SpecError]) -> str:
+    try:
+        return _JINJA.from_string(template).render(variables)
+    except jinja2.TemplateError as exc:
+        errors.append(spec.positions.error(where, f"template error: {exc.message or exc}"))
+        return template
+
+
+def compile_alert(spec: Spec, env: str, alert: AlertSpec, errors: list[SpecError]) -> CompiledAlert:
+    """One alert in one environment: its recording rules and alerting rules."""
+    at = spec.alert_path(alert.name)
+    settings = spec.header.settings
+    ctx = CompileContext(resolve=_resolver(spec))
+    rules = alert.compile(ctx)
+    variables = {**alert.template_vars(), "env": env}
+    for key in alert.labels:
+        if key in RESERVED_LABELS:
+            errors.append(spec.positions.error((*at, "labels", key), f"label {key!r} is set by rulesgen", key=True))
+    annotations = {
+        "summary": _render(alert.summary, variables, (*at, "summary"), spec, errors),
+        "description": _render(
+            alert.description or alert.default_description(), variables, (*at, "description"), spec, errors
+        ),
+        "runbook_url": alert.runbook_url or conventions.runbook_url(settings.runbook_base_url, alert.name),
+        "dashboard_url": conventions.dashboard_url(settings.grafana_base_url, alert.name),
+    }
+    env_labels = spec.header.environments[env].labels
+    alert_rules = []
+    for variant in rules.variants:
+        labels = {
+            **env_labels,
+            **alert.labels,
+            **dict(variant.labels),
+            "env": env,
+            "severity": variant.severity or alert.severity,
+            "team": alert.team,
+        }
+        alert_rules.append(
+            AlertRule(
+                alert=alert.name,
+                expr=variant.expr,
+                for_=variant.for_ if variant.for_ is not None else alert.for_,
+                keep_firing_for=alert.keep_firing_for,
+                labels=tuple(sorted(labels.items())),
+                annotations=tuple(sorted(annotations.items())),
+            )
+        )
+    return CompiledAlert(
+        name=alert.name,
+        kind=alert.kind,
+        team=alert.team,
+        severity=alert.severity,
+        spec=alert,
+        records=rules.records,
+        rules=tuple(alert_rules),
+        thresholds=tuple(v.threshold for v in rules.variants),
+        source_line=spec.positions.of(at)[0],
+    )
+
+
+def _groups(spec: Spec, alerts: list[CompiledAlert]) -> tuple[RuleGroup, ...]:
+    """One group per team: its recording rules in first-use order (so a ratio follows
+    the rates it divides), then its alerts. A record shared by two teams lives with
+    the first, since a rule defined twice would write the same series twice."""
+    placed: set[str] = set()
+    groups = []
+    for team in spec.header.teams:
+        rules: list[RecordingRule | AlertRule] = []
+        for compiled in alerts:
+            if compiled.team != team:
+                continue
+            for record in compiled.records:
+                if record.record not in placed:
+                    placed.add(record.record)
+                    rules.append(record)
+        rules.extend(rule for compiled in alerts if compiled.team == team for rule in compiled.rules)
+        if rules:
+            groups.append(
+                RuleGroup(
+                    name=conventions.group_name(team),
+                    file=conventions.rule_file(team),
+                    interval=spec.header.settings.evaluation_interval,
+                    rules=tuple(rules),
+                )
+            )
+    return tuple(groups)
+
+
+def _check_panel_ids(spec: Spec, errors: list[SpecError]) -> None:
+    owners: dict[int, str] = {}
+    for alert in spec.alerts:
+        panel = conventions.alert_panel_id(alert.name)
+        if panel in owners:
+            errors.append(
+                spec.positions.error(
+                    (*spec.alert_path(alert.name), "name"),
+                    f"alert name hashes to the same dashboard panel id as {owners[panel]}; rename one",
+                )
+            )
+        owners[panel] = alert.name
+
+
+def _number(value: float) -> str:
+    return number(value)
+
+
+def _percent(value: float) -> str:
+    return number(round(value * 100, 10)) + "%"
+
+
+_JINJA.filters["num"] = _number
+_JINJA.filters["percent"] = _percent
+
+
+def lower(spec: Spec) -> ProgramIR:
+    """Compile the spec for every environment; raises SpecErrors with all problems found."""
+    errors: list[SpecError] = []
+    _check_panel_ids(spec, errors)
+    envs = []
+    for env in spec.header.environments:
+        alerts = [a for a in apply_overrides(spec, env, errors) if a.enabled]
+        compiled = [compile_alert(spec, env, alert, errors) for alert in alerts]
+        envs.append(
+            EnvIR(
+                env=env,
+                alerts=tuple(compiled),
+                groups=_groups(spec, compiled),
+                labels=tuple(sorted(spec.header.environments[env].labels.items())),
+            )
+        )
+    if errors:
+        raise SpecErrors(errors)
+    return ProgramIR(source=PurePath(spec.file).name, envs=tuple(envs))

@@ -1,0 +1,157 @@
+"""Load and validate thresholds.yaml into typed models, reporting every error with its position."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from rulesgen.errors import Path, SpecError, SpecErrors
+from rulesgen.kinds import alert_adapter, registry
+from rulesgen.kinds.base import AlertSpec
+from rulesgen.spec.loader import Positions, load_yaml
+from rulesgen.spec.models import SpecHeader
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec: header sections, alerts in file order, and where everything is."""
+
+    file: str
+    header: SpecHeader
+    alerts: tuple[AlertSpec, ...]
+    positions: Positions
+
+    def alert_path(self, name: str) -> Path:
+        for i, alert in enumerate(self.alerts):
+            if alert.name == name:
+                return ("alerts", i)
+        raise KeyError(name)
+
+
+@cache
+def _vocabulary() -> tuple[str, ...]:
+    """Every key the spec knows, to suggest a fix for a typo such as `treshold`."""
+    words: set[str] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        for name, info in model.model_fields.items():
+            words.add(info.alias or name)
+            for arg in _model_args(info.annotation):
+                walk(arg)
+
+    walk(SpecHeader)
+    for model in registry().values():
+        walk(model)
+    return tuple(sorted(words))
+
+
+def _model_args(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        yield from _model_args(arg)
+    for arg in getattr(annotation, "__metadata__", ()) or ():
+        yield from _model_args(arg)
+
+
+def _message(err: Any, data_at_loc: Any) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}"
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, _vocabulary(), n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown key {key!r}{hint}"
+    if kind == "union_tag_invalid":
+        return f"unknown kind {err['input'].get('kind')!r}; expected one of: {', '.join(registry())}"
+    if kind == "union_tag_not_found":
+        return f"missing required key 'kind' (one of: {', '.join(registry())})"
+    msg: str = err["msg"].removeprefix("Value error, ")
+    if kind.endswith("_type") or kind in ("literal_error", "enum"):
+        msg += f", got {err['input']!r}"
+    return msg
+
+
+def pydantic_errors(exc: ValidationError, prefix: Path, data: Any, positions: Positions) -> list[SpecError]:
+    """Map pydantic's `loc` onto the YAML data so each error points at a line and column.
+
+    `loc` holds parts that are not in the data (the tag of a discriminated union,
+    the key a `missing` error names); those are dropped from the position lookup.
+    """
+    out: list[SpecError] = []
+    for err in exc.errors():
+        path, node = prefix, data
+        for part in err["loc"]:
+            if isinstance(node, dict) and part in node:
+                path, node = (*path, part), node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                path, node = (*path, part), node[part]
+        kind = err["type"]
+        if kind == "missing":
+            shown = (*path, err["loc"][-1])
+            line, col = positions.of(path)
+        elif kind == "union_tag_invalid" and isinstance(node, dict) and "kind" in node:
+            shown = (*path, "kind")
+            line, col = positions.of(shown)
+        else:
+            shown = path
+            line, col = positions.of(path, key=kind == "extra_forbidden")
+        error = positions.error(shown, _message(err, node))
+        out.append(SpecError(error.file, line, col, error.path, error.message))
+    # A value that fits none of a union's members yields one error per member; keep the first.
+    seen: set[tuple[int, int, str]] = set()
+    unique = []
+    for error in out:
+        if (error.line, error.column, error.path) not in seen:
+            seen.add((error.line, error.column, error.path))
+            unique.append(error)
+    return unique
+
+
+def parse_spec(text: str, file: str) -> Spec:
+    """Validate spec text; raises SpecErrors listing every structural and reference error."""
+    from rulesgen.spec.checks import check_references
+
+    data, positions = load_yaml(text, file)
+    if not isinstance(data, dict):
+        raise SpecErrors([positions.error((), "the spec must be a mapping with version, settings, ... alerts")])
+    errors: list[SpecError] = []
+    header: SpecHeader | None = None
+    try:
+        header = SpecHeader.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(pydantic_errors(exc, (), data, positions))
+    raw_alerts = data.get("alerts")
+    alerts: list[tuple[int, AlertSpec]] = []
+    if isinstance(raw_alerts, list):
+        for i, raw in enumerate(raw_alerts):
+            try:
+                alerts.append((i, alert_adapter().validate_python(raw)))
+            except ValidationError as exc:
+                errors.extend(pydantic_errors(exc, ("alerts", i), raw, positions))
+    if header is not None:
+        # Cross-references are checked on the alerts that did validate, so a typo
+        # in one alert does not hide an unknown metric in another.
+        errors.extend(check_references(header, alerts, positions))
+    if errors:
+        raise SpecErrors(errors)
+    assert header is not None
+    return Spec(file, header, tuple(alert for _, alert in alerts), positions)
+
+
+def load_spec(path: str | FsPath) -> Spec:
+    """Read and validate a spec file."""
+    path = FsPath(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecErrors([SpecError(str(path), 1, 1, "", f"cannot read spec: {exc}")]) from None
+    return parse_spec(text, str(path))

@@ -1,0 +1,40 @@
+"""Shared helpers: paths, running the CLI, and requiring the real promtool."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "thresholds.yaml"
+OUTPUT = ROOT / "output"
+MINIMAL = Path(__file__).resolve().parent / "specs" / "minimal.yaml"
+
+
+def minimal_text() -> str:
+    return MINIMAL.read_text()
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m rulesgen` as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "rulesgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def require(tool: str) -> str:
+    """The path of a verifier the suite must run for real; `make test` installs it."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed: run `make test` (it installs prometheus and prometheus-alertmanager)")
+    return path

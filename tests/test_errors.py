@@ -1,0 +1,221 @@
+"""Table-driven bad inputs: each gives its exact message with line and column, exit 2,
+and leaves output/ untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import minimal_text, run_cli
+from rulesgen.errors import SpecErrors
+from rulesgen.pipeline import build_text
+
+# (id, text to replace in the minimal spec, replacement, expected errors)
+CASES: list[tuple[str, str, str, list[str]]] = [
+    (
+        "malformed yaml",
+        'window: "5m"\n    threshold: 5',
+        'window: "5m"\n    threshold: [5',
+        [
+            "spec.yaml:32:8: malformed YAML: expected ',' or ']', but got ':' "
+            "(while parsing a flow sequence opened at line 31, column 16)"
+        ],
+    ),
+    (
+        "typo in a key",
+        "    threshold: 5\n",
+        "    treshold: 5\n",
+        [
+            "spec.yaml:25:5: alerts[0].threshold: missing required key 'threshold'",
+            "spec.yaml:31:5: alerts[0].treshold: unknown key 'treshold'; did you mean 'threshold'?",
+        ],
+    ),
+    (
+        "wrong type",
+        "    threshold: 5\n",
+        '    threshold: "five"\n',
+        ["spec.yaml:31:16: alerts[0].threshold: Input should be a valid number, got 'five'"],
+    ),
+    (
+        "ratio above 1",
+        "threshold: 0.1",
+        "threshold: 1.5",
+        ["spec.yaml:41:16: alerts[1].threshold: Input should be less than or equal to 1"],
+    ),
+    (
+        "negative duration",
+        'window: "5m"\n    threshold: 5',
+        'window: "-5m"\n    threshold: 5',
+        [
+            "spec.yaml:30:13: alerts[0].window: '-5m' is not a Prometheus duration (like 30s, 5m, 1h30m, 1w)",
+        ],
+    ),
+    (
+        "malformed duration",
+        'for: "1m"',
+        'for: "1 minute"',
+        ["spec.yaml:32:10: alerts[0].for: '1 minute' is not a Prometheus duration (like 30s, 5m, 1h30m, 1w)"],
+    ),
+    (
+        "unknown metric",
+        'metric: "tx_total"\n    matchers: {status: "failed"}\n    by',
+        'metric: "tx_totl"\n    matchers: {status: "failed"}\n    by',
+        ["spec.yaml:27:13: alerts[0].metric: unknown metric 'tx_totl'; declare it under metrics"],
+    ),
+    (
+        "unknown label",
+        'matchers: {status: "failed"}\n    by',
+        'matchers: {state: "failed"}\n    by',
+        ["spec.yaml:28:16: alerts[0].matchers.state: metric 'tx_total' has no label 'state'; it has: status, network"],
+    ),
+    (
+        "unknown grouping label",
+        'by: ["network"]',
+        'by: ["chain"]',
+        ["spec.yaml:29:10: alerts[0].by[0]: cannot group by 'chain': metric 'tx_total' has no such label"],
+    ),
+    (
+        "duplicate alert name",
+        'name: "TxRatio"',
+        'name: "TxFailing"',
+        ["spec.yaml:36:11: alerts[1].name: duplicate alert name 'TxFailing' (first at line 25)"],
+    ),
+    (
+        "alert name not an identifier",
+        'name: "TxRatio"',
+        'name: "Tx Ratio"',
+        [
+            "spec.yaml:36:11: alerts[1].name: 'Tx Ratio' is not a valid alert name (CamelCase identifier) "
+            "(must match ^[A-Z][a-zA-Z0-9_]*$)",
+        ],
+    ),
+    (
+        "newline in a label value",
+        'matchers: {status: "failed"}',
+        'matchers: {status: "fai\\nled"}',
+        [
+            "spec.yaml:28:24: alerts[0].matchers.status: 'fai\\nled' contains a newline or control character, "
+            "which cannot appear in a label value",
+        ],
+    ),
+    (
+        "yaml 1.1 boolean",
+        'summary: "ratio"',
+        "summary: No",
+        [
+            'spec.yaml:44:14: alerts[1].summary: YAML reads the bare word \'No\' as a boolean; quote it ("No") '
+            "for text, or write true/false",
+        ],
+    ),
+    (
+        "unknown kind",
+        'kind: "ratio"',
+        'kind: "ratioo"',
+        [
+            "spec.yaml:37:11: alerts[1].kind: unknown kind 'ratioo'; expected one of: burn_rate, counter_increase, "
+            "gauge_ratio, gauge_threshold, latency_regression, ratio",
+        ],
+    ),
+    (
+        "counter kind on a gauge",
+        'metric: "tx_total"\n    matchers: {status: "failed"}\n    by',
+        'metric: "pending"\n    matchers: {}\n    by',
+        ["spec.yaml:27:13: alerts[0].metric: counter_increase needs a counter but 'pending' is a gauge"],
+    ),
+    (
+        "unknown team and severity",
+        '    severity: "critical"\n    team: "billing"\n    summary: "ratio"',
+        '    severity: "page"\n    team: "payments"\n    summary: "ratio"',
+        [
+            "spec.yaml:42:15: alerts[1].severity: unknown severity 'page'; declared: critical, warning",
+            "spec.yaml:43:11: alerts[1].team: unknown team 'payments'; declared: billing",
+        ],
+    ),
+    (
+        "unknown label set",
+        'matchers: {status: "failed"}\n    by',
+        'matchers: {network: {set: "mainnet"}}\n    by',
+        ["spec.yaml:28:31: alerts[0].matchers.network.set: unknown label set 'mainnet'"],
+    ),
+    (
+        "unknown template variable",
+        'summary: "ratio"',
+        'summary: "ratio [[ treshold ]]"',
+        ["spec.yaml:44:14: alerts[1].summary: template error: 'treshold' is undefined"],
+    ),
+    (
+        "override of an unknown alert and field",
+        "  prod: {}",
+        "  prod:\n    overrides:\n      TxFail: {threshold: 3}\n      TxRatio: {treshold: 0.2}",
+        [
+            "spec.yaml:8:7: environments.prod.overrides.TxFail: override names unknown alert 'TxFail'; "
+            "did you mean 'TxFailing'?",
+            "spec.yaml:9:17: environments.prod.overrides.TxRatio.treshold: ratio alert TxRatio has no field "
+            "'treshold'; did you mean 'threshold'?",
+        ],
+    ),
+    (
+        "override with a bad value",
+        "  prod: {}",
+        "  prod:\n    overrides:\n      TxRatio: {threshold: 2}",
+        ["spec.yaml:8:28: environments.prod.overrides.TxRatio.threshold: Input should be less than or equal to 1"],
+    ),
+    (
+        "several errors at once",
+        '    threshold: 5\n    for: "1m"',
+        '    threshold: -1\n    for: "soon"',
+        [
+            "spec.yaml:31:16: alerts[0].threshold: Input should be greater than or equal to 0",
+            "spec.yaml:32:10: alerts[0].for: 'soon' is not a Prometheus duration (like 30s, 5m, 1h30m, 1w)",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_message(old: str, new: str, expected: list[str]) -> None:
+    text = minimal_text()
+    assert old in text, "test case no longer matches the minimal spec"
+    with pytest.raises(SpecErrors) as err:
+        build_text(text.replace(old, new, 1), "spec.yaml")
+    assert [str(e) for e in err.value.errors] == expected
+
+
+def test_minimal_spec_is_valid() -> None:
+    files = build_text(minimal_text(), "spec.yaml")
+    assert sorted(files) == ["prod/prometheus/billing.rules.yml"]
+
+
+def test_cli_reports_all_errors_exits_2_and_leaves_output(tmp_path: Path) -> None:
+    spec = tmp_path / "thresholds.yaml"
+    spec.write_text(minimal_text())
+    out = tmp_path / "output"
+    assert run_cli("generate", "--spec", str(spec), "--output", str(out)).returncode == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    spec.write_text(minimal_text().replace("threshold: 5", "threshold: -1").replace('"5m"', '"5 min"', 1))
+    result = run_cli("generate", "--spec", str(spec), "--output", str(out))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{spec}:30:13: alerts[0].window:" in result.stderr
+    assert f"{spec}:31:16: alerts[0].threshold:" in result.stderr
+    assert "2 error(s); nothing was written" in result.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_cli_json_errors(tmp_path: Path) -> None:
+    spec = tmp_path / "t.yaml"
+    spec.write_text(minimal_text().replace("threshold: 5", "threshold: -1"))
+    result = run_cli("validate", "--spec", str(spec), "--format", "json")
+    assert result.returncode == 2
+    import json
+
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False
+    assert payload["errors"][0]["line"] == 31 and payload["errors"][0]["path"] == "alerts[0].threshold"
+
+
+def test_missing_spec_file_is_bad_input(tmp_path: Path) -> None:
+    result = run_cli("validate", "--spec", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert "cannot read spec" in result.stderr and "Traceback" not in result.stderr
