@@ -60,13 +60,15 @@ def cmd_check(args: argparse.Namespace, files: Files) -> int:
     """Exit 1 when `output/` is not what `generate` would write; writes nothing."""
     drift = compare_tree(args.output, files)
     if args.format == "json":
-        _print_json(
-            {"ok": drift.clean, "missing": drift.missing, "extra": drift.extra, "changed": drift.changed}
-        )
+        _print_json({"ok": drift.clean, "missing": drift.missing, "extra": drift.extra, "changed": drift.changed})
     elif drift.clean:
         print(f"{args.output} is up to date ({len(files)} files)")
     else:
-        for label, paths in (("missing", drift.missing), ("stale", drift.changed), ("not generated", drift.extra)):
+        for label, paths in (
+            ("missing", drift.missing),
+            ("stale", drift.changed),
+            ("not generated", drift.extra),
+        ):
             for path in paths:
                 print(f"{label}: {args.output}/{path}")
         if drift.diff:

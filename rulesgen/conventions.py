@@ -74,7 +74,7 @@ ALERTS_DASHBOARD = "Alerts overview"
 def alert_panel_id(alert: str) -> int:
     """Panel id of an alert on the overview dashboard, derived from its name alone so
     adding or disabling another alert never moves a link (lower rejects collisions)."""
-    return int(hashlib.sha256(alert.encode()).hexdigest()[:6], 16) + 1
+    return int(hashlib.sha256(alert.encode()).hexdigest()[:8], 16) % (2**31 - 1) + 1
 
 
 def dashboard_url(grafana_base_url: str, alert: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -24,7 +25,27 @@ DURATION_RE = re.compile(
     r"^(?:(?P<y>\d+)y)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?"
     r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$"
 )
-_UNIT_MS = {"y": 365 * 86400_000, "w": 7 * 86400_000, "d": 86400_000, "h": 3600_000, "m": 60_000, "s": 1000, "ms": 1}
+_UNIT_MS = {
+    "y": 365 * 86400_000,
+    "w": 7 * 86400_000,
+    "d": 86400_000,
+    "h": 3600_000,
+    "m": 60_000,
+    "s": 1000,
+    "ms": 1,
+}
+
+
+@lru_cache(maxsize=1024)
+def _format_ms(ms: int) -> str:
+    if ms == 0:
+        return "0s"
+    out, rest = "", ms
+    for unit in ("w", "d", "h", "m", "s", "ms"):  # `y` is ambiguous for humans; weeks read better
+        count, rest = divmod(rest, _UNIT_MS[unit])
+        if count:
+            out += f"{count}{unit}"
+    return out
 
 
 @dataclass(frozen=True, order=True)
@@ -45,14 +66,7 @@ class Duration:
         return self.ms / 1000
 
     def __str__(self) -> str:
-        if self.ms == 0:
-            return "0s"
-        out, rest = "", self.ms
-        for unit in ("w", "d", "h", "m", "s", "ms"):  # `y` is ambiguous for humans; weeks read better
-            count, rest = divmod(rest, _UNIT_MS[unit])
-            if count:
-                out += f"{count}{unit}"
-        return out
+        return _format_ms(self.ms)
 
     def __add__(self, other: Duration) -> Duration:
         return Duration(self.ms + other.ms)
@@ -67,7 +81,9 @@ class Duration:
                 return value
             if not isinstance(value, str):
                 raise PydanticCustomError(
-                    "duration_type", "expected a duration string such as '5m', got {got}", {"got": repr(value)}
+                    "duration_type",
+                    "expected a duration string such as '5m', got {got}",
+                    {"got": repr(value)},
                 )
             try:
                 return cls.parse(value)

@@ -32,9 +32,7 @@ class ToolResult:
 
 
 def run(name: str, args: Sequence[str], cwd: Path | None = None, timeout: float = 600) -> ToolResult:
-    proc = subprocess.run(
-        [tool(name), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    proc = subprocess.run([tool(name), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
     return ToolResult(proc.returncode, (proc.stdout + proc.stderr).strip())
 
 

@@ -44,9 +44,7 @@ def write_tree(root: Path, files: Files) -> None:
 def read_tree(root: Path) -> Files:
     if not root.is_dir():
         return {}
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @dataclass

@@ -18,7 +18,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         'window: "5m"\n    threshold: 5',
         'window: "5m"\n    threshold: [5',
         [
-            "spec.yaml:32:8: malformed YAML: expected ',' or ']', but got ':' "
+            "spec.yaml:32:8: malformed YAML: did not find expected ',' or ']' "
             "(while parsing a flow sequence opened at line 31, column 16)"
         ],
     ),
@@ -104,7 +104,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         'summary: "ratio"',
         "summary: No",
         [
-            'spec.yaml:44:14: alerts[1].summary: YAML reads the bare word \'No\' as a boolean; quote it ("No") '
+            "spec.yaml:44:14: alerts[1].summary: YAML reads the bare word 'No' as a boolean; quote it (\"No\") "
             "for text, or write true/false",
         ],
     ),

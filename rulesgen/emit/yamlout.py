@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -20,6 +19,8 @@ def _key(key: str) -> str:
 
 
 def _scalar(value: Any) -> str:
+    if type(value) is str:  # the common case first
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -34,14 +35,14 @@ def _scalar(value: Any) -> str:
 
 def _lines(value: Any, indent: int) -> list[str]:
     pad = "  " * indent
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         if not value:
             return [pad + "{}"]
         out = []
         for key, item in value.items():
-            if isinstance(item, (Mapping, list, tuple)) and item:
+            if isinstance(item, (dict, list, tuple)) and item:
                 out.append(f"{pad}{_key(key)}:")
-                out.extend(_lines(item, indent + (0 if isinstance(item, Sequence) else 1)))
+                out.extend(_lines(item, indent + (0 if isinstance(item, (list, tuple)) else 1)))
             else:
                 out.append(f"{pad}{_key(key)}: {_inline(item)}")
         return out
@@ -59,7 +60,7 @@ def _lines(value: Any, indent: int) -> list[str]:
 
 
 def _inline(value: Any) -> str:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return "{}"
     if isinstance(value, (list, tuple)):
         return "[]"

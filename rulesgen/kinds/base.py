@@ -68,17 +68,19 @@ class CompileContext:
     """What lowering hands a kind: label sets resolved into matchers."""
 
     resolve: Callable[[SelectorSpec], tuple[Matcher, ...]]
-    records: list[RecordingRule] = field(default_factory=list)
+    _records: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def records(self) -> tuple[RecordingRule, ...]:
+        """Recording rules in the order they were first needed (dependencies first)."""
+        return tuple(RecordingRule(name, expr) for name, expr in self._records.items())
 
     def record(self, name: str, expr: str) -> str:
         """Add a recording rule (once) and return the name to select it by."""
-        for known in self.records:
-            if known.record == name and known.expr != expr:
-                # Names encode every input of the expression; a clash is a bug in a kind.
-                raise RuntimeError(f"recording rule {name} defined twice: {known.expr!r} vs {expr!r}")
-        rule = RecordingRule(name, expr)
-        if rule not in self.records:
-            self.records.append(rule)
+        known = self._records.setdefault(name, expr)
+        if known != expr:
+            # Names encode every input of the expression; a clash is a bug in a kind.
+            raise RuntimeError(f"recording rule {name} defined twice: {known!r} vs {expr!r}")
         return name
 
     def windowed(self, sel: SelectorSpec, func: str, window: Duration, by: Sequence[str], suffix: str = "") -> str:
@@ -152,7 +154,7 @@ class AlertSpec(StrictModel):
         return [(("severity",), self.severity)]
 
     def humanized_value(self) -> str:
-        return "{{ $value | %s }}" % HUMANIZE[self.value_unit()]
+        return f"{{{{ $value | {HUMANIZE[self.value_unit()]} }}}}"
 
     def scope_text(self) -> str:
         """` on network {{ $labels.network }}` for each grouping label."""

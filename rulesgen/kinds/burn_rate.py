@@ -28,8 +28,13 @@ class Tier(StrictModel):
 
 def _tier(tier: str, factor: float, long: str, short: str, for_: str) -> Tier:
     return Tier.model_validate(
-        {"tier": tier, "factor": factor, "long": Duration.parse(long), "short": Duration.parse(short),
-         "for": Duration.parse(for_)}
+        {
+            "tier": tier,
+            "factor": factor,
+            "long": Duration.parse(long),
+            "short": Duration.parse(short),
+            "for": Duration.parse(for_),
+        }
     )
 
 
@@ -100,13 +105,16 @@ class BurnRate(AlertSpec):
                 AlertVariant(
                     expr=f"{long} > {limit} and {short} > {limit}",
                     threshold=Threshold(long, ">", tier.factor * (1 - self.objective), "ratio"),
-                    labels=(("long_window", str(tier.long)), ("short_window", str(tier.short)),
-                            ("slo_tier", tier.tier)),
+                    labels=(
+                        ("long_window", str(tier.long)),
+                        ("short_window", str(tier.short)),
+                        ("slo_tier", tier.tier),
+                    ),
                     severity=self.severity if tier.tier == "page" else self.ticket_severity,
                     for_=tier.for_,
                 )
             )
-        return KindRules(tuple(ctx.records), tuple(variants))
+        return KindRules(ctx.records, tuple(variants))
 
     def default_description(self) -> str:
         return (

@@ -38,7 +38,7 @@ class CounterIncrease(SingleSelector, AlertSpec):
 
     def compile(self, ctx: CompileContext) -> KindRules:
         variant = compare(self.value_expr(ctx), Direction.above, self.threshold, self.value_unit())
-        return KindRules(tuple(ctx.records), (variant,))
+        return KindRules(ctx.records, (variant,))
 
     def default_description(self) -> str:
         return describe(f"increase of {self.metric} in {self.window}", self, f"> {number(self.threshold)}")

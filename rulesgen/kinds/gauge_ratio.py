@@ -11,7 +11,15 @@ from rulesgen import conventions
 from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules, SelectorUse, compare, describe
 from rulesgen.kinds.ratio import ratio_expr
 from rulesgen.promql import aggregate, number, selector
-from rulesgen.spec.models import Direction, DirectionField, Identifier, LabelName, MetricType, Ratio, SelectorSpec
+from rulesgen.spec.models import (
+    Direction,
+    DirectionField,
+    Identifier,
+    LabelName,
+    MetricType,
+    Ratio,
+    SelectorSpec,
+)
 
 
 class GaugeRatio(AlertSpec):
@@ -43,7 +51,7 @@ class GaugeRatio(AlertSpec):
         )
         name = conventions.record_name(self.by, self.quantity or conventions.snake(self.name), "ratio")
         value = ctx.record(name, ratio_expr(num, [den]))
-        return KindRules(tuple(ctx.records), (compare(value, self.direction, self.threshold, "ratio"),))
+        return KindRules(ctx.records, (compare(value, self.direction, self.threshold, "ratio"),))
 
     def default_description(self) -> str:
         return describe(

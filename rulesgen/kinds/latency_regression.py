@@ -9,7 +9,14 @@ from pydantic import Field
 
 from rulesgen import conventions
 from rulesgen.ir import Threshold
-from rulesgen.kinds.base import AlertSpec, AlertVariant, CompileContext, KindRules, SelectorUse, SingleSelector
+from rulesgen.kinds.base import (
+    AlertSpec,
+    AlertVariant,
+    CompileContext,
+    KindRules,
+    SelectorUse,
+    SingleSelector,
+)
 from rulesgen.promql import Duration, number, selector
 from rulesgen.spec.models import MetricType, SelectorSpec
 
@@ -54,7 +61,7 @@ class LatencyRegression(SingleSelector, AlertSpec):
         factor = 1 + self.threshold
         expr = f"{value} > {number(factor)} and {current} > {number(self.floor.seconds)}"
         variant = AlertVariant(expr, Threshold(value, ">", factor, "factor"))
-        return KindRules(tuple(ctx.records), (variant,))
+        return KindRules(ctx.records, (variant,))
 
     def default_description(self) -> str:
         return (

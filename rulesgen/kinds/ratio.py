@@ -10,7 +10,15 @@ from pydantic import Field
 from rulesgen import conventions
 from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules, SelectorUse, compare, describe
 from rulesgen.promql import Duration, number
-from rulesgen.spec.models import Direction, DirectionField, Identifier, LabelName, MetricType, Ratio, SelectorSpec
+from rulesgen.spec.models import (
+    Direction,
+    DirectionField,
+    Identifier,
+    LabelName,
+    MetricType,
+    Ratio,
+    SelectorSpec,
+)
 
 
 def ratio_expr(numerator: str, denominator_parts: list[str]) -> str:
@@ -55,7 +63,7 @@ class CounterRatio(AlertSpec):
 
     def compile(self, ctx: CompileContext) -> KindRules:
         value = self.ratio_record(ctx, self.window, self.quantity or conventions.snake(self.name))
-        return KindRules(tuple(ctx.records), (compare(value, self.direction, self.threshold, "ratio"),))
+        return KindRules(ctx.records, (compare(value, self.direction, self.threshold, "ratio"),))
 
     def default_description(self) -> str:
         return describe(

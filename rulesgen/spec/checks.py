@@ -24,17 +24,27 @@ def check_references(
         else:
             first_seen[alert.name] = index
         if alert.team not in header.teams:
-            errors.append(positions.error((*at, "team"), f"unknown team {alert.team!r}; declared: {', '.join(header.teams)}"))
+            errors.append(
+                positions.error((*at, "team"), f"unknown team {alert.team!r}; declared: {', '.join(header.teams)}")
+            )
         for path, severity in alert.referenced_severities():
             if severity not in header.severities:
                 errors.append(
-                    positions.error((*at, *path), f"unknown severity {severity!r}; declared: {', '.join(header.severities)}")
+                    positions.error(
+                        (*at, *path),
+                        f"unknown severity {severity!r}; declared: {', '.join(header.severities)}",
+                    )
                 )
         for use in alert.selectors():
             sel_at = (*at, *use.path)
             metric = header.metrics.get(use.selector.metric)
             if metric is None:
-                errors.append(positions.error((*sel_at, "metric"), f"unknown metric {use.selector.metric!r}; declare it under metrics"))
+                errors.append(
+                    positions.error(
+                        (*sel_at, "metric"),
+                        f"unknown metric {use.selector.metric!r}; declare it under metrics",
+                    )
+                )
                 continue
             if metric.type not in use.types:
                 wanted = " or ".join(sorted(t.value for t in use.types))
@@ -56,7 +66,9 @@ def check_references(
                 if isinstance(value, SetRef):
                     label_set = header.label_sets.get(value.set)
                     if label_set is None:
-                        errors.append(positions.error((*sel_at, "matchers", label, "set"), f"unknown label set {value.set!r}"))
+                        errors.append(
+                            positions.error((*sel_at, "matchers", label, "set"), f"unknown label set {value.set!r}")
+                        )
                     elif label_set.label != label:
                         errors.append(
                             positions.error(
@@ -68,7 +80,8 @@ def check_references(
                 if label not in metric.labels:
                     errors.append(
                         positions.error(
-                            (*at, "by", i), f"cannot group by {label!r}: metric {use.selector.metric!r} has no such label"
+                            (*at, "by", i),
+                            f"cannot group by {label!r}: metric {use.selector.metric!r} has no such label",
                         )
                     )
     return errors

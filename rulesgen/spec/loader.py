@@ -20,6 +20,11 @@ from rulesgen.errors import Path, SpecError, SpecErrors, render_path
 # only accept the YAML 1.2 spellings and ask for quotes otherwise.
 _BOOL_WORDS_OK = {"true", "false"}
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+# libyaml's parser is ~10x faster and keeps the same marks; fall back when absent.
+_FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -64,6 +69,8 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
+        if node.tag == _STR_TAG:
+            return node.value  # most scalars are text: skip the generic constructor
         if node.tag == _BOOL_TAG and node.value.lower() not in _BOOL_WORDS_OK:
             line, col = _pos(node)
             self.errors.append(
@@ -111,7 +118,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
     Raises SpecErrors for malformed YAML, duplicate keys and YAML 1.1 booleans.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_FastLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

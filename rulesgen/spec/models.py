@@ -8,7 +8,7 @@ Alert kinds contribute their own models from `rulesgen.kinds`.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -30,9 +30,7 @@ def _pattern(regex: re.Pattern[str], what: str) -> Any:
 
 def _no_control(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError(
-            f"{value!r} contains a newline or control character, which cannot appear in a label value"
-        )
+        raise ValueError(f"{value!r} contains a newline or control character, which cannot appear in a label value")
     return value
 
 
@@ -59,13 +57,13 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
 
-class MetricType(str, Enum):
+class MetricType(StrEnum):
     counter = "counter"
     gauge = "gauge"
     histogram = "histogram"
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     above = "above"
     below = "below"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -28,10 +28,11 @@ class Spec:
     positions: Positions
 
     def alert_path(self, name: str) -> Path:
-        for i, alert in enumerate(self.alerts):
-            if alert.name == name:
-                return ("alerts", i)
-        raise KeyError(name)
+        return ("alerts", self._index[name])
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {alert.name: i for i, alert in enumerate(self.alerts)}
 
 
 @cache
@@ -80,6 +81,12 @@ def _message(err: Any, data_at_loc: Any) -> str:
     return msg
 
 
+def _has(node: Any, part: str | int) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
 def pydantic_errors(exc: ValidationError, prefix: Path, data: Any, positions: Positions) -> list[SpecError]:
     """Map pydantic's `loc` onto the YAML data so each error points at a line and column.
 
@@ -90,9 +97,7 @@ def pydantic_errors(exc: ValidationError, prefix: Path, data: Any, positions: Po
     for err in exc.errors():
         path, node = prefix, data
         for part in err["loc"]:
-            if isinstance(node, dict) and part in node:
-                path, node = (*path, part), node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            if _has(node, part):
                 path, node = (*path, part), node[part]
         kind = err["type"]
         if kind == "missing":
