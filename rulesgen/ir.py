@@ -12,6 +12,7 @@ from rulesgen.promql import Duration
 
 if TYPE_CHECKING:
     from rulesgen.kinds.base import AlertSpec
+    from rulesgen.scenarios import Scenario
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -67,6 +68,7 @@ class CompiledAlert:
     rules: tuple[AlertRule, ...]  # burn-rate alerts produce one rule per tier
     thresholds: tuple[Threshold, ...]
     source_line: int
+    scenarios: tuple[Scenario, ...] = ()
 
 
 @dataclass(frozen=True)

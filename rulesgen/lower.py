@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
@@ -14,9 +15,12 @@ from pydantic import ValidationError
 
 from rulesgen import conventions
 from rulesgen.errors import Path, SpecError, SpecErrors
+from rulesgen.examples import example_scenarios
 from rulesgen.ir import AlertRule, CompiledAlert, EnvIR, ProgramIR, RecordingRule, RuleGroup
-from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules
+from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules, ScenarioError
 from rulesgen.promql import Matcher, number
+from rulesgen.scenarios import plan_scenarios
+from rulesgen.simulate import TemplateNotPredictable
 from rulesgen.spec.models import NotMatcher, SelectorSpec, SetRef
 from rulesgen.spec.validate import Spec, pydantic_errors
 
@@ -154,9 +158,10 @@ def compile_alert(
     # An alert no environment overrides is the same object in every environment,
     # and its PromQL does not depend on the environment: compile it once.
     memo = {} if memo is None else memo
+    resolve = _resolver(spec)
     rules = memo.get(id(alert))
     if rules is None:
-        rules = memo[id(alert)] = alert.compile(CompileContext(resolve=_resolver(spec)))
+        rules = memo[id(alert)] = alert.compile(CompileContext(resolve=resolve))
     variables = {**alert.template_vars(), "env": env}
     for key in alert.labels:
         if key in RESERVED_LABELS:
@@ -190,7 +195,7 @@ def compile_alert(
                 annotations=tuple(sorted(annotations.items())),
             )
         )
-    return CompiledAlert(
+    compiled = CompiledAlert(
         name=alert.name,
         kind=alert.kind,
         team=alert.team,
@@ -201,6 +206,15 @@ def compile_alert(
         thresholds=tuple(v.threshold for v in rules.variants),
         source_line=spec.positions.of(at)[0],
     )
+    if errors:
+        return compiled
+    try:
+        scenarios = plan_scenarios(compiled, resolve, spec.header.label_sets)
+        scenarios += example_scenarios(compiled, resolve, spec, errors)
+    except (ScenarioError, TemplateNotPredictable) as exc:
+        errors.append(spec.positions.error(at, f"cannot generate tests: {exc}"))
+        return compiled
+    return replace(compiled, scenarios=tuple(scenarios))
 
 
 def _groups(spec: Spec, alerts: list[CompiledAlert]) -> tuple[RuleGroup, ...]:

@@ -184,7 +184,13 @@ def test_bad_input_message(old: str, new: str, expected: list[str]) -> None:
 
 def test_minimal_spec_is_valid() -> None:
     files = build_text(minimal_text(), "spec.yaml")
-    assert sorted(files) == ["prod/prometheus/billing.rules.yml"]
+    assert sorted(files) == [
+        "prod/prometheus/billing.rules.yml",
+        "prod/tests/TxFailing.test.yml",
+        "prod/tests/TxRatio.test.yml",
+        "prod/tests/rules/TxFailing.rules.yml",
+        "prod/tests/rules/TxRatio.rules.yml",
+    ]
 
 
 def test_cli_reports_all_errors_exits_2_and_leaves_output(tmp_path: Path) -> None:

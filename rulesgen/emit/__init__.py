@@ -12,9 +12,9 @@ Emitter = Callable[[ProgramIR], Files]
 
 def all_emitters() -> list[Emitter]:
     """The targets `rulesgen generate` writes, in a fixed order."""
-    from rulesgen.emit import prometheus
+    from rulesgen.emit import prometheus, promtool_tests
 
-    return [prometheus.emit]
+    return [prometheus.emit, promtool_tests.emit]
 
 
 def emit_all(program: ProgramIR) -> Files:

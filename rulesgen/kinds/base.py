@@ -13,9 +13,11 @@ from rulesgen import conventions
 from rulesgen.errors import Path
 from rulesgen.ir import Labels, RecordingRule, Threshold
 from rulesgen.promql import Duration, Matcher, aggregate, number, selector
+from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import (
     AlertName,
     Direction,
+    Example,
     Identifier,
     LabelName,
     LabelValue,
@@ -26,6 +28,8 @@ from rulesgen.spec.models import (
     StrictModel,
     Url,
 )
+
+Resolve = Callable[[SelectorSpec], tuple[Matcher, ...]]
 
 # Filters for `{{ $value }}` by the unit of the compared quantity.
 HUMANIZE = {
@@ -67,7 +71,7 @@ class KindRules:
 class CompileContext:
     """What lowering hands a kind: label sets resolved into matchers."""
 
-    resolve: Callable[[SelectorSpec], tuple[Matcher, ...]]
+    resolve: Resolve
     _records: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -115,6 +119,7 @@ class AlertSpec(StrictModel):
     runbook_url: Url | None = None
     labels: dict[LabelName, LabelValue] = Field(default_factory=dict)
     enabled: bool = True
+    examples: list[Example] = Field(default_factory=list)
 
     # Fields an environment may not override: they define what the alert is.
     fixed_fields: ClassVar[frozenset[str]] = frozenset({"kind", "name"})
@@ -160,6 +165,65 @@ class AlertSpec(StrictModel):
         """` on network {{ $labels.network }}` for each grouping label."""
         return "".join(f" on {label} {{{{ $labels.{label} }}}}" for label in self.grouping())
 
+    # --- scenarios (see rulesgen.scenarios) -----------------------------------------
+
+    def scenario_step(self) -> Duration:
+        """Sample and evaluation interval of this alert's generated tests."""
+        return Duration(60_000)
+
+    def evaluation_step(self) -> Duration:
+        """Rule evaluation interval of the generated tests (a multiple of the scenario step)."""
+        return self.scenario_step()
+
+    def warmup(self, step: Duration) -> int:
+        """Steps of healthy traffic before a scenario changes anything."""
+        return 2
+
+    def horizon(self, step: Duration) -> int:
+        """Steps within which a sustained breach surely fires."""
+        return -(-(max(self.variant_fors(), default=Duration(0)).ms) // step.ms) + 12
+
+    def firing_levels(self) -> tuple[str, ...]:
+        return ("breach",)
+
+    def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
+        """Kind-specific scenarios that must stay silent (a regression under the floor)."""
+        return []
+
+    def variant_fors(self) -> list[Duration]:
+        return [self.for_]
+
+    def common_matchers(self, resolve: Resolve) -> tuple[Matcher, ...]:
+        """Matchers every selector shares: a series outside them must never page."""
+        uses = [tuple(resolve(use.selector)) for use in self.selectors()]
+        return tuple(m for m in uses[0] if all(m in other for other in uses[1:])) if uses else ()
+
+    def synthesize(
+        self,
+        sim: SeriesSet,
+        resolve: Resolve,
+        scope: dict[str, str],
+        timeline: Sequence[Phase],
+    ) -> None:
+        """Add the series of one scope (grouping label values) following `timeline`."""
+        raise NotImplementedError
+
+    def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
+        """What each variant's condition returns at each step (`[step][variant]`),
+        computed from the spec's intent rather than from the generated PromQL."""
+        raise NotImplementedError
+
+    def nudged(self) -> AlertSpec:
+        """The alert with its threshold one step toward the safe side (mutation testing)."""
+        raise NotImplementedError
+
+    def without_for(self) -> AlertSpec:
+        return self.model_copy(update={"for_": Duration(0)})
+
+
+class ScenarioError(ValueError):
+    """The kind cannot synthesize series for this alert (reported as a spec error)."""
+
 
 class SingleSelector(StrictModel):
     """Fields of kinds that read one metric: `metric`, `matchers` and `by`."""
@@ -183,3 +247,57 @@ def compare(value_expr: str, direction: Direction, threshold: float, unit: str) 
 def describe(what: str, spec: AlertSpec, threshold: str) -> str:
     """Default description: value, what it measures, the grouping labels and the threshold."""
     return f"{spec.humanized_value()} {what}{spec.scope_text()} (threshold {threshold})."
+
+
+# --- scenarios: the series that make an alert fire or stay silent ------------------
+
+SAFE, BREACH, IDLE = "safe", "breach", "idle"
+
+
+@dataclass(frozen=True)
+class Phase:
+    level: str
+    steps: int
+
+
+def level_at(timeline: Sequence[Phase], i: int) -> str:
+    """The level in force at step i (the last phase extends to the end)."""
+    for phase in timeline:
+        if i < phase.steps:
+            return phase.level
+        i -= phase.steps
+    return timeline[-1].level
+
+
+def periodic(total: float, n: int) -> list[float]:
+    """n per-step increments summing to `total`, whole numbers where `total` is one.
+
+    Any n consecutive steps of the repeated pattern hold each position once, so
+    every full window sums to exactly `total` with no floating-point drift.
+    """
+    if float(total).is_integer():
+        q, r = divmod(int(total), n)
+        return [float(q + 1)] * r + [float(q)] * (n - r)
+    return [total / n] * n
+
+
+def increments(timeline: Sequence[Phase], length: int, patterns: dict[str, list[float]]) -> list[float]:
+    """Per-step increments following the timeline, each level repeating its pattern."""
+    out = []
+    for i in range(length):
+        pattern = patterns[level_at(timeline, i)]
+        out.append(pattern[i % len(pattern)])
+    return out
+
+
+def satisfying_labels(matchers: Sequence[Matcher], scope: dict[str, str]) -> dict[str, str]:
+    """Labels for a synthesized series that the matchers select, scope values winning."""
+    labels = {m.label: ("rulesgen-other" if m.negate else m.values[0]) for m in matchers}
+    return {**labels, **scope}
+
+
+def filter_group(group: dict[Labels, float], op: str, threshold: float) -> dict[Labels, float]:
+    """The samples a `> threshold` (or `<`) comparison keeps."""
+    if op == ">":
+        return {k: v for k, v in group.items() if v > threshold}
+    return {k: v for k, v in group.items() if v < threshold}

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Literal
+import math
+from collections.abc import Iterable, Sequence
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from rulesgen import conventions
 from rulesgen.errors import Path
-from rulesgen.ir import Threshold
-from rulesgen.kinds.base import AlertSpec, AlertVariant, CompileContext, KindRules, SelectorUse
-from rulesgen.kinds.ratio import ratio_expr
+from rulesgen.ir import Labels, Threshold
+from rulesgen.kinds.base import (
+    IDLE,
+    SAFE,
+    AlertSpec,
+    AlertVariant,
+    CompileContext,
+    KindRules,
+    Phase,
+    Resolve,
+    SelectorUse,
+)
+from rulesgen.kinds.ratio import level_counts, put_ratio, ratio_atoms, ratio_expr
 from rulesgen.promql import Duration, number
+from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import Identifier, LabelName, MetricType, SelectorSpec, StrictModel
 
 
@@ -122,3 +134,71 @@ class BurnRate(AlertSpec):
             f"{number(self.objective * 100)}% objective's error budget "
             "{{ $labels.long_window }}/{{ $labels.short_window }} too fast."
         )
+
+    # --- scenarios --------------------------------------------------------------------
+    # Healthy traffic burns at half the slowest tier's rate. Each tier has a breach level
+    # burning 5% faster than that tier allows (a mutation raises factors by 10%).
+
+    SCALE: ClassVar[int] = 1_000_000
+
+    def _windows(self) -> list[Duration]:
+        return sorted({w for tier in self.tiers for w in (tier.long, tier.short)})
+
+    def scenario_step(self) -> Duration:
+        step = Duration.parse("5m").ms
+        for window in self._windows():
+            step = math.gcd(step, window.ms)
+        return Duration(step)
+
+    # Windows fill from the first sample (counters start at 0, so a partial window
+    # is exact), so a breach from almost the start trips every tier after its `for`:
+    # scenarios need hours, not the 3 days of the longest window.
+    def horizon(self, step: Duration) -> int:
+        return max(-(-(t.for_.ms + t.short.ms) // step.ms) for t in self.tiers) + 12
+
+    def tier_level(self, index: int) -> str:
+        tier = self.tiers[index]
+        return f"breach_{tier.tier}_{tier.long}_{tier.short}"
+
+    def firing_levels(self) -> tuple[str, ...]:
+        return tuple(self.tier_level(i) for i in range(len(self.tiers)))
+
+    def variant_fors(self) -> list[Duration]:
+        return [tier.for_ for tier in self.tiers]
+
+    def without_for(self) -> BurnRate:
+        tiers = [tier.model_copy(update={"for_": Duration(0)}) for tier in self.tiers]
+        return self.model_copy(update={"for_": Duration(0), "tiers": tiers})
+
+    def nudged(self) -> BurnRate:
+        tiers = [tier.model_copy(update={"factor": tier.factor * 1.1}) for tier in self.tiers]
+        return self.model_copy(update={"tiers": tiers})
+
+    def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
+        atoms = ratio_atoms(self.errors, [self.total], resolve, scope)
+        budget = 1 - self.objective
+        slowest = min(t.factor for t in self.tiers) * budget
+        counts = {SAFE: level_counts(round(slowest / 2 * self.SCALE), self.SCALE, atoms[2]), IDLE: (0, 0)}
+        for i, tier in enumerate(self.tiers):
+            errors = math.ceil(tier.factor * budget * 1.05 * self.SCALE)
+            counts[self.tier_level(i)] = level_counts(min(errors, self.SCALE), self.SCALE, atoms[2])
+        put_ratio(sim, atoms, timeline, counts, 1)
+
+    def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
+        ratios: dict[Duration, list[dict[Labels, float]]] = {}
+        for window in self._windows():
+            errs = sim.rate(self.errors.metric, resolve(self.errors), self.by, window)
+            tots = sim.rate(self.total.metric, resolve(self.total), self.by, window)
+            ratios[window] = [
+                {k: err[k] / tot[k] for k in err if k in tot and tot[k] > 0}
+                for err, tot in zip(errs, tots, strict=True)
+            ]
+        out = []
+        for i in range(sim.length):
+            step = []
+            for tier in self.tiers:
+                limit = tier.factor * (1 - self.objective)
+                long, short = ratios[tier.long][i], ratios[tier.short][i]
+                step.append({k: v for k, v in long.items() if v > limit and short.get(k, 0) > limit})
+            out.append(step)
+        return out

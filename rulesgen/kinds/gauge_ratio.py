@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Iterable, Sequence
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rulesgen import conventions
-from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules, SelectorUse, compare, describe
-from rulesgen.kinds.ratio import ratio_expr
+from rulesgen.ir import Labels
+from rulesgen.kinds.base import (
+    BREACH,
+    IDLE,
+    SAFE,
+    AlertSpec,
+    CompileContext,
+    KindRules,
+    Phase,
+    Resolve,
+    SelectorUse,
+    compare,
+    describe,
+    filter_group,
+    level_at,
+    satisfying_labels,
+)
+from rulesgen.kinds.ratio import check_ratio_can_fire, ratio_expr
 from rulesgen.promql import aggregate, number, selector
+from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import (
     Direction,
     DirectionField,
@@ -32,6 +49,11 @@ class GaugeRatio(AlertSpec):
     direction: DirectionField = Direction.above
     threshold: Ratio
     quantity: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _can_fire(self) -> GaugeRatio:
+        check_ratio_can_fire(self.direction, self.threshold)
+        return self
 
     def selectors(self) -> Iterable[SelectorUse]:
         gauges = frozenset({MetricType.gauge})
@@ -59,3 +81,35 @@ class GaugeRatio(AlertSpec):
             self,
             f"{self.direction.op} {number(self.threshold * 100)}%",
         )
+
+    # Scenarios use a limit of 1000 and usage 1% of it past (or short of) the threshold;
+    # idle is a limit of 0 (unlimited), which must never page.
+    LIMIT: ClassVar[float] = 1000.0
+
+    def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
+        sign = 1 if self.direction.op == ">" else -1
+        used = {
+            SAFE: min(max(self.threshold - sign * 0.01, 0.0), 1.0) * self.LIMIT,
+            BREACH: (self.threshold + sign * 0.01) * self.LIMIT,
+            IDLE: self.LIMIT / 2,
+        }
+        levels = [level_at(timeline, i) for i in range(sim.length)]
+        sim.put(self.numerator.metric, satisfying_labels(resolve(self.numerator), scope), [used[lv] for lv in levels])
+        sim.put(
+            self.denominator.metric,
+            satisfying_labels(resolve(self.denominator), scope),
+            [0.0 if lv == IDLE else self.LIMIT for lv in levels],
+        )
+
+    def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
+        nums = sim.instant(self.numerator.metric, resolve(self.numerator), self.by, "sum")
+        dens = sim.instant(self.denominator.metric, resolve(self.denominator), self.by, "sum")
+        out = []
+        for num, den in zip(nums, dens, strict=True):
+            ratios = {k: num[k] / den[k] for k in num if k in den and den[k] > 0}
+            out.append([filter_group(ratios, self.direction.op, self.threshold)])
+        return out
+
+    def nudged(self) -> GaugeRatio:
+        step = 0.02 if self.direction.op == ">" else -0.02
+        return self.model_copy(update={"threshold": min(max(self.threshold + step, 0.0), 1.0)})

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
+from rulesgen.ir import Labels
 from rulesgen.kinds.base import (
+    BREACH,
+    SAFE,
     AlertSpec,
     CompileContext,
     KindRules,
+    Phase,
+    Resolve,
     SelectorUse,
     SingleSelector,
     compare,
     describe,
+    filter_group,
+    level_at,
+    satisfying_labels,
 )
 from rulesgen.promql import aggregate, number, selector
+from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import Direction, DirectionField, MetricType
 
 
@@ -44,3 +53,25 @@ class GaugeThreshold(SingleSelector, AlertSpec):
 
     def default_description(self) -> str:
         return describe(self.metric, self, f"{self.direction.op} {number(self.threshold)}")
+
+    def margin(self) -> float:
+        """How far past the threshold the generated scenarios go: one unit for whole
+        counts, 5% otherwise. A mutation moves the threshold by twice this."""
+        if self.unit == "count" and float(self.threshold).is_integer():
+            return 1.0
+        return max(abs(self.threshold) * 0.05, 0.001)
+
+    def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
+        sign = 1 if self.direction.op == ">" else -1
+        values = {SAFE: self.threshold - sign * self.margin(), BREACH: self.threshold + sign * self.margin()}
+        samples = [values.get(level_at(timeline, i)) for i in range(sim.length)]
+        if any(v is not None for v in samples):  # an idle gauge is absent: no data, no page
+            sim.put(self.metric, satisfying_labels(resolve(self.as_selector()), scope), samples)
+
+    def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
+        groups = sim.instant(self.metric, resolve(self.as_selector()), self.by or None, self.aggregation)
+        return [[filter_group(group, self.direction.op, self.threshold)] for group in groups]
+
+    def nudged(self) -> GaugeThreshold:
+        sign = 1 if self.direction.op == ">" else -1
+        return self.model_copy(update={"threshold": self.threshold + sign * 2 * self.margin()})

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from pydantic import Field
 
 from rulesgen import conventions
-from rulesgen.ir import Threshold
+from rulesgen.ir import Labels, Threshold
 from rulesgen.kinds.base import (
+    BREACH,
+    IDLE,
+    SAFE,
     AlertSpec,
     AlertVariant,
     CompileContext,
     KindRules,
+    Phase,
+    Resolve,
     SelectorUse,
     SingleSelector,
+    filter_group,
+    increments,
+    satisfying_labels,
 )
 from rulesgen.promql import Duration, number, selector
+from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import MetricType, SelectorSpec
 
 
@@ -69,3 +79,84 @@ class LatencyRegression(SingleSelector, AlertSpec):
             f"{self.humanized_value()} of its value {self.offset} earlier "
             f"(threshold > {number((1 + self.threshold) * 100)}%, floor {self.floor})."
         )
+
+    # --- scenarios --------------------------------------------------------------------
+    # Every step, 100 requests land in one bucket. Healthy traffic sits in (floor, 2*floor],
+    # as it did a week earlier; a breach moves it to a bucket whose quantile is 5% past
+    # the allowed regression. The `_low` levels are the same shapes scaled under the floor.
+
+    def scenario_step(self) -> Duration:
+        return self.window
+
+    def evaluation_step(self) -> Duration:
+        # promtool evaluates every rule at every step of the test's week; hourly
+        # evaluation (the baseline a week back stays on an evaluation) keeps that cheap.
+        hourly = math.gcd(self.offset.ms, 3_600_000)
+        return Duration(hourly) if hourly % self.window.ms == 0 else self.window
+
+    def warmup(self, step: Duration) -> int:
+        every = self.evaluation_step().ms // step.ms
+        return -(-self.offset.ms // step.ms) + every
+
+    def horizon(self, step: Duration) -> int:
+        every = self.evaluation_step().ms // step.ms
+        return -(-self.for_.ms // step.ms) + 4 * every + 2
+
+    def _bounds(self) -> tuple[float, float, float]:
+        floor = self.floor.seconds
+        q = self.quantile
+        baseline = floor + q * floor  # quantile of requests spread over (floor, 2*floor]
+        target = baseline * (1 + self.threshold) * 1.05
+        upper = float(f"{2 * floor + (target - 2 * floor) / q:.6g}")
+        if upper <= 2 * floor:
+            upper = float(f"{4 * floor:.6g}")
+        return floor, 2 * floor, upper
+
+    def _buckets(self) -> list[float]:
+        lo, mid, hi = self._bounds()
+        return sorted({float(f"{b:.6g}") for b in (lo, mid, hi, lo / 8, mid / 8, hi / 8)} | {math.inf})
+
+    def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
+        return [("below_floor", [Phase("safe_low", warm), Phase("breach_low", horizon)])]
+
+    def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
+        _, mid, hi = self._bounds()
+        target_bucket = {
+            SAFE: mid,
+            BREACH: hi,
+            "safe_low": float(f"{mid / 8:.6g}"),
+            "breach_low": float(f"{hi / 8:.6g}"),
+        }
+        labels = satisfying_labels(resolve(self.as_selector()), scope)
+        for le in self._buckets():
+            patterns = {level: [100.0 if le >= bucket else 0.0] for level, bucket in target_bucket.items()} | {
+                IDLE: [0.0]
+            }
+            le_text = "+Inf" if math.isinf(le) else number(le)
+            name, series_labels = f"{self.metric}_bucket", {**labels, "le": le_text}
+            sim.put_counter(name, series_labels, increments(timeline, sim.length, patterns))
+            # Only the stretch a week before the checks matters for the baseline: leaving
+            # the middle of the week empty makes promtool's week of evaluations cheap.
+            offset = sim.steps(self.offset)
+            samples = sim.series[(name, tuple(sorted(series_labels.items())))].samples
+            for i in range(max(sim.length - offset + 1, 0), offset - 1):
+                samples[i] = None
+
+    def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
+        quantiles = sim.histogram_quantile(
+            self.quantile, self.metric, resolve(self.as_selector()), self.grouping(), self.window
+        )
+        offset = sim.steps(self.offset)
+        out = []
+        for i, current in enumerate(quantiles):
+            baseline = quantiles[i - offset] if i >= offset else {}
+            ratios = {
+                k: current[k] / baseline[k]
+                for k in current
+                if baseline.get(k, 0) > 0 and current[k] > self.floor.seconds
+            }
+            out.append([filter_group(ratios, ">", 1 + self.threshold)])
+        return out
+
+    def nudged(self) -> LatencyRegression:
+        return self.model_copy(update={"threshold": self.threshold + 0.1 * (1 + self.threshold)})

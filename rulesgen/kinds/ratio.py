@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rulesgen import conventions
-from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules, SelectorUse, compare, describe
+from rulesgen.ir import Labels
+from rulesgen.kinds.base import (
+    BREACH,
+    IDLE,
+    SAFE,
+    AlertSpec,
+    CompileContext,
+    KindRules,
+    Phase,
+    Resolve,
+    ScenarioError,
+    SelectorUse,
+    compare,
+    describe,
+    filter_group,
+    increments,
+    periodic,
+    satisfying_labels,
+)
 from rulesgen.promql import Duration, number
+from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import (
     Direction,
     DirectionField,
@@ -19,6 +38,80 @@ from rulesgen.spec.models import (
     Ratio,
     SelectorSpec,
 )
+
+
+def scale_for(threshold: float) -> int:
+    """Events per window such that `threshold * scale` is whole and one event moves the
+    ratio by at most 0.001, well inside the 0.01 a mutation nudges it by."""
+    scale = 1000
+    while scale < 10**7 and abs(threshold * scale - round(threshold * scale)) > 1e-9:
+        scale *= 10
+    return scale
+
+
+def safe_and_breach(threshold: float, direction: Direction, scale: int) -> tuple[int, int]:
+    """Event counts (out of `scale`) one event on each side of the threshold."""
+    at = round(threshold * scale)
+    if direction is Direction.above:
+        return max(at - 1, 0), at + 1
+    return min(at + 1, scale), at - 1
+
+
+def ratio_atoms(
+    numerator: SelectorSpec, denominator: Sequence[SelectorSpec], resolve: Resolve, scope: dict[str, str]
+) -> tuple[tuple[str, dict[str, str]], tuple[str, dict[str, str]], bool]:
+    """Two series to synthesize a ratio from: one the numerator selects, one only the
+    denominator selects, and whether the denominator also counts the first."""
+    num_matchers = resolve(numerator)
+    num = (numerator.metric, satisfying_labels(num_matchers, scope))
+
+    def selects(sel: SelectorSpec, series: tuple[str, dict[str, str]]) -> bool:
+        return sel.metric == series[0] and all(m.matches(series[1].get(m.label, "")) for m in resolve(sel))
+
+    for part in denominator:
+        matchers = resolve(part)
+        candidates = [satisfying_labels(matchers, scope)]
+        for m in matchers:
+            if m.label not in scope and not m.negate:
+                candidates += [{**candidates[0], m.label: value} for value in m.values]
+        for labels in candidates:
+            if not selects(numerator, (part.metric, labels)):
+                counted = sum(selects(p, num) for p in denominator)
+                others = sum(selects(p, (part.metric, labels)) for p in denominator)
+                if counted > 1 or others != 1:
+                    break
+                return num, (part.metric, labels), counted == 1
+    raise ScenarioError(
+        "cannot synthesize test series: no denominator series that the numerator does not also select, "
+        "or series counted twice in the denominator"
+    )
+
+
+def put_ratio(
+    sim: SeriesSet,
+    atoms: tuple[tuple[str, dict[str, str]], tuple[str, dict[str, str]], bool],
+    timeline: Sequence[Phase],
+    counts: dict[str, tuple[int, int]],
+    n: int,
+) -> None:
+    """Counters whose per-window increases are (numerator events, other events) per level."""
+    (num_metric, num_labels), (other_metric, other_labels), _ = atoms
+    num = {level: periodic(c[0], n) for level, c in counts.items()}
+    other = {level: periodic(c[1], n) for level, c in counts.items()}
+    sim.put_counter(num_metric, num_labels, increments(timeline, sim.length, num))
+    sim.put_counter(other_metric, other_labels, increments(timeline, sim.length, other))
+
+
+def level_counts(events: int, scale: int, counted: bool) -> tuple[int, int]:
+    """(numerator, other) counts giving ratio events/scale."""
+    return (events, scale - events) if counted else (events, scale)
+
+
+def check_ratio_can_fire(direction: Direction, threshold: float) -> None:
+    if direction is Direction.above and threshold >= 1:
+        raise ValueError("a ratio above 1 can never fire: ratios are at most 1")
+    if direction is Direction.below and threshold <= 0:
+        raise ValueError("a ratio below 0 can never fire: ratios are at least 0")
 
 
 def ratio_expr(numerator: str, denominator_parts: list[str]) -> str:
@@ -42,6 +135,11 @@ class CounterRatio(AlertSpec):
     quantity: Identifier | None = Field(
         default=None, description="name of the recorded ratio; defaults to the alert name in snake_case"
     )
+
+    @model_validator(mode="after")
+    def _can_fire(self) -> CounterRatio:
+        check_ratio_can_fire(self.direction, self.threshold)
+        return self
 
     def selectors(self) -> Iterable[SelectorUse]:
         counters = frozenset({MetricType.counter})
@@ -71,3 +169,30 @@ class CounterRatio(AlertSpec):
             self,
             f"{self.direction.op} {number(self.threshold * 100)}%",
         )
+
+    def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
+        atoms = ratio_atoms(self.numerator, self.denominator, resolve, scope)
+        scale = scale_for(self.threshold)
+        safe, breach = safe_and_breach(self.threshold, self.direction, scale)
+        counts = {
+            SAFE: level_counts(safe, scale, atoms[2]),
+            BREACH: level_counts(breach, scale, atoms[2]),
+            IDLE: (0, 0),
+        }
+        put_ratio(sim, atoms, timeline, counts, sim.steps(self.window))
+
+    def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
+        nums = sim.rate(self.numerator.metric, resolve(self.numerator), self.by, self.window)
+        parts = [sim.rate(part.metric, resolve(part), self.by, self.window) for part in self.denominator]
+        out = []
+        for i, num in enumerate(nums):
+            # `a + b` of two vectors keeps only label sets present in both.
+            keys = set(parts[0][i]).intersection(*(p[i] for p in parts[1:]))
+            den = {k: sum(p[i][k] for p in parts) for k in keys}
+            ratios = {k: num[k] / den[k] for k in num if k in den and den[k] > 0}
+            out.append([filter_group(ratios, self.direction.op, self.threshold)])
+        return out
+
+    def nudged(self) -> CounterRatio:
+        step = 0.01 if self.direction is Direction.above else -0.01
+        return self.model_copy(update={"threshold": min(max(self.threshold + step, 0.0), 1.0)})

@@ -99,6 +99,30 @@ class SelectorSpec(StrictModel):
     matchers: dict[LabelName, MatcherSpec] = Field(default_factory=dict)
 
 
+class ExampleSeries(StrictModel):
+    """One input series in promtool notation."""
+
+    series: str
+    values: str
+
+
+class ExampleExpectation(StrictModel):
+    """At `at`, exactly these label sets (the alert's grouping labels) fire; [] means silent."""
+
+    at: Duration
+    alert: str | None = None
+    firing: list[dict[LabelName, LabelValue]] = Field(default_factory=list)
+
+
+class Example(StrictModel):
+    """An SRE-written test case for one alert."""
+
+    name: str = ""
+    interval: Duration = Duration.parse("1m")
+    input_series: Annotated[list[ExampleSeries], Field(min_length=1)]
+    expect: Annotated[list[ExampleExpectation], Field(min_length=1)]
+
+
 class MetricSpec(StrictModel):
     type: MetricTypeField
     labels: list[LabelName] = Field(default_factory=list)

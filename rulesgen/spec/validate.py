@@ -27,6 +27,9 @@ class Spec:
     alerts: tuple[AlertSpec, ...]
     positions: Positions
 
+    def has_alert(self, name: str) -> bool:
+        return name in self._index
+
     def alert_path(self, name: str) -> Path:
         return ("alerts", self._index[name])
 

@@ -1,0 +1,294 @@
+"""Scenarios that prove each alert: the series that make it fire and stay silent, and
+exactly what promtool must see at chosen evaluation times.
+
+The kind synthesizes series and states its intent (`evaluate`); this module runs
+the alert state machine over them (`simulate.alert_states`) and turns the result
+into checks. Promtool then runs the real generated rules on the same series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rulesgen.ir import AlertRule, CompiledAlert, Labels
+from rulesgen.kinds.base import BREACH, IDLE, SAFE, AlertSpec, Phase, Resolve, ScenarioError
+from rulesgen.promql import Duration, Matcher
+from rulesgen.simulate import Firing, SeriesSet, alert_states, expand
+from rulesgen.spec.models import LabelSet
+
+
+@dataclass(frozen=True)
+class ExpectedAlert:
+    labels: Labels  # without alertname, as promtool's exp_labels
+    annotations: Labels
+
+
+@dataclass(frozen=True)
+class Check:
+    step: int
+    expected: tuple[ExpectedAlert, ...]  # empty: silent
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    purpose: str  # healthy, breach, short_breach, recovery, label_scope, no_data, example, ...
+    step: Duration  # sample interval; check steps count these
+    series: tuple[tuple[str, str], ...]  # (series, values) in promtool notation
+    checks: tuple[Check, ...]
+    eval_step: Duration  # rule evaluation interval, a multiple of `step`
+
+    @property
+    def fires(self) -> bool:
+        return any(c.expected for c in self.checks)
+
+    @property
+    def silent(self) -> bool:
+        return any(not c.expected for c in self.checks)
+
+
+class Simulation:
+    """One alert's series and the firing alerts they lead to, step by step."""
+
+    def __init__(self, alert: AlertSpec, resolve: Resolve, step: Duration, length: int, every: int = 1) -> None:
+        self.alert = alert
+        self.resolve = resolve
+        self.sim = SeriesSet(step, length)
+        self.every = every  # rules are evaluated every `every` samples
+
+    def add(self, scope: dict[str, str], timeline: Sequence[Phase]) -> Simulation:
+        self.alert.synthesize(self.sim, self.resolve, scope, timeline)
+        return self
+
+    def run(self) -> list[list[Firing]]:
+        """Firing alerts at every sample step (as of the latest evaluation)."""
+        truth = self.alert.evaluate(self.sim, self.resolve)[:: self.every]
+        states = alert_states(truth, self.alert.variant_fors(), self.alert.keep_firing_for, self.sim.step * self.every)
+        return [states[i // self.every] for i in range(self.sim.length)]
+
+
+def notation(samples: Sequence[float | None]) -> str:
+    """promtool's expanding notation, runs of equal steps folded into `a+bxn`."""
+    parts: list[str] = []
+    i = 0
+    while i < len(samples):
+        value = samples[i]
+        if value is None:
+            j = i
+            while j + 1 < len(samples) and samples[j + 1] is None:
+                j += 1
+            parts.append("_" if j == i else f"_x{j - i + 1}")
+            i = j + 1
+            continue
+        j = i
+        if i + 1 < len(samples) and samples[i + 1] is not None:
+            delta = samples[i + 1] - value  # type: ignore[operator]
+            while j + 1 < len(samples) and samples[j + 1] is not None and samples[j + 1] - samples[j] == delta:  # type: ignore[operator]
+                j += 1
+            # promtool computes a+bxn as a + b*k: only fold when that reproduces the samples exactly.
+            if j > i and all(value + delta * k == samples[i + k] for k in range(j - i + 1)):
+                sign = "+" if delta >= 0 else "-"
+                parts.append(f"{_num(value)}{sign}{_num(abs(delta))}x{j - i}")
+                i = j + 1
+                continue
+            j = i
+        parts.append(_num(value))
+        i += 1
+    return " ".join(parts)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class Planner:
+    """Builds the scenarios of one compiled alert."""
+
+    def __init__(self, compiled: CompiledAlert, resolve: Resolve, label_sets: dict[str, LabelSet]) -> None:
+        self.compiled = compiled
+        self.alert = compiled.spec
+        self.resolve = resolve
+        self.label_sets = label_sets
+        self.step = self.alert.scenario_step()
+        self.eval_step = self.alert.evaluation_step()
+        self.k = self.eval_step.ms // self.step.ms
+        self.warm = self.alert.warmup(self.step)
+        self.horizon = self.alert.horizon(self.step)
+
+    # --- scopes ---------------------------------------------------------------------
+
+    def _values(self, label: str, matcher: Matcher | None) -> tuple[list[str], list[str]]:
+        """Values inside and outside the alert's scope for a label."""
+        known = [s for s in self.label_sets.values() if s.label == label]
+        if matcher is not None and not matcher.negate:
+            inside = list(matcher.values)
+            outside = [v for s in known for v in (*s.others, *s.values) if v not in inside]
+            return inside, outside or [f"not-{inside[0]}"]
+        negated = list(matcher.values) if matcher else []
+        candidates = [v for s in known for v in (*s.values, *s.others)] + [f"{label}-a", f"{label}-b"]
+        return [v for v in candidates if v not in negated], negated
+
+    def scopes(self) -> tuple[dict[str, str], dict[str, str] | None, list[dict[str, str]]]:
+        """The main scope, a second one differing in a grouping label (or None), and
+        scopes outside the alert's common matchers."""
+        common = {m.label: m for m in self.alert.common_matchers(self.resolve)}
+        labels = sorted(set(self.alert.grouping()) | set(common))
+        main, values = {}, {}
+        for label in labels:
+            values[label] = self._values(label, common.get(label))
+            main[label] = values[label][0][0]
+        second = None
+        for label in self.alert.grouping():
+            inside = values[label][0]
+            if len(inside) > 1:
+                second = {**main, label: inside[1]}
+                break
+        outside = [{**main, label: values[label][1][0]} for label in sorted(common)]
+        return main, second, outside
+
+    # --- expectations ---------------------------------------------------------------
+
+    def expected(self, firing: Sequence[Firing]) -> tuple[ExpectedAlert, ...]:
+        out = []
+        for f in firing:
+            rule: AlertRule = self.compiled.rules[f.variant]
+            labels = {**dict(f.labels), **dict(rule.labels)}
+            annotations = tuple((k, expand(v, f.labels, f.value)) for k, v in rule.annotations)
+            out.append(ExpectedAlert(tuple(sorted(labels.items())), annotations))
+        return tuple(sorted(out, key=lambda e: e.labels))
+
+    def scenario(
+        self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], steps: Sequence[int]
+    ) -> Scenario:
+        last = max(steps) - max(steps) % self.k
+        series = tuple((s.text(), notation(s.samples[: last + 1])) for _, s in sorted(sim.sim.series.items()))
+        # Checks sit on evaluation steps; `fire - k` is "one evaluation before".
+        at = sorted({i - i % self.k for i in steps if i >= 0})
+        checks = tuple(Check(i, self.expected(states[i])) for i in at)
+        return Scenario(name, purpose, self.step, series, checks, self.eval_step)
+
+    def simulate(
+        self, scopes: Sequence[tuple[dict[str, str], Sequence[Phase]]], length: int
+    ) -> tuple[Simulation, list[list[Firing]]]:
+        sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
+        for scope, timeline in scopes:
+            sim.add(scope, timeline)
+        return sim, sim.run()
+
+    # --- the scenarios --------------------------------------------------------------
+
+    def plan(self) -> list[Scenario]:
+        main, second, outside = self.scopes()
+        warm, horizon = self.warm, self.horizon
+        length = warm + horizon
+        out: list[Scenario] = []
+
+        sim, states = self.simulate([(main, [Phase(SAFE, length)])], length)
+        self._require(not any(states), "healthy traffic fires")
+        out.append(self.scenario("healthy", "healthy", sim, states, [warm, (warm + length) // 2, length - 1]))
+
+        for level in self.alert.firing_levels():
+            out.extend(self._breach(level, main, second))
+
+        sim, states = self.simulate([(main, [Phase(IDLE, length)])], length)
+        self._require(not any(states), "no traffic fires")
+        out.append(self.scenario("no_data", "no_data", sim, states, [warm, length - 1]))
+
+        for scope in outside:
+            sim, states = self.simulate([(scope, [Phase(SAFE, warm), Phase(BREACH, horizon)])], length)
+            self._require(not any(states), "a breach outside the alert's matchers fires")
+            label = next(k for k in scope if scope[k] != main.get(k))
+            out.append(self.scenario(f"outside_{label}_{scope[label]}", "label_scope", sim, states, [warm, length - 1]))
+
+        for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
+            sim, states = self.simulate([(main, timeline)], length)
+            self._require(not any(states), f"{name} fires")
+            out.append(self.scenario(name, "silent", sim, states, [warm, length - 1]))
+        return out
+
+    def _first(self, states: list[list[Firing]], variant: int | None = None, start: int = 0) -> int | None:
+        for i in range(start, len(states)):
+            if any(variant is None or f.variant == variant for f in states[i]):
+                return i
+        return None
+
+    def _breach(self, level: str, main: dict[str, str], second: dict[str, str] | None) -> list[Scenario]:
+        warm, horizon = self.warm, self.horizon
+        length = warm + horizon
+        variant = self.alert.firing_levels().index(level) if len(self.compiled.rules) > 1 else 0
+        suffix = "" if level == BREACH else f"_{level.removeprefix('breach_')}"
+        out = []
+
+        sim, states = self.simulate([(main, [Phase(SAFE, warm), Phase(level, horizon)])], length)
+        fire = self._first(states, variant)
+        self._require(fire is not None, f"{level} never fires within {horizon} steps")
+        assert fire is not None
+        out.append(self.scenario(f"breach{suffix}", "breach", sim, states, [fire - self.k, fire, fire + self.k]))
+        if level != self.alert.firing_levels()[0]:
+            # Further levels (burn-rate tiers) prove their own threshold and `for`;
+            # recovery and short breaches are the same machinery, shown once.
+            return out
+
+        # Recovery: back to healthy two steps after it fires; it resolves (after keep_firing_for).
+        back = fire + 2 * self.k
+        total = back + horizon
+        sim, states = self.simulate(
+            [(main, [Phase(SAFE, warm), Phase(level, back - warm), Phase(SAFE, horizon)])], total
+        )
+        resolved = next((i for i in range(back, total) if not any(f.variant == variant for f in states[i])), None)
+        self._require(resolved is not None, f"{level} never resolves")
+        assert resolved is not None
+        out.append(self.scenario(f"recovery{suffix}", "recovery", sim, states, [fire, resolved - self.k, resolved]))
+
+        fors = self.alert.variant_fors()
+        if fors[variant].ms > 0:
+            out.extend(self._short_breach(level, variant, main, suffix))
+
+        if second is not None:
+            sim, states = self.simulate(
+                [(main, [Phase(SAFE, warm), Phase(level, horizon)]), (second, [Phase(SAFE, length)])], length
+            )
+            fire = self._first(states, variant)
+            assert fire is not None
+            out.append(self.scenario("one_group_only", "label_scope", sim, states, [fire, length - 1]))
+        return out
+
+    def _short_breach(self, level: str, variant: int, main: dict[str, str], suffix: str) -> list[Scenario]:
+        """The longest breach that stays pending: it must never fire."""
+        warm, horizon = self.warm, self.horizon
+
+        def run(k: int) -> tuple[Simulation, list[list[Firing]]]:
+            timeline = [Phase(SAFE, warm), Phase(level, k), Phase(SAFE, horizon)]
+            return self.simulate([(main, timeline)], warm + k + horizon)
+
+        # A longer breach fires whenever a shorter one does: binary search the longest silent one.
+        lo, hi, best = 1, horizon, None
+        while lo <= hi:
+            k = (lo + hi) // 2
+            sim, states = run(k)
+            if self._first(states, variant) is None:
+                best, lo = (sim, states, k), k + 1
+            else:
+                hi = k - 1
+        if best is None:
+            return []
+        sim, states, k = best
+        return [
+            self.scenario(
+                f"short_breach{suffix}",
+                "short_breach",
+                sim,
+                states,
+                [warm + k, warm + k + self.k, warm + k + horizon - 1],
+            )
+        ]
+
+    def _require(self, ok: bool, what: str) -> None:
+        if not ok:
+            raise ScenarioError(f"cannot build tests for {self.compiled.name}: {what}")
+
+
+def plan_scenarios(compiled: CompiledAlert, resolve: Resolve, label_sets: dict[str, LabelSet]) -> list[Scenario]:
+    """Every generated scenario of one alert in one environment."""
+    return Planner(compiled, resolve, label_sets).plan()

@@ -1,0 +1,322 @@
+"""A small model of Prometheus evaluation, used to derive what generated tests expect.
+
+Kinds synthesize input series for a scenario; this module evaluates the spec's
+intent on them (independently of the generated PromQL) so that promtool, running
+the real rules, is checked against an expectation it did not produce.
+
+The model is exact for the series rulesgen synthesizes: samples at every step,
+counters that start at 0 (so `increase` over a partial window needs no
+extrapolation), and windows that are whole multiples of the step. It follows
+Prometheus 2.x: range selectors include both ends, `rate` divides by the range,
+alerts go pending on the first true evaluation and fire once `for` has elapsed,
+and `keep_firing_for` counts from the first false evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rulesgen.ir import Labels
+from rulesgen.promql import Duration, Matcher, escape_string
+
+Sample = float | None
+Group = dict[Labels, float]
+
+
+@dataclass
+class Series:
+    metric: str
+    labels: Labels
+    samples: list[Sample]
+
+    def text(self) -> str:
+        """promtool's series notation: `metric{a="b"}`."""
+        inner = ",".join(f"{k}={escape_string(v)}" for k, v in self.labels)
+        return f"{self.metric}{{{inner}}}" if inner else self.metric
+
+
+@dataclass
+class SeriesSet:
+    """Synthesized input series, sampled every `step` for `length` steps."""
+
+    step: Duration
+    length: int
+    series: dict[tuple[str, Labels], Series] = field(default_factory=dict)
+
+    def steps(self, duration: Duration) -> int:
+        """A duration in whole steps (windows and `for` are multiples of the step)."""
+        return -(-duration.ms // self.step.ms)
+
+    def put(self, metric: str, labels: dict[str, str], samples: Sequence[Sample]) -> None:
+        key = (metric, tuple(sorted(labels.items())))
+        if key in self.series:
+            raise ValueError(f"series {metric}{labels} synthesized twice")
+        padded = list(samples)[: self.length]
+        padded += [padded[-1] if padded else None] * (self.length - len(padded))
+        self.series[key] = Series(metric, key[1], padded)
+
+    def put_counter(self, metric: str, labels: dict[str, str], increments: Sequence[float]) -> None:
+        """A counter from its per-step increments; it starts at 0."""
+        values, total = [0.0], 0.0
+        for inc in increments[: self.length - 1]:
+            total += inc
+            values.append(total)
+        self.put(metric, labels, values)
+
+    def select(self, metric: str, matchers: Iterable[Matcher]) -> list[Series]:
+        matchers = tuple(matchers)
+        return [
+            s
+            for (name, _), s in sorted(self.series.items())
+            if name == metric and all(m.matches(dict(s.labels).get(m.label, "")) for m in matchers)
+        ]
+
+    # --- PromQL functions over the model, for every step at once ---------------------
+
+    def increase(
+        self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, window: Duration
+    ) -> list[Group]:
+        """`sum by (by) (increase(metric{matchers}[window]))` at each step."""
+        n = self.steps(window)
+        out: list[Group] = [{} for _ in range(self.length)]
+        for s in self.select(metric, matchers):
+            key = _group(s.labels, by)
+            samples = s.samples
+            for i in range(1, self.length):
+                first, last = samples[max(0, i - n)], samples[i]
+                if first is not None and last is not None:
+                    out[i][key] = out[i].get(key, 0.0) + (last - first)
+        return out
+
+    def rate(self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, window: Duration) -> list[Group]:
+        seconds = window.seconds
+        return [{k: v / seconds for k, v in g.items()} for g in self.increase(metric, matchers, by, window)]
+
+    def instant(self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, agg: str) -> list[Group]:
+        """`agg by (by) (metric{matchers})` at each step, or the raw series when `by` is None."""
+        reduce = {"sum": sum, "max": max, "min": min, "avg": lambda v: sum(v) / len(v)}[agg]
+        selected = [(_group(s.labels, by), s.samples) for s in self.select(metric, matchers)]
+        out: list[Group] = []
+        for i in range(self.length):
+            groups: dict[Labels, list[float]] = defaultdict(list)
+            for key, samples in selected:
+                value = samples[i]
+                if value is not None:
+                    groups[key].append(value)
+            out.append({k: float(reduce(v)) for k, v in groups.items()})
+        return out
+
+    def histogram_quantile(
+        self, q: float, metric: str, matchers: Iterable[Matcher], by: Sequence[str], window: Duration
+    ) -> list[Group]:
+        """`histogram_quantile(q, sum by (by, le) (rate(metric_bucket[window])))` at each step."""
+        n = self.steps(window)
+        selected = [
+            (_group(s.labels, by), float(dict(s.labels)["le"]), s.samples)
+            for s in self.select(f"{metric}_bucket", matchers)
+        ]
+        out: list[Group] = [{}]
+        for i in range(1, self.length):
+            buckets: dict[Labels, list[tuple[float, float]]] = defaultdict(list)
+            for key, le, samples in selected:
+                first, last = samples[max(0, i - n)], samples[i]
+                if first is not None and last is not None:
+                    buckets[key].append((le, (last - first) / window.seconds))
+            values = ((k, bucket_quantile(q, b)) for k, b in buckets.items())
+            out.append({k: v for k, v in values if not math.isnan(v)})
+        return out
+
+
+def _group(labels: Labels, by: Sequence[str] | None) -> Labels:
+    if by is None:
+        return labels
+    return tuple((k, v) for k, v in labels if k in by)
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """Prometheus's bucketQuantile: linear interpolation inside the bucket holding the rank."""
+    buckets = sorted(buckets)
+    if len(buckets) < 2 or not math.isinf(buckets[-1][0]):
+        return math.nan
+    total = buckets[-1][1]
+    if total == 0:
+        return math.nan
+    rank = q * total
+    b = next(idx for idx, (_, count) in enumerate(buckets) if count >= rank)
+    if b == len(buckets) - 1:
+        return buckets[-2][0]
+    if b == 0 and buckets[0][0] <= 0:
+        return buckets[0][0]
+    start, before = (0.0, 0.0) if b == 0 else buckets[b - 1]
+    end, count = buckets[b][0], buckets[b][1] - before
+    return start + (end - start) * ((rank - before) / count)
+
+
+# --- alert state ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Firing:
+    labels: Labels  # labels of the result sample (grouping labels)
+    value: float
+    variant: int
+
+
+def alert_states(
+    truth: Sequence[Sequence[Group]], for_: Sequence[Duration], keep_firing_for: Duration | None, step: Duration
+) -> list[list[Firing]]:
+    """Firing alerts at each step, from the condition's result per variant and step.
+
+    `truth[i][v]` holds the samples variant v's expression returns at step i.
+    """
+    active: dict[tuple[int, Labels], int] = {}  # pending or firing since step
+    firing: set[tuple[int, Labels]] = set()
+    false_since: dict[tuple[int, Labels], int] = {}
+    last_value: dict[tuple[int, Labels], float] = {}
+    out: list[list[Firing]] = []
+    kff = keep_firing_for.ms if keep_firing_for else 0
+    for i, variants in enumerate(truth):
+        now: list[Firing] = []
+        seen = set()
+        for v, group in enumerate(variants):
+            for labels, value in group.items():
+                key = (v, labels)
+                seen.add(key)
+                false_since.pop(key, None)
+                last_value[key] = value
+                active.setdefault(key, i)
+                if (i - active[key]) * step.ms >= for_[v].ms:
+                    firing.add(key)
+        for key in list(active):
+            if key in seen:
+                continue
+            if key in firing and kff:
+                since = false_since.setdefault(key, i)
+                if (i - since) * step.ms < kff:
+                    continue  # keeps firing with its last value
+            active.pop(key)
+            firing.discard(key)
+            false_since.pop(key, None)
+        for key in sorted(firing):
+            now.append(Firing(key[1], last_value[key], key[0]))
+        out.append(now)
+    return out
+
+
+# --- Prometheus template functions ----------------------------------------------
+
+
+def go_g4(value: float) -> str:
+    """Go's `fmt.Sprintf("%.4g", v)`."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:.4g}"
+
+
+def humanize(value: float) -> str:
+    if value == 0 or math.isnan(value) or math.isinf(value):
+        return go_g4(value)
+    prefix = ""
+    if abs(value) >= 1:
+        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
+            if abs(value) < 1000:
+                break
+            prefix, value = p, value / 1000
+        return go_g4(value) + prefix
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(value) >= 1:
+            break
+        prefix, value = p, value * 1000
+    return go_g4(value) + prefix
+
+
+def humanize1024(value: float) -> str:
+    if abs(value) <= 1 or math.isnan(value) or math.isinf(value):
+        return go_g4(value)
+    prefix = ""
+    for p in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
+        if abs(value) < 1024:
+            break
+        prefix, value = p, value / 1024
+    return go_g4(value) + prefix
+
+
+def humanize_percentage(value: float) -> str:
+    return go_g4(value * 100) + "%"
+
+
+def humanize_duration(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return go_g4(value)
+    if value == 0:
+        return "0s"
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1:
+        whole = int(value)
+        seconds, minutes, hours, days = whole % 60, (whole // 60) % 60, (whole // 3600) % 24, whole // 86400
+        if days:
+            return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
+        if hours:
+            return f"{sign}{hours}h {minutes}m {seconds}s"
+        if minutes:
+            return f"{sign}{minutes}m {seconds}s"
+        return f"{sign}{go_g4(value)}s"
+    prefix = ""
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if value >= 1:
+            break
+        prefix, value = p, value * 1000
+    return f"{sign}{go_g4(value)}{prefix}s"
+
+
+def go_float(value: float) -> str:
+    """How text/template prints a float64 (`%v`): shortest repr, exponent past 1e21."""
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return repr(value)
+
+
+FUNCTIONS = {
+    "humanize": humanize,
+    "humanize1024": humanize1024,
+    "humanizePercentage": humanize_percentage,
+    "humanizeDuration": humanize_duration,
+}
+
+_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
+_VALUE = re.compile(r"^\$value(?:\s*\|\s*(\w+))?$|^(\w+)\s+\$value$")
+_LABEL = re.compile(r"^\$labels\.([A-Za-z_]\w*)$")
+
+
+class TemplateNotPredictable(ValueError):
+    """An annotation uses template features the test generator does not model."""
+
+
+def expand(template: str, labels: Labels, value: float) -> str:
+    """Expand the subset of Prometheus templates rulesgen predicts for tests:
+    `{{ $value }}`, `{{ $value | fn }}`, `{{ fn $value }}` and `{{ $labels.name }}`."""
+    label_map = dict(labels)
+
+    def action(match: re.Match[str]) -> str:
+        body = match.group(1)
+        value_match = _VALUE.match(body)
+        if value_match:
+            fn = value_match.group(1) or value_match.group(2)
+            if fn is None:
+                return go_float(value)
+            if fn not in FUNCTIONS:
+                raise TemplateNotPredictable(f"template function {fn!r}")
+            return FUNCTIONS[fn](value)
+        label_match = _LABEL.match(body)
+        if label_match:
+            return label_map.get(label_match.group(1), "")
+        raise TemplateNotPredictable(f"template action {{{{ {body} }}}}")
+
+    return _ACTION.sub(action, template)
