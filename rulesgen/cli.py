@@ -77,6 +77,38 @@ def cmd_check(args: argparse.Namespace, files: Files) -> int:
     return EXIT_OK if drift.clean else EXIT_CHECK_FAILED
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    """Run the generated promtool tests in `output/` and the coverage gate."""
+    from rulesgen.testrun import format_report, junit_xml, run_tests
+
+    if not args.output.is_dir():
+        print(f"{args.output} does not exist: run `rulesgen generate` first", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = run_tests(args.output, args.env or None, args.jobs)
+    if args.junit:
+        args.junit.write_bytes(junit_xml(report))
+    if args.format == "json":
+        _print_json(
+            {
+                "ok": report.ok,
+                "alerts": [
+                    {
+                        "env": r.env,
+                        "alert": r.alert,
+                        "scenarios": len(r.scenarios),
+                        "failed": r.failed if not r.ok else [],
+                        "covered": r.covered,
+                    }
+                    for r in report.results
+                ],
+                "untested": [{"env": e, "alert": a} for e, a in report.untested],
+            }
+        )
+    else:
+        print(format_report(report))
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Files], int]] = {
     "generate": cmd_generate,
     "check": cmd_check,
@@ -92,12 +124,17 @@ def parser() -> argparse.ArgumentParser:
         "generate": "compile the spec into output/ (atomically)",
         "check": "exit 1 if output/ is stale; writes nothing",
         "validate": "check the spec only; writes nothing",
+        "test": "run the generated promtool tests in output/; exit 1 on a failure or a coverage gap",
     }
     for name, text in helps.items():
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
         cmd.add_argument("--output", type=Path, default=Path("output"), help="default: %(default)s")
         cmd.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+        if name == "test":
+            cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
+            cmd.add_argument("--junit", type=Path, help="also write JUnit XML here")
+            cmd.add_argument("--jobs", type=int, default=None, help="parallel promtool processes (default: cores)")
     return top
 
 
@@ -105,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rulesgen` console script."""
     args = parser().parse_args(argv)
     try:
+        if args.command == "test":
+            return cmd_test(args)
         files = build(args.spec)
         return COMMANDS[args.command](args, files)
     except SpecErrors as exc:

@@ -65,6 +65,12 @@ def parse_series(text: str) -> tuple[str, dict[str, str]]:
     return match.group(1), labels
 
 
+def _fmt(label_sets: list[tuple[tuple[str, str], ...]]) -> str:
+    if not label_sets:
+        return "nothing"
+    return ", ".join("{" + ", ".join(f'{k}="{v}"' for k, v in labels) + "}" for labels in label_sets)
+
+
 def example_scenarios(compiled: CompiledAlert, resolve: Resolve, spec: Spec, errors: list[SpecError]) -> list[Scenario]:
     alert = compiled.spec
     at = spec.alert_path(alert.name)
@@ -98,13 +104,13 @@ def example_scenarios(compiled: CompiledAlert, resolve: Resolve, spec: Spec, err
         states = sim.run()
         checks = []
         for k, (expect, step) in enumerate(zip(example.expect, steps, strict=True)):
-            got = sorted(dict(f.labels) for f in states[step])
-            want = sorted(expect.firing, key=lambda d: sorted(d.items()))
-            if sorted(map(sorted, (d.items() for d in got))) != sorted(map(sorted, (d.items() for d in want))):
+            got = sorted(f.labels for f in states[step])
+            want = sorted(tuple(sorted(d.items())) for d in expect.firing)
+            if got != want:
                 errors.append(
                     spec.positions.error(
                         (*where, "expect", k),
-                        f"at {expect.at} the thresholds give firing {got or 'nothing'}, the example expects {want or 'nothing'}",
+                        f"at {expect.at} the thresholds make {_fmt(got)} fire, but the example expects {_fmt(want)}",
                     )
                 )
                 continue

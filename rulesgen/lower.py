@@ -17,10 +17,10 @@ from rulesgen import conventions
 from rulesgen.errors import Path, SpecError, SpecErrors
 from rulesgen.examples import example_scenarios
 from rulesgen.ir import AlertRule, CompiledAlert, EnvIR, ProgramIR, RecordingRule, RuleGroup
-from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules, ScenarioError
+from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules
 from rulesgen.promql import Matcher, number
 from rulesgen.scenarios import plan_scenarios
-from rulesgen.simulate import TemplateNotPredictable
+from rulesgen.simulate import ScenarioError, TemplateNotPredictable
 from rulesgen.spec.models import NotMatcher, SelectorSpec, SetRef
 from rulesgen.spec.validate import Spec, pydantic_errors
 
@@ -150,7 +150,12 @@ def _render(template: str, variables: dict[str, Any], where: Path, spec: Spec, e
 
 
 def compile_alert(
-    spec: Spec, env: str, alert: AlertSpec, errors: list[SpecError], memo: dict[int, KindRules] | None = None
+    spec: Spec,
+    env: str,
+    alert: AlertSpec,
+    errors: list[SpecError],
+    memo: dict[int, KindRules] | None = None,
+    tests: bool = True,
 ) -> CompiledAlert:
     """One alert in one environment: its recording rules and alerting rules."""
     at = spec.alert_path(alert.name)
@@ -206,7 +211,7 @@ def compile_alert(
         thresholds=tuple(v.threshold for v in rules.variants),
         source_line=spec.positions.of(at)[0],
     )
-    if errors:
+    if errors or not tests:
         return compiled
     try:
         scenarios = plan_scenarios(compiled, resolve, spec.header.label_sets)
@@ -271,15 +276,17 @@ _JINJA.filters["num"] = _number
 _JINJA.filters["percent"] = _percent
 
 
-def lower(spec: Spec) -> ProgramIR:
-    """Compile the spec for every environment; raises SpecErrors with all problems found."""
+def lower(spec: Spec, tests: bool = True) -> ProgramIR:
+    """Compile the spec for every environment; raises SpecErrors with all problems found.
+
+    `tests=False` skips planning the unit-test scenarios (rules only)."""
     errors: list[SpecError] = []
     memo: dict[int, KindRules] = {}
     _check_panel_ids(spec, errors)
     envs = []
     for env in spec.header.environments:
         alerts = [a for a in apply_overrides(spec, env, errors) if a.enabled]
-        compiled = [compile_alert(spec, env, alert, errors, memo) for alert in alerts]
+        compiled = [compile_alert(spec, env, alert, errors, memo, tests) for alert in alerts]
         envs.append(
             EnvIR(
                 env=env,

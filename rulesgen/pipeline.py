@@ -10,8 +10,8 @@ from rulesgen.lower import lower
 from rulesgen.spec.validate import Spec, load_spec, parse_spec
 
 
-def compile_spec(spec: Spec) -> ProgramIR:
-    return lower(spec)
+def compile_spec(spec: Spec, tests: bool = True) -> ProgramIR:
+    return lower(spec, tests)
 
 
 def build(spec_path: str | Path) -> Files:
@@ -19,6 +19,6 @@ def build(spec_path: str | Path) -> Files:
     return emit_all(compile_spec(load_spec(spec_path)))
 
 
-def build_text(text: str, file: str = "thresholds.yaml") -> Files:
-    """Like `build`, from spec text (tests, benchmarks)."""
-    return emit_all(compile_spec(parse_spec(text, file)))
+def build_text(text: str, file: str = "thresholds.yaml", tests: bool = True) -> Files:
+    """Like `build`, from spec text (tests, benchmarks); `tests=False` leaves out unit tests."""
+    return emit_all(compile_spec(parse_spec(text, file), tests))

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rulesgen.ir import AlertRule, CompiledAlert, Labels
-from rulesgen.kinds.base import BREACH, IDLE, SAFE, AlertSpec, Phase, Resolve, ScenarioError
-from rulesgen.promql import Duration, Matcher
-from rulesgen.simulate import Firing, SeriesSet, alert_states, expand
+from rulesgen.kinds.base import BREACH, IDLE, SAFE, AlertSpec, Phase, Resolve
+from rulesgen.promql import Duration
+from rulesgen.simulate import Firing, ScenarioError, SeriesSet, alert_states, expand
 from rulesgen.spec.models import LabelSet
 
 
@@ -57,8 +57,18 @@ class Simulation:
         self.sim = SeriesSet(step, length)
         self.every = every  # rules are evaluated every `every` samples
 
-    def add(self, scope: dict[str, str], timeline: Sequence[Phase]) -> Simulation:
-        self.alert.synthesize(self.sim, self.resolve, scope, timeline)
+    def add(
+        self, scope: dict[str, str], timeline: Sequence[Phase], relabel: dict[str, str] | None = None
+    ) -> Simulation:
+        """Synthesize a scope's series; `relabel` then moves them outside the selectors
+        (the kind synthesizes in-scope series; we only change the label afterwards)."""
+        if not relabel:
+            self.alert.synthesize(self.sim, self.resolve, scope, timeline)
+            return self
+        inner = SeriesSet(self.sim.step, self.sim.length)
+        self.alert.synthesize(inner, self.resolve, scope, timeline)
+        for series in inner.series.values():
+            self.sim.put(series.metric, {**dict(series.labels), **relabel}, series.samples)
         return self
 
     def run(self) -> list[list[Firing]]:
@@ -118,33 +128,36 @@ class Planner:
 
     # --- scopes ---------------------------------------------------------------------
 
-    def _values(self, label: str, matcher: Matcher | None) -> tuple[list[str], list[str]]:
-        """Values inside and outside the alert's scope for a label."""
-        known = [s for s in self.label_sets.values() if s.label == label]
-        if matcher is not None and not matcher.negate:
-            inside = list(matcher.values)
-            outside = [v for s in known for v in (*s.others, *s.values) if v not in inside]
-            return inside, outside or [f"not-{inside[0]}"]
-        negated = list(matcher.values) if matcher else []
-        candidates = [v for s in known for v in (*s.values, *s.others)] + [f"{label}-a", f"{label}-b"]
-        return [v for v in candidates if v not in negated], negated
-
     def scopes(self) -> tuple[dict[str, str], dict[str, str] | None, list[dict[str, str]]]:
         """The main scope, a second one differing in a grouping label (or None), and
-        scopes outside the alert's common matchers."""
+        scopes outside the alert's common matchers.
+
+        Scope values satisfy every selector's matchers on that label, so each
+        selector reads the scope's series."""
+        uses = [self.resolve(use.selector) for use in self.alert.selectors()]
         common = {m.label: m for m in self.alert.common_matchers(self.resolve)}
-        labels = sorted(set(self.alert.grouping()) | set(common))
-        main, values = {}, {}
-        for label in labels:
-            values[label] = self._values(label, common.get(label))
-            main[label] = values[label][0][0]
+        main: dict[str, str] = {}
+        inside: dict[str, list[str]] = {}
+        outside: list[dict[str, str]] = []
+        for label in sorted(set(self.alert.grouping()) | set(common)):
+            constraints = [m for matchers in uses for m in matchers if m.label == label]
+            known = [v for s in self.label_sets.values() if s.label == label for v in (*s.values, *s.others)]
+            candidates = [v for m in constraints if not m.negate for v in m.values]
+            candidates = list(dict.fromkeys([*candidates, *known, f"{label}-a", f"{label}-b"]))
+            inside[label] = [v for v in candidates if all(m.matches(v) for m in constraints)]
+            if not inside[label]:
+                raise ScenarioError(
+                    f"no value of {label!r} satisfies every selector's matchers: the alert can never fire"
+                )
+            main[label] = inside[label][0]
+            if label in common:
+                others = [v for v in [*known, f"not-{main[label]}"] if not common[label].matches(v)]
+                outside.append({label: others[0]})
         second = None
         for label in self.alert.grouping():
-            inside = values[label][0]
-            if len(inside) > 1:
-                second = {**main, label: inside[1]}
+            if len(inside[label]) > 1:
+                second = {**main, label: inside[label][1]}
                 break
-        outside = [{**main, label: values[label][1][0]} for label in sorted(common)]
         return main, second, outside
 
     # --- expectations ---------------------------------------------------------------
@@ -169,11 +182,14 @@ class Planner:
         return Scenario(name, purpose, self.step, series, checks, self.eval_step)
 
     def simulate(
-        self, scopes: Sequence[tuple[dict[str, str], Sequence[Phase]]], length: int
+        self,
+        scopes: Sequence[tuple[dict[str, str], Sequence[Phase]]],
+        length: int,
+        relabel: dict[str, str] | None = None,
     ) -> tuple[Simulation, list[list[Firing]]]:
         sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
         for scope, timeline in scopes:
-            sim.add(scope, timeline)
+            sim.add(scope, timeline, relabel)
         return sim, sim.run()
 
     # --- the scenarios --------------------------------------------------------------
@@ -195,11 +211,12 @@ class Planner:
         self._require(not any(states), "no traffic fires")
         out.append(self.scenario("no_data", "no_data", sim, states, [warm, length - 1]))
 
-        for scope in outside:
-            sim, states = self.simulate([(scope, [Phase(SAFE, warm), Phase(BREACH, horizon)])], length)
+        for relabel in outside:
+            breach = [Phase(SAFE, warm), Phase(self.alert.firing_levels()[0], horizon)]
+            sim, states = self.simulate([(main, breach)], length, relabel)
             self._require(not any(states), "a breach outside the alert's matchers fires")
-            label = next(k for k in scope if scope[k] != main.get(k))
-            out.append(self.scenario(f"outside_{label}_{scope[label]}", "label_scope", sim, states, [warm, length - 1]))
+            label = next(iter(relabel))
+            out.append(self.scenario(f"outside_{label}", "label_scope", sim, states, [warm, length - 1]))
 
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rulesgen.ir import Labels
@@ -25,6 +25,10 @@ from rulesgen.promql import Duration, Matcher, escape_string
 
 Sample = float | None
 Group = dict[Labels, float]
+
+
+class ScenarioError(ValueError):
+    """Series cannot be synthesized for an alert (reported as a spec error)."""
 
 
 @dataclass
@@ -54,7 +58,7 @@ class SeriesSet:
     def put(self, metric: str, labels: dict[str, str], samples: Sequence[Sample]) -> None:
         key = (metric, tuple(sorted(labels.items())))
         if key in self.series:
-            raise ValueError(f"series {metric}{labels} synthesized twice")
+            raise ScenarioError(f"two scenario series would be the same: {metric}{labels}")
         padded = list(samples)[: self.length]
         padded += [padded[-1] if padded else None] * (self.length - len(padded))
         self.series[key] = Series(metric, key[1], padded)
@@ -98,7 +102,13 @@ class SeriesSet:
 
     def instant(self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, agg: str) -> list[Group]:
         """`agg by (by) (metric{matchers})` at each step, or the raw series when `by` is None."""
-        reduce = {"sum": sum, "max": max, "min": min, "avg": lambda v: sum(v) / len(v)}[agg]
+        reducers: dict[str, Callable[[list[float]], float]] = {
+            "sum": sum,
+            "max": max,
+            "min": min,
+            "avg": lambda v: sum(v) / len(v),
+        }
+        reduce = reducers[agg]
         selected = [(_group(s.labels, by), s.samples) for s in self.select(metric, matchers)]
         out: list[Group] = []
         for i in range(self.length):

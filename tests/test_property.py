@@ -1,4 +1,5 @@
-"""Random valid specs compile into rules that promql-parser and promtool accept."""
+"""Random valid specs compile into rules that promql-parser and promtool accept, and
+their generated unit tests pass under promtool (the scenario model agrees with Prometheus)."""
 
 from __future__ import annotations
 
@@ -17,87 +18,91 @@ from rulesgen.pipeline import build_text
 LABELS = ["a", "b"]
 durations = st.sampled_from(["30s", "1m", "5m", "10m", "1h", "90s"])
 label_values = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=8)
-matchers = st.dictionaries(
-    st.sampled_from(LABELS),
-    st.one_of(label_values, st.lists(label_values, min_size=1, max_size=3)),
-    max_size=2,
+scope_matchers = st.one_of(
+    st.just({}),
+    st.builds(lambda v: {"b": v}, label_values),
+    st.builds(lambda v: {"b": v}, st.lists(label_values, min_size=1, max_size=3, unique=True)),
 )
 by = st.lists(st.sampled_from(LABELS), unique=True, max_size=2)
-ratio = st.floats(min_value=0, max_value=1, allow_nan=False)
 common = {"severity": "critical", "team": "t", "summary": "s"}
 
 
-def selector(metric: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({"metric": st.just(metric), "matchers": matchers})
+def ratio_parts(scope: dict[str, Any], metric: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A numerator (label a = "err") and a denominator that also counts other values of a."""
+    return (
+        {"metric": metric, "matchers": {**scope, "a": "err"}},
+        {"metric": metric, "matchers": {**scope, "a": ["err", "ok"]}},
+    )
 
 
-alerts = st.one_of(
-    st.fixed_dictionaries(
-        {
-            "kind": st.just("counter_increase"),
-            "metric": st.just("c_total"),
-            "matchers": matchers,
-            "by": by,
-            "window": durations,
-            "threshold": st.floats(0, 1e6),
-            "for": durations,
+@st.composite
+def alerts(draw: st.DrawFn) -> dict[str, Any]:
+    scope = draw(scope_matchers)
+    kind = draw(
+        st.sampled_from(
+            ["counter_increase", "ratio", "gauge_threshold", "gauge_ratio", "latency_regression", "burn_rate"]
+        )
+    )
+    grouping = [label for label in draw(by) if kind not in ("ratio", "burn_rate") or label != "a"]
+    if kind == "counter_increase":
+        return {
+            "kind": kind,
+            "metric": "c_total",
+            "matchers": scope,
+            "by": grouping,
+            "window": draw(durations),
+            "threshold": draw(st.integers(0, 10_000)),
+            "for": draw(durations),
         }
-    ),
-    st.fixed_dictionaries(
-        {
-            "kind": st.just("ratio"),
-            "numerator": selector("c_total"),
-            "denominator": st.lists(selector("c_total"), min_size=1, max_size=2),
-            "by": by,
-            "window": durations,
-            "direction": st.sampled_from(["above", "below"]),
-            "threshold": ratio,
+    if kind == "ratio":
+        num, den = ratio_parts(scope, "c_total")
+        direction = draw(st.sampled_from(["above", "below"]))
+        low, high = (0.0, 0.99) if direction == "above" else (0.01, 1.0)
+        return {
+            "kind": kind,
+            "numerator": num,
+            "denominator": [den],
+            "by": grouping,
+            "window": draw(durations),
+            "direction": direction,
+            "threshold": draw(st.floats(low, high)),
+            "for": draw(durations),
         }
-    ),
-    st.fixed_dictionaries(
-        {
-            "kind": st.just("gauge_threshold"),
-            "metric": st.just("g"),
-            "matchers": matchers,
-            "by": by,
-            "threshold": st.floats(-1e9, 1e9),
-            "direction": st.sampled_from(["above", "below"]),
-            "aggregation": st.sampled_from(["sum", "max", "min", "avg"]),
+    if kind == "gauge_threshold":
+        return {
+            "kind": kind,
+            "metric": "g",
+            "matchers": scope,
+            "by": grouping,
+            "threshold": draw(st.floats(-1e6, 1e6)),
+            "direction": draw(st.sampled_from(["above", "below"])),
+            "aggregation": draw(st.sampled_from(["sum", "max", "min", "avg"])),
         }
-    ),
-    st.fixed_dictionaries(
-        {
-            "kind": st.just("gauge_ratio"),
-            "numerator": selector("g"),
-            "denominator": selector("lim"),
-            "by": by,
-            "threshold": ratio,
+    if kind == "gauge_ratio":
+        return {
+            "kind": kind,
+            "numerator": {"metric": "g", "matchers": scope},
+            "denominator": {"metric": "lim", "matchers": scope},
+            "by": grouping,
+            "threshold": draw(st.floats(0, 0.99)),
+            "for": draw(durations),
         }
-    ),
-    st.fixed_dictionaries(
-        {
-            "kind": st.just("latency_regression"),
-            "metric": st.just("h"),
-            "matchers": matchers,
-            "by": by,
-            "threshold": st.floats(0.01, 10),
-            "floor": st.sampled_from(["50ms", "1s"]),
-            "quantile": st.sampled_from([0.5, 0.9, 0.95, 0.999]),
-            "offset": st.sampled_from(["1d", "1w"]),
+    if kind == "latency_regression":
+        return {
+            "kind": kind,
+            "metric": "h",
+            "matchers": scope,
+            "by": grouping,
+            "threshold": draw(st.floats(0.01, 10)),
+            "floor": draw(st.sampled_from(["50ms", "1s"])),
+            "quantile": draw(st.sampled_from([0.5, 0.9, 0.95, 0.999])),
+            "offset": draw(st.sampled_from(["1d", "1w"])),
         }
-    ),
-    st.fixed_dictionaries(
-        {
-            "kind": st.just("burn_rate"),
-            "errors": selector("c_total"),
-            "total": selector("c_total"),
-            "by": by,
-            "objective": st.sampled_from([0.9, 0.99, 0.995, 0.999]),
-            "ticket_severity": st.just("warning"),
-            "tiers": st.just([{"tier": "page", "factor": 5, "long": "1h", "short": "5m"}]),
-        }
-    ),
-)
+    errors, total = ratio_parts(scope, "c_total")
+    return {"kind": kind, "errors": errors, "total": total, "by": grouping,
+            "objective": draw(st.sampled_from([0.9, 0.99, 0.995, 0.999])), "ticket_severity": "warning",
+            "tiers": [{"tier": "page", "factor": 5, "long": "1h", "short": "5m", "for": "10m"},
+                      {"tier": "ticket", "factor": 1, "long": "6h", "short": "30m"}]}  # fmt: skip
 
 
 def spec_of(raw_alerts: list[dict[str, Any]]) -> str:
@@ -121,20 +126,36 @@ def spec_of(raw_alerts: list[dict[str, Any]]) -> str:
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(alerts, min_size=1, max_size=4))
-def test_random_specs_compile_to_rules_promtool_accepts(tmp_path: Path, raw: list[dict[str, Any]]) -> None:
-    files = build_text(spec_of(raw), "random.yaml")
-    paths = []
+def write(tmp_path: Path, files: dict[str, bytes]) -> None:
     for rel, content in files.items():
-        doc = yaml.safe_load(content)
-        for group in doc["groups"]:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(alerts(), min_size=1, max_size=4))
+def test_random_specs_compile_to_rules_promtool_accepts(tmp_path: Path, raw: list[dict[str, Any]]) -> None:
+    files = build_text(spec_of(raw), "random.yaml", tests=False)
+    for content in files.values():
+        for group in yaml.safe_load(content)["groups"]:
             for rule in group["rules"]:
                 promql_parser.parse(rule["expr"])  # raises on a syntax error
-        path = tmp_path / rel.replace("/", "_")
-        path.write_bytes(content)
-        paths.append(str(path))
+    write(tmp_path, files)
+    paths = sorted(str(p) for p in tmp_path.rglob("*.yml"))
     result = subprocess.run(
         [require("promtool"), "check", "rules", *paths], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(alerts(), min_size=1, max_size=1))
+def test_random_specs_generated_tests_pass_in_promtool(tmp_path: Path, raw: list[dict[str, Any]]) -> None:
+    """The scenario model's expectations (values, annotations, timing) match Prometheus."""
+    files = build_text(spec_of(raw), "random.yaml")
+    write(tmp_path, files)
+    tests = sorted(str(p) for p in tmp_path.glob("prod/tests/*.test.yml"))
+    assert tests
+    result = subprocess.run([require("promtool"), "test", "rules", *tests], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

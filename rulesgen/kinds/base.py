@@ -3,6 +3,7 @@ the building blocks (windowed rates, ratios) kinds assemble their PromQL from.""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -168,8 +169,10 @@ class AlertSpec(StrictModel):
     # --- scenarios (see rulesgen.scenarios) -----------------------------------------
 
     def scenario_step(self) -> Duration:
-        """Sample and evaluation interval of this alert's generated tests."""
-        return Duration(60_000)
+        """Sample interval of this alert's generated tests: 1m, or less so that the
+        window is a whole number of samples (a 30s window needs two samples in it)."""
+        window: Duration = getattr(self, "window", Duration(60_000))
+        return Duration(math.gcd(60_000, window.ms))
 
     def evaluation_step(self) -> Duration:
         """Rule evaluation interval of the generated tests (a multiple of the scenario step)."""
@@ -180,8 +183,11 @@ class AlertSpec(StrictModel):
         return 2
 
     def horizon(self, step: Duration) -> int:
-        """Steps within which a sustained breach surely fires."""
-        return -(-(max(self.variant_fors(), default=Duration(0)).ms) // step.ms) + 12
+        """Steps within which a sustained breach surely fires: its window must fill
+        (a breach is one event past the threshold per window) and `for` elapse."""
+        window: Duration = getattr(self, "window", Duration(0))
+        longest_for = max(self.variant_fors(), default=Duration(0))
+        return -(-window.ms // step.ms) + -(-longest_for.ms // step.ms) + 12
 
     def firing_levels(self) -> tuple[str, ...]:
         return ("breach",)
@@ -219,10 +225,6 @@ class AlertSpec(StrictModel):
 
     def without_for(self) -> AlertSpec:
         return self.model_copy(update={"for_": Duration(0)})
-
-
-class ScenarioError(ValueError):
-    """The kind cannot synthesize series for this alert (reported as a spec error)."""
 
 
 class SingleSelector(StrictModel):

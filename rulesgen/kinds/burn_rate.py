@@ -153,8 +153,18 @@ class BurnRate(AlertSpec):
     # Windows fill from the first sample (counters start at 0, so a partial window
     # is exact), so a breach from almost the start trips every tier after its `for`:
     # scenarios need hours, not the 3 days of the longest window.
+    def evaluation_step(self) -> Duration:
+        # Every rule of a burn-rate alert reads windows of hours to days; evaluating
+        # them every 15 minutes, not every 5, keeps the tests cheap and still lands
+        # each tier's `for` on a later evaluation than the one that made it pending.
+        step = self.scenario_step().ms
+        return Duration(step * max(900_000 // step, 1))
+
     def horizon(self, step: Duration) -> int:
-        return max(-(-(t.for_.ms + t.short.ms) // step.ms) for t in self.tiers) + 12
+        # The long window still holds the warm-up's healthy traffic: at half the
+        # threshold before and 1.05x after, the mix crosses after ~10x the warm-up.
+        warm = self.warmup(step)
+        return max(-(-(t.for_.ms + t.short.ms) // step.ms) for t in self.tiers) + 12 + 12 * warm
 
     def tier_level(self, index: int) -> str:
         tier = self.tiers[index]

@@ -112,9 +112,15 @@ class LatencyRegression(SingleSelector, AlertSpec):
             upper = float(f"{4 * floor:.6g}")
         return floor, 2 * floor, upper
 
+    def _low(self) -> float:
+        """Scale of the `_low` levels: the whole breach sits under the floor."""
+        lo, _, hi = self._bounds()
+        return min(1 / 8, lo / hi / 2)
+
     def _buckets(self) -> list[float]:
         lo, mid, hi = self._bounds()
-        return sorted({float(f"{b:.6g}") for b in (lo, mid, hi, lo / 8, mid / 8, hi / 8)} | {math.inf})
+        low = self._low()
+        return sorted({float(f"{b:.6g}") for b in (lo, mid, hi, lo * low, mid * low, hi * low)} | {math.inf})
 
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         return [("below_floor", [Phase("safe_low", warm), Phase("breach_low", horizon)])]
@@ -124,8 +130,8 @@ class LatencyRegression(SingleSelector, AlertSpec):
         target_bucket = {
             SAFE: mid,
             BREACH: hi,
-            "safe_low": float(f"{mid / 8:.6g}"),
-            "breach_low": float(f"{hi / 8:.6g}"),
+            "safe_low": float(f"{mid * self._low():.6g}"),
+            "breach_low": float(f"{hi * self._low():.6g}"),
         }
         labels = satisfying_labels(resolve(self.as_selector()), scope)
         for le in self._buckets():

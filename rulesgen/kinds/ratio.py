@@ -18,7 +18,6 @@ from rulesgen.kinds.base import (
     KindRules,
     Phase,
     Resolve,
-    ScenarioError,
     SelectorUse,
     compare,
     describe,
@@ -28,7 +27,7 @@ from rulesgen.kinds.base import (
     satisfying_labels,
 )
 from rulesgen.promql import Duration, number
-from rulesgen.simulate import SeriesSet
+from rulesgen.simulate import ScenarioError, SeriesSet
 from rulesgen.spec.models import (
     Direction,
     DirectionField,
@@ -41,7 +40,7 @@ from rulesgen.spec.models import (
 
 
 def scale_for(threshold: float) -> int:
-    """Events per window such that `threshold * scale` is whole and one event moves the
+    """Events per step such that `threshold * scale` is whole and one event moves the
     ratio by at most 0.001, well inside the 0.01 a mutation nudges it by."""
     scale = 1000
     while scale < 10**7 and abs(threshold * scale - round(threshold * scale)) > 1e-9:
@@ -179,7 +178,8 @@ class CounterRatio(AlertSpec):
             BREACH: level_counts(breach, scale, atoms[2]),
             IDLE: (0, 0),
         }
-        put_ratio(sim, atoms, timeline, counts, sim.steps(self.window))
+        # The same counts every step, so every window, even a partly filled one, holds the exact ratio.
+        put_ratio(sim, atoms, timeline, counts, 1)
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         nums = sim.rate(self.numerator.metric, resolve(self.numerator), self.by, self.window)
