@@ -193,4 +193,5 @@ def junit_xml(report: Report) -> bytes:
         suite.set("tests", str(count))
         suite.set("failures", str(failures))
     ElementTree.indent(root)
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"

@@ -225,3 +225,67 @@ def test_missing_spec_file_is_bad_input(tmp_path: Path) -> None:
     result = run_cli("validate", "--spec", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2
     assert "cannot read spec" in result.stderr and "Traceback" not in result.stderr
+
+
+EXAMPLE_CASES: list[tuple[str, str, list[str]]] = [
+    (
+        "malformed series values",
+        """    examples:
+      - input_series:
+          - series: 'tx_total{status="failed", network="polygon"}'
+            values: "0+1x 5"
+        expect:
+          - {at: "5m", firing: []}
+""",
+        [
+            "spec.yaml:39:21: alerts[0].examples[0].input_series[0].values: '0+1x' is not promtool series notation (like 1, _, 0+1x10, 5-1x3, _x4)"
+        ],
+    ),
+    (
+        "malformed series",
+        """    examples:
+      - input_series:
+          - series: 'tx_total{status=failed}'
+            values: "0"
+        expect:
+          - {at: "5m", firing: []}
+""",
+        [
+            "spec.yaml:38:21: alerts[0].examples[0].input_series[0].series: cannot read the labels of 'tx_total{status=failed}'"
+        ],
+    ),
+    (
+        "expectation names an unknown alert",
+        """    examples:
+      - input_series:
+          - series: 'tx_total{status="failed", network="polygon"}'
+            values: "0+1x10"
+        expect:
+          - {at: "5m", alert: "TxFail", firing: []}
+""",
+        ["spec.yaml:41:31: alerts[0].examples[0].expect[0].alert: unknown alert: 'TxFail'"],
+    ),
+    (
+        "expectation the thresholds contradict",
+        """    examples:
+      - input_series:
+          - series: 'tx_total{status="failed", network="polygon"}'
+            values: "0+1x10"
+        expect:
+          - {at: "8m", firing: [{network: "polygon"}]}
+""",
+        [
+            "spec.yaml:41:13: alerts[0].examples[0].expect[0]: at 8m the thresholds make nothing fire, "
+            'but the example expects {network="polygon"}'
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("block", "expected"), [c[1:] for c in EXAMPLE_CASES], ids=[c[0] for c in EXAMPLE_CASES])
+def test_bad_examples(block: str, expected: list[str]) -> None:
+    anchor = '    summary: "More than [[ threshold ]] failed"\n'
+    text = minimal_text().replace(anchor, anchor + block, 1)
+    with pytest.raises(SpecErrors) as err:
+        build_text(text, "spec.yaml")
+    assert [str(e) for e in err.value.errors] == expected

@@ -22,7 +22,7 @@ def rule_file_name(alert: str) -> str:
     return f"rules/{alert}.rules.yml"
 
 
-def test_file_name(alert: str) -> str:
+def unit_test_file(alert: str) -> str:
     return f"{alert}.test.yml"
 
 
@@ -54,7 +54,7 @@ def scenario_dict(compiled: CompiledAlert, scenario: Scenario) -> dict[str, Any]
     }
 
 
-def test_document(compiled: CompiledAlert) -> dict[str, Any]:
+def unit_test_document(compiled: CompiledAlert) -> dict[str, Any]:
     step = compiled.scenarios[0].eval_step
     return {
         "rule_files": [rule_file_name(compiled.name)],
@@ -75,8 +75,8 @@ def emit(program: ProgramIR) -> Files:
                 groups_document([alert_group(compiled, step)]),
                 header(program.source, f"{env.env} rules of {compiled.name}, for its unit tests"),
             )
-            files[f"{base}/{test_file_name(compiled.name)}"] = dump(
-                test_document(compiled),
+            files[f"{base}/{unit_test_file(compiled.name)}"] = dump(
+                unit_test_document(compiled),
                 header(program.source, f"{env.env} unit tests of {compiled.name}; run `rulesgen test`"),
             )
     return files

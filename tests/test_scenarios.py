@@ -1,0 +1,178 @@
+"""Generated tests prove every alert: they pass on the real rules, cover firing and
+silence, and fail when a threshold or a `for` is changed (mutation check)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import OUTPUT, SPEC, minimal_text, require, run_cli
+from rulesgen.emit.prometheus import groups_document
+from rulesgen.emit.promtool_tests import alert_group, rule_file_name, unit_test_file
+from rulesgen.emit.yamlout import dump
+from rulesgen.errors import SpecError
+from rulesgen.ir import CompiledAlert
+from rulesgen.lower import compile_alert, lower
+from rulesgen.pipeline import build_text
+from rulesgen.spec.validate import load_spec
+from rulesgen.testrun import run_tests
+
+ENVS = sorted(p.name for p in OUTPUT.iterdir() if (p / "prometheus").is_dir())
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_rulesgen_test_passes_for_every_environment(env: str, tmp_path: Path) -> None:
+    require("promtool")
+    junit = tmp_path / "junit.xml"
+    result = run_cli("test", "--env", env, "--junit", str(junit))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed" in result.stdout
+    assert junit.read_text().count("<testcase") >= 5 * len(list((OUTPUT / env / "tests").glob("*.test.yml")))
+    assert "<failure" not in junit.read_text()
+
+
+def test_every_alert_has_firing_and_silent_scenarios() -> None:
+    for env in ENVS:
+        rule_alerts = {
+            rule["alert"]
+            for path in (OUTPUT / env / "prometheus").glob("*.yml")
+            for group in yaml.safe_load(path.read_text())["groups"]
+            for rule in group["rules"]
+            if "alert" in rule
+        }
+        for alert in rule_alerts:
+            doc = yaml.safe_load((OUTPUT / env / "tests" / unit_test_file(alert)).read_text())
+            names = {t["name"].split("/", 1)[1] for t in doc["tests"]}
+            expectations = [c["exp_alerts"] for t in doc["tests"] for c in t["alert_rule_test"]]
+            assert any(expectations) and not all(expectations), (env, alert)
+            assert {"healthy", "no_data"} <= names, (env, alert, names)
+            assert any(n.startswith("breach") for n in names), (env, alert, names)
+
+
+def test_expected_alerts_are_complete() -> None:
+    """Firing expectations carry every label and annotation of the rule, values expanded."""
+    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / "BillingTransactionsFailing.test.yml").read_text())
+    breach = next(t for t in doc["tests"] if t["name"].endswith("/breach"))
+    firing = next(c for c in breach["alert_rule_test"] if c["exp_alerts"])["exp_alerts"][0]
+    assert firing["exp_labels"] == {"env": "prod", "network": "polygon", "severity": "critical", "team": "billing"}
+    assert set(firing["exp_annotations"]) == {"summary", "description", "runbook_url", "dashboard_url"}
+    assert firing["exp_annotations"]["description"].startswith("6 increase of billing_transactions_total in 5m")
+    assert "{{" not in json.dumps(firing)
+
+
+def test_label_scope_scenarios() -> None:
+    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / "BillingMainnetNetworkFailures.test.yml").read_text())
+    outside = next(t for t in doc["tests"] if t["name"].endswith("/outside_network"))
+    assert 'network=\\"polygon-amoy\\"' in json.dumps(outside["input_series"])
+    assert all(not c["exp_alerts"] for c in outside["alert_rule_test"])
+    latency = yaml.safe_load((OUTPUT / "prod" / "tests" / "ApiLatencyRegression.test.yml").read_text())
+    scoped = next(t for t in latency["tests"] if t["name"].endswith("/one_group_only"))
+    fired = [a["exp_labels"]["route"] for c in scoped["alert_rule_test"] for a in c["exp_alerts"]]
+    assert set(fired) == {"/v1/nodes"}  # /v1/notifications is healthy in the same test
+
+
+def _mutants(tmp_path: Path) -> list[tuple[str, str]]:
+    """Write, per alert and environment, its original tests against mutated rules."""
+    spec = load_spec(SPEC)
+    program = lower(spec)
+    made = []
+    for env in program.envs:
+        for compiled in env.alerts:
+            variants = {"nudged": compiled.spec.nudged()}
+            if any(f.ms for f in compiled.spec.variant_fors()):
+                variants["no_for"] = compiled.spec.without_for()
+            for name, mutant in variants.items():
+                errors: list[SpecError] = []
+                mutated: CompiledAlert = compile_alert(spec, env.env, mutant, errors, tests=False)
+                assert not errors
+                assert mutated.rules != compiled.rules, (compiled.name, name)
+                root = tmp_path / f"{env.env}-{compiled.name}-{name}"
+                (root / "prometheus").mkdir(parents=True)
+                tests = root / "tests"
+                (tests / "rules").mkdir(parents=True)
+                shutil.copy(OUTPUT / env.env / "tests" / unit_test_file(compiled.name), tests)
+                step = compiled.scenarios[0].eval_step
+                group = alert_group(mutated, step)
+                (tests / rule_file_name(compiled.name)).write_bytes(dump(groups_document([group])))
+                made.append((root.name, compiled.name))
+    return made
+
+
+def test_mutations_of_threshold_and_for_are_caught(tmp_path: Path) -> None:
+    """Nudging a threshold one step toward safe, or dropping `for`, fails a generated test."""
+    require("promtool")
+    mutants = _mutants(tmp_path)
+    assert len(mutants) >= 2 * 10
+    report = run_tests(tmp_path)
+    survived = [f"{r.env}" for r in report.results if r.ok]
+    assert not survived, f"mutants not caught by any generated test: {survived}"
+    assert len(report.results) == len(mutants)
+
+
+def test_unmutated_copies_pass(tmp_path: Path) -> None:
+    """Control for the mutation test: the same harness with the real rules passes."""
+    require("promtool")
+    for env in ENVS:
+        shutil.copytree(OUTPUT / env, tmp_path / env)
+    assert run_tests(tmp_path).ok
+
+
+def test_coverage_gate_fails_an_alert_without_tests(tmp_path: Path) -> None:
+    require("promtool")
+    shutil.copytree(OUTPUT / "prod", tmp_path / "prod")
+    (tmp_path / "prod" / "tests" / "RedisMemoryHigh.test.yml").unlink()
+    result = run_cli("test", "--output", str(tmp_path))
+    assert result.returncode == 1
+    assert "RedisMemoryHigh" in result.stdout and "no tests" in result.stdout
+
+
+def test_failing_test_reports_promtool_explanation(tmp_path: Path) -> None:
+    require("promtool")
+    shutil.copytree(OUTPUT / "prod", tmp_path / "prod")
+    rules = tmp_path / "prod" / "tests" / "rules" / "BillingPendingBacklog.rules.yml"
+    rules.write_text(rules.read_text().replace("> 20", "> 25"))
+    junit = tmp_path / "junit.xml"
+    result = run_cli("test", "--output", str(tmp_path), "--junit", str(junit))
+    assert result.returncode == 1
+    assert "prod/BillingPendingBacklog failed" in result.stdout
+    assert "exp:" in result.stdout and "got:" in result.stdout  # promtool's own words
+    assert '<failure message="promtool test failed">' in junit.read_text()
+
+
+def test_missing_promtool_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli("test", env={"PATH": str(tmp_path)})
+    assert result.returncode == 2
+    assert "promtool not found" in result.stderr and "apt-get install -y prometheus" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+EXAMPLE = """
+    examples:
+      - input_series:
+          - series: 'tx_total{status="failed", network="polygon"}'
+            values: "VALUES"
+        expect:
+          - at: "AT"
+            firing: FIRING
+"""
+
+
+def _with_example(values: str, at: str, firing: str, extra: str = "") -> str:
+    block = EXAMPLE.replace("VALUES", values).replace("AT", at).replace("FIRING", firing) + extra
+    return minimal_text().replace(
+        '    summary: "More than [[ threshold ]] failed"\n',
+        '    summary: "More than [[ threshold ]] failed"' + block,
+        1,
+    )
+
+
+def test_example_becomes_a_test() -> None:
+    files = build_text(_with_example("0+2x10", "8m", '[{network: "polygon"}]'), "spec.yaml")
+    doc = yaml.safe_load(files["prod/tests/TxFailing.test.yml"])
+    example = next(t for t in doc["tests"] if t["name"] == "TxFailing/example_0")
+    assert example["input_series"] == [{"series": 'tx_total{network="polygon",status="failed"}', "values": "0+2x10"}]
+    assert example["alert_rule_test"][0]["exp_alerts"][0]["exp_labels"]["network"] == "polygon"
