@@ -19,7 +19,7 @@ from rulesgen.examples import example_scenarios
 from rulesgen.ir import AlertRule, CompiledAlert, EnvIR, ProgramIR, RecordingRule, RuleGroup
 from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules
 from rulesgen.promql import Matcher, number
-from rulesgen.scenarios import plan_scenarios
+from rulesgen.scenarios import Scenario, check_predictable, plan_scenarios
 from rulesgen.simulate import ScenarioError, TemplateNotPredictable
 from rulesgen.spec.models import NotMatcher, SelectorSpec, SetRef
 from rulesgen.spec.validate import Spec, pydantic_errors
@@ -156,6 +156,7 @@ def compile_alert(
     errors: list[SpecError],
     memo: dict[int, KindRules] | None = None,
     tests: bool = True,
+    memo_plans: dict[int, list[Scenario]] | None = None,
 ) -> CompiledAlert:
     """One alert in one environment: its recording rules and alerting rules."""
     at = spec.alert_path(alert.name)
@@ -214,8 +215,14 @@ def compile_alert(
     if errors or not tests:
         return compiled
     try:
-        scenarios = plan_scenarios(compiled, resolve, spec.header.label_sets)
-        scenarios += example_scenarios(compiled, resolve, spec, errors)
+        for rule in compiled.rules:
+            check_predictable(rule)
+        plans = memo_plans if memo_plans is not None else {}
+        if id(alert) not in plans:
+            plans[id(alert)] = plan_scenarios(alert, resolve, spec.header.label_sets) + example_scenarios(
+                compiled, resolve, spec, errors
+            )
+        scenarios = plans[id(alert)]
     except (ScenarioError, TemplateNotPredictable) as exc:
         errors.append(spec.positions.error(at, f"cannot generate tests: {exc}"))
         return compiled
@@ -282,11 +289,12 @@ def lower(spec: Spec, tests: bool = True) -> ProgramIR:
     `tests=False` skips planning the unit-test scenarios (rules only)."""
     errors: list[SpecError] = []
     memo: dict[int, KindRules] = {}
+    plans: dict[int, list[Scenario]] = {}
     _check_panel_ids(spec, errors)
     envs = []
     for env in spec.header.environments:
         alerts = [a for a in apply_overrides(spec, env, errors) if a.enabled]
-        compiled = [compile_alert(spec, env, alert, errors, memo, tests) for alert in alerts]
+        compiled = [compile_alert(spec, env, alert, errors, memo, tests, plans) for alert in alerts]
         envs.append(
             EnvIR(
                 env=env,

@@ -26,8 +26,11 @@ class ExpectedAlert:
 
 @dataclass(frozen=True)
 class Check:
+    """At this step exactly these alerts fire (empty: silent). Environment-independent:
+    emitters render them with each environment's labels and annotations."""
+
     step: int
-    expected: tuple[ExpectedAlert, ...]  # empty: silent
+    firing: tuple[Firing, ...]
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,11 @@ class Scenario:
 
     @property
     def fires(self) -> bool:
-        return any(c.expected for c in self.checks)
+        return any(c.firing for c in self.checks)
 
     @property
     def silent(self) -> bool:
-        return any(not c.expected for c in self.checks)
+        return any(not c.firing for c in self.checks)
 
 
 class Simulation:
@@ -54,7 +57,7 @@ class Simulation:
     def __init__(self, alert: AlertSpec, resolve: Resolve, step: Duration, length: int, every: int = 1) -> None:
         self.alert = alert
         self.resolve = resolve
-        self.sim = SeriesSet(step, length)
+        self.sim = SeriesSet(step, length, every=every)
         self.every = every  # rules are evaluated every `every` samples
 
     def add(
@@ -65,7 +68,7 @@ class Simulation:
         if not relabel:
             self.alert.synthesize(self.sim, self.resolve, scope, timeline)
             return self
-        inner = SeriesSet(self.sim.step, self.sim.length)
+        inner = SeriesSet(self.sim.step, self.sim.length, every=self.every)
         self.alert.synthesize(inner, self.resolve, scope, timeline)
         for series in inner.series.values():
             self.sim.put(series.metric, {**dict(series.labels), **relabel}, series.samples)
@@ -115,16 +118,16 @@ def _num(value: float) -> str:
 class Planner:
     """Builds the scenarios of one compiled alert."""
 
-    def __init__(self, compiled: CompiledAlert, resolve: Resolve, label_sets: dict[str, LabelSet]) -> None:
-        self.compiled = compiled
-        self.alert = compiled.spec
+    def __init__(self, alert: AlertSpec, resolve: Resolve, label_sets: dict[str, LabelSet]) -> None:
+        self.alert = alert
         self.resolve = resolve
         self.label_sets = label_sets
         self.step = self.alert.scenario_step()
         self.eval_step = self.alert.evaluation_step()
         self.k = self.eval_step.ms // self.step.ms
         self.warm = self.alert.warmup(self.step)
-        self.horizon = self.alert.horizon(self.step)
+        # A few evaluations past the kind's own horizon, however coarse they are.
+        self.horizon = self.alert.horizon(self.step) + 3 * self.k
 
     # --- scopes ---------------------------------------------------------------------
 
@@ -160,17 +163,6 @@ class Planner:
                 break
         return main, second, outside
 
-    # --- expectations ---------------------------------------------------------------
-
-    def expected(self, firing: Sequence[Firing]) -> tuple[ExpectedAlert, ...]:
-        out = []
-        for f in firing:
-            rule: AlertRule = self.compiled.rules[f.variant]
-            labels = {**dict(f.labels), **dict(rule.labels)}
-            annotations = tuple((k, expand(v, f.labels, f.value)) for k, v in rule.annotations)
-            out.append(ExpectedAlert(tuple(sorted(labels.items())), annotations))
-        return tuple(sorted(out, key=lambda e: e.labels))
-
     def scenario(
         self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], steps: Sequence[int]
     ) -> Scenario:
@@ -178,7 +170,7 @@ class Planner:
         series = tuple((s.text(), notation(s.samples[: last + 1])) for _, s in sorted(sim.sim.series.items()))
         # Checks sit on evaluation steps; `fire - k` is "one evaluation before".
         at = sorted({i - i % self.k for i in steps if i >= 0})
-        checks = tuple(Check(i, self.expected(states[i])) for i in at)
+        checks = tuple(Check(i, tuple(states[i])) for i in at)
         return Scenario(name, purpose, self.step, series, checks, self.eval_step)
 
     def simulate(
@@ -233,7 +225,7 @@ class Planner:
     def _breach(self, level: str, main: dict[str, str], second: dict[str, str] | None) -> list[Scenario]:
         warm, horizon = self.warm, self.horizon
         length = warm + horizon
-        variant = self.alert.firing_levels().index(level) if len(self.compiled.rules) > 1 else 0
+        variant = self.alert.firing_levels().index(level) if len(self.alert.variant_fors()) > 1 else 0
         suffix = "" if level == BREACH else f"_{level.removeprefix('breach_')}"
         out = []
 
@@ -303,9 +295,26 @@ class Planner:
 
     def _require(self, ok: bool, what: str) -> None:
         if not ok:
-            raise ScenarioError(f"cannot build tests for {self.compiled.name}: {what}")
+            raise ScenarioError(f"cannot build tests for {self.alert.name}: {what}")
 
 
-def plan_scenarios(compiled: CompiledAlert, resolve: Resolve, label_sets: dict[str, LabelSet]) -> list[Scenario]:
-    """Every generated scenario of one alert in one environment."""
-    return Planner(compiled, resolve, label_sets).plan()
+def plan_scenarios(alert: AlertSpec, resolve: Resolve, label_sets: dict[str, LabelSet]) -> list[Scenario]:
+    """Every generated scenario of one alert (the same in every environment it is unchanged in)."""
+    return Planner(alert, resolve, label_sets).plan()
+
+
+def expected_alerts(compiled: CompiledAlert, firing: Sequence[Firing]) -> tuple[ExpectedAlert, ...]:
+    """What promtool must see: every label and annotation, templates expanded."""
+    out = []
+    for f in firing:
+        rule: AlertRule = compiled.rules[f.variant]
+        labels = {**dict(f.labels), **dict(rule.labels)}
+        annotations = tuple((k, expand(v, f.labels, f.value)) for k, v in rule.annotations)
+        out.append(ExpectedAlert(tuple(sorted(labels.items())), annotations))
+    return tuple(sorted(out, key=lambda e: e.labels))
+
+
+def check_predictable(rule: AlertRule) -> None:
+    """Raise TemplateNotPredictable for annotations tests cannot expand."""
+    for _, template in rule.annotations:
+        expand(template, (), 1.0)

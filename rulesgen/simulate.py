@@ -50,6 +50,11 @@ class SeriesSet:
     step: Duration
     length: int
     series: dict[tuple[str, Labels], Series] = field(default_factory=dict)
+    every: int = 1  # rules are evaluated every `every` steps; functions skip the rest
+
+    def evaluated(self, start: int = 0) -> range:
+        """The evaluation steps from `start` on."""
+        return range(start + (-start) % self.every, self.length, self.every)
 
     def steps(self, duration: Duration) -> int:
         """A duration in whole steps (windows and `for` are multiples of the step)."""
@@ -90,7 +95,7 @@ class SeriesSet:
         for s in self.select(metric, matchers):
             key = _group(s.labels, by)
             samples = s.samples
-            for i in range(1, self.length):
+            for i in self.evaluated(1):
                 first, last = samples[max(0, i - n)], samples[i]
                 if first is not None and last is not None:
                     out[i][key] = out[i].get(key, 0.0) + (last - first)
@@ -110,14 +115,14 @@ class SeriesSet:
         }
         reduce = reducers[agg]
         selected = [(_group(s.labels, by), s.samples) for s in self.select(metric, matchers)]
-        out: list[Group] = []
-        for i in range(self.length):
+        out: list[Group] = [{} for _ in range(self.length)]
+        for i in self.evaluated():
             groups: dict[Labels, list[float]] = defaultdict(list)
             for key, samples in selected:
                 value = samples[i]
                 if value is not None:
                     groups[key].append(value)
-            out.append({k: float(reduce(v)) for k, v in groups.items()})
+            out[i] = {k: float(reduce(v)) for k, v in groups.items()}
         return out
 
     def histogram_quantile(
@@ -129,15 +134,15 @@ class SeriesSet:
             (_group(s.labels, by), float(dict(s.labels)["le"]), s.samples)
             for s in self.select(f"{metric}_bucket", matchers)
         ]
-        out: list[Group] = [{}]
-        for i in range(1, self.length):
+        out: list[Group] = [{} for _ in range(self.length)]
+        for i in self.evaluated(1):
             buckets: dict[Labels, list[tuple[float, float]]] = defaultdict(list)
             for key, le, samples in selected:
                 first, last = samples[max(0, i - n)], samples[i]
                 if first is not None and last is not None:
                     buckets[key].append((le, (last - first) / window.seconds))
             values = ((k, bucket_quantile(q, b)) for k, b in buckets.items())
-            out.append({k: v for k, v in values if not math.isnan(v)})
+            out[i] = {k: v for k, v in values if not math.isnan(v)}
         return out
 
 

@@ -13,7 +13,7 @@ from rulesgen.emit.prometheus import groups_document, header
 from rulesgen.emit.yamlout import dump
 from rulesgen.ir import CompiledAlert, ProgramIR, RuleGroup
 from rulesgen.promql import Duration
-from rulesgen.scenarios import Scenario
+from rulesgen.scenarios import Scenario, expected_alerts
 
 TESTS_DIR = "tests"
 
@@ -46,7 +46,8 @@ def scenario_dict(compiled: CompiledAlert, scenario: Scenario) -> dict[str, Any]
                 "eval_time": str(scenario.step * check.step),
                 "alertname": compiled.name,
                 "exp_alerts": [
-                    {"exp_labels": dict(e.labels), "exp_annotations": dict(e.annotations)} for e in check.expected
+                    {"exp_labels": dict(e.labels), "exp_annotations": dict(e.annotations)}
+                    for e in expected_alerts(compiled, check.firing)
                 ],
             }
             for check in scenario.checks

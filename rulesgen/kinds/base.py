@@ -283,13 +283,19 @@ def periodic(total: float, n: int) -> list[float]:
     return [total / n] * n
 
 
-def increments(timeline: Sequence[Phase], length: int, patterns: dict[str, list[float]]) -> list[float]:
-    """Per-step increments following the timeline, each level repeating its pattern."""
-    out = []
-    for i in range(length):
-        pattern = patterns[level_at(timeline, i)]
-        out.append(pattern[i % len(pattern)])
+def levels(timeline: Sequence[Phase], length: int) -> list[str]:
+    """The level at every step (the last phase extends to the end)."""
+    out: list[str] = []
+    for n, phase in enumerate(timeline):
+        steps = length - len(out) if n == len(timeline) - 1 else min(phase.steps, length - len(out))
+        out.extend([phase.level] * max(steps, 0))
     return out
+
+
+def increments(timeline: Sequence[Phase], length: int, patterns: dict[str, list[float]]) -> list[float]:
+    """Per-step increments following the timeline, each level repeating its pattern
+    (aligned to the step number, so a window of the pattern's length sums exactly)."""
+    return [patterns[level][i % len(patterns[level])] for i, level in enumerate(levels(timeline, length))]
 
 
 def satisfying_labels(matchers: Sequence[Matcher], scope: dict[str, str]) -> dict[str, str]:

@@ -155,10 +155,10 @@ class BurnRate(AlertSpec):
     # scenarios need hours, not the 3 days of the longest window.
     def evaluation_step(self) -> Duration:
         # Every rule of a burn-rate alert reads windows of hours to days; evaluating
-        # them every 15 minutes, not every 5, keeps the tests cheap and still lands
-        # each tier's `for` on a later evaluation than the one that made it pending.
+        # them hourly keeps the tests cheap and still lands each tier's `for` on a
+        # later evaluation than the one that made it pending.
         step = self.scenario_step().ms
-        return Duration(step * max(900_000 // step, 1))
+        return Duration(step * max(3_600_000 // step, 1))
 
     def horizon(self, step: Duration) -> int:
         # The long window still holds the warm-up's healthy traffic: at half the

@@ -22,7 +22,7 @@ from rulesgen.kinds.base import (
     compare,
     describe,
     filter_group,
-    level_at,
+    levels,
     satisfying_labels,
 )
 from rulesgen.kinds.ratio import check_ratio_can_fire, ratio_expr
@@ -93,12 +93,12 @@ class GaugeRatio(AlertSpec):
             BREACH: (self.threshold + sign * 0.01) * self.LIMIT,
             IDLE: self.LIMIT / 2,
         }
-        levels = [level_at(timeline, i) for i in range(sim.length)]
-        sim.put(self.numerator.metric, satisfying_labels(resolve(self.numerator), scope), [used[lv] for lv in levels])
+        steps = levels(timeline, sim.length)
+        sim.put(self.numerator.metric, satisfying_labels(resolve(self.numerator), scope), [used[lv] for lv in steps])
         sim.put(
             self.denominator.metric,
             satisfying_labels(resolve(self.denominator), scope),
-            [0.0 if lv == IDLE else self.LIMIT for lv in levels],
+            [0.0 if lv == IDLE else self.LIMIT for lv in steps],
         )
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:

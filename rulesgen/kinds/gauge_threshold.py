@@ -19,7 +19,7 @@ from rulesgen.kinds.base import (
     compare,
     describe,
     filter_group,
-    level_at,
+    levels,
     satisfying_labels,
 )
 from rulesgen.promql import aggregate, number, selector
@@ -64,7 +64,7 @@ class GaugeThreshold(SingleSelector, AlertSpec):
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
         sign = 1 if self.direction.op == ">" else -1
         values = {SAFE: self.threshold - sign * self.margin(), BREACH: self.threshold + sign * self.margin()}
-        samples = [values.get(level_at(timeline, i)) for i in range(sim.length)]
+        samples = [values.get(level) for level in levels(timeline, sim.length)]
         if any(v is not None for v in samples):  # an idle gauge is absent: no data, no page
             sim.put(self.metric, satisfying_labels(resolve(self.as_selector()), scope), samples)
 
