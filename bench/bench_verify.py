@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_generate import synthetic_spec  # noqa: E402
+from bench_generate import synthetic_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

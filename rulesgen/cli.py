@@ -36,7 +36,7 @@ def _report_errors(exc: SpecErrors, fmt: str) -> int:
 
 def cmd_validate(args: argparse.Namespace, files: Files) -> int:
     """The spec only: load, validate and compile, write nothing."""
-    envs = sorted({path.split("/", 1)[0] for path in files})
+    envs = sorted({path.split("/", 1)[0] for path in files if "/prometheus/" in path})
     if args.format == "json":
         _print_json({"ok": True, "environments": envs, "files": len(files)})
     else:
@@ -79,12 +79,16 @@ def cmd_check(args: argparse.Namespace, files: Files) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Run the generated promtool tests in `output/` and the coverage gate."""
-    from rulesgen.testrun import format_report, junit_xml, run_tests
+    from rulesgen.testrun import format_report, junit_xml, run_tests, verify_routing
 
     if not args.output.is_dir():
         print(f"{args.output} does not exist: run `rulesgen generate` first", file=sys.stderr)
         return EXIT_BAD_INPUT
     report = run_tests(args.output, args.env or None, args.jobs)
+    if any(
+        (args.output / env / "alertmanager").is_dir() for env in (args.env or [p.name for p in args.output.iterdir()])
+    ):
+        report.routes, report.config_errors = verify_routing(args.spec, args.output, args.env or None)
     if args.junit:
         args.junit.write_bytes(junit_xml(report))
     if args.format == "json":
@@ -102,6 +106,10 @@ def cmd_test(args: argparse.Namespace) -> int:
                     for r in report.results
                 ],
                 "untested": [{"env": e, "alert": a} for e, a in report.untested],
+                "routes": [
+                    {"env": r.env, "alert": r.alert, "labels": r.labels, "receiver": r.expected, "ok": r.ok}
+                    for r in report.routes
+                ],
             }
         )
     else:
@@ -148,6 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, files)
     except SpecErrors as exc:
         return _report_errors(exc, args.format)
-    except ToolMissing as exc:
+    except ToolMissing as exc:  # promtool or amtool
         print(f"rulesgen: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -53,6 +53,14 @@ def rule_file(team: str) -> str:
     return f"{team}.rules.yml"
 
 
+NULL_RECEIVER = "null"
+
+
+def receiver_name(team: str, role: str | None) -> str:
+    """`billing` + `pager` -> `billing-pager`; no role is the null receiver."""
+    return NULL_RECEIVER if role is None else f"{team}-{role}"
+
+
 def runbook_url(base_url: str, alert: str) -> str:
     return f"{base_url.rstrip('/')}/{kebab(alert)}"
 

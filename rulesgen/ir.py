@@ -72,11 +72,46 @@ class CompiledAlert:
 
 
 @dataclass(frozen=True)
+class Route:
+    receiver: str
+    matchers: tuple[str, ...] = ()  # `label="value"`, Alertmanager's matcher syntax
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    # (integration, settings) pairs, such as ("pagerduty_configs", (("routing_key_file", "/..."),))
+    integrations: tuple[tuple[str, Labels], ...] = ()
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    name: str
+    source: tuple[str, ...]
+    target: tuple[str, ...]
+    equal: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AlertmanagerIR:
+    route: Route
+    receivers: tuple[Receiver, ...]
+    inhibit_rules: tuple[InhibitRule, ...]
+    resolve_timeout: Duration
+    group_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EnvIR:
     env: str
     alerts: tuple[CompiledAlert, ...]
     groups: tuple[RuleGroup, ...]
     labels: Labels = ()
+    alertmanager: AlertmanagerIR | None = None
 
 
 @dataclass(frozen=True)

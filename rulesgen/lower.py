@@ -19,6 +19,7 @@ from rulesgen.examples import example_scenarios
 from rulesgen.ir import AlertRule, CompiledAlert, EnvIR, ProgramIR, RecordingRule, RuleGroup
 from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules
 from rulesgen.promql import Matcher, number
+from rulesgen.routing import alertmanager_ir, check_routing
 from rulesgen.scenarios import Scenario, check_predictable, plan_scenarios
 from rulesgen.simulate import ScenarioError, TemplateNotPredictable
 from rulesgen.spec.models import NotMatcher, SelectorSpec, SetRef
@@ -295,12 +296,14 @@ def lower(spec: Spec, tests: bool = True) -> ProgramIR:
     for env in spec.header.environments:
         alerts = [a for a in apply_overrides(spec, env, errors) if a.enabled]
         compiled = [compile_alert(spec, env, alert, errors, memo, tests, plans) for alert in alerts]
+        check_routing(spec, compiled, env, errors)
         envs.append(
             EnvIR(
                 env=env,
                 alerts=tuple(compiled),
                 groups=_groups(spec, compiled),
                 labels=tuple(sorted(spec.header.environments[env].labels.items())),
+                alertmanager=alertmanager_ir(spec, env),
             )
         )
     if errors:

@@ -6,6 +6,7 @@ per core, balanced by size, and the batches run in parallel.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -46,13 +47,32 @@ class AlertResult:
 
 
 @dataclass
+class RouteResult:
+    """amtool's verdict on where one alert rule's labels are routed."""
+
+    env: str
+    alert: str
+    labels: dict[str, str]
+    expected: str
+    ok: bool
+    output: str = ""
+
+
+@dataclass
 class Report:
     results: list[AlertResult]
     untested: list[tuple[str, str]]  # (env, alert) with rules but no tests
+    routes: list[RouteResult] = field(default_factory=list)
+    config_errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.untested and all(r.ok and r.covered for r in self.results)
+        return (
+            not self.untested
+            and not self.config_errors
+            and all(r.ok and r.covered for r in self.results)
+            and all(r.ok for r in self.routes)
+        )
 
 
 def _describe(env: str, path: Path) -> AlertResult:
@@ -144,6 +164,45 @@ def run_tests(output: Path, envs: list[str] | None = None, jobs: int | None = No
     return Report(results, untested)
 
 
+def verify_routing(spec_path: Path, output: Path, envs: list[str] | None) -> tuple[list[RouteResult], list[str]]:
+    """`amtool check-config` on every config, and `amtool config routes test` for every
+    alert rule against the receiver the spec says it must reach."""
+    from rulesgen.lower import lower
+    from rulesgen.routing import expected_receiver
+    from rulesgen.spec.validate import load_spec
+
+    amtool = tool("amtool")
+    spec = load_spec(spec_path)
+    program = lower(spec, tests=False)
+    config_errors: list[str] = []
+    jobs: list[tuple[RouteResult, list[str]]] = []
+    for env in program.envs:
+        if envs and env.env not in envs:
+            continue
+        config = output / env.env / "alertmanager" / "alertmanager.yml"
+        proc = subprocess.run([amtool, "check-config", str(config)], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            config_errors.append(f"{config}: {(proc.stdout + proc.stderr).strip()}")
+            continue
+        for compiled in env.alerts:
+            for rule in compiled.rules:
+                labels = {"alertname": rule.alert, **dict(rule.labels)}
+                expected = expected_receiver(spec, env.env, labels)
+                args = [amtool, "config", "routes", "test", f"--config.file={config}", f"--verify.receivers={expected}"]
+                args += [f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())]
+                jobs.append((RouteResult(env.env, rule.alert, labels, expected, True), args))
+
+    def run(job: tuple[RouteResult, list[str]]) -> None:
+        result, args = job
+        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        result.ok = proc.returncode == 0
+        result.output = (proc.stdout + proc.stderr).strip()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(run, jobs))
+    return [r for r, _ in jobs], config_errors
+
+
 def format_report(report: Report) -> str:
     """A per-alert table, then promtool's explanation of every failure."""
     lines = [f"{'env':<10} {'alert':<40} {'scenarios':>9} {'passed':>6} {'failed':>6}  coverage"]
@@ -155,6 +214,16 @@ def format_report(report: Report) -> str:
         )
     for env, alert in report.untested:
         lines.append(f"{env:<10} {alert:<40} {0:>9} {0:>6} {0:>6}  no tests")
+    if report.routes:
+        routed = sum(route.ok for route in report.routes)
+        lines.append(f"\nrouting: {routed} of {len(report.routes)} alert rules reach their receiver (amtool)")
+    for route in report.routes:
+        if not route.ok:
+            lines.append(
+                f"--- {route.env}/{route.alert} {route.labels} should reach {route.expected}; amtool says:\n{route.output}"
+            )
+    for error in report.config_errors:
+        lines.append(f"--- amtool check-config failed: {error}")
     for r in report.results:
         if not r.ok:
             lines.append(f"\n--- {r.env}/{r.alert} failed ({', '.join(r.failed)}); promtool says:\n{r.output}")
@@ -192,6 +261,20 @@ def junit_xml(report: Report) -> bytes:
                 ElementTree.SubElement(case, "failure", message="alert has no generated tests")
         suite.set("tests", str(count))
         suite.set("failures", str(failures))
+    if report.routes or report.config_errors:
+        suite = ElementTree.SubElement(root, "testsuite", name="rulesgen.routing")
+        for route in report.routes:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(route.labels.items()) if k not in ("alertname", "env"))
+            case = ElementTree.SubElement(
+                suite, "testcase", classname=f"{route.env}.{route.alert}", name=f"routes to {route.expected} ({labels})"
+            )
+            if not route.ok:
+                ElementTree.SubElement(case, "failure", message="amtool routes test failed").text = route.output
+        for error in report.config_errors:
+            case = ElementTree.SubElement(suite, "testcase", classname="alertmanager", name="check-config")
+            ElementTree.SubElement(case, "failure", message="amtool check-config failed").text = error
+        suite.set("tests", str(len(report.routes) + len(report.config_errors)))
+        suite.set("failures", str(sum(not route.ok for route in report.routes) + len(report.config_errors)))
     ElementTree.indent(root)
     data: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"

@@ -185,6 +185,8 @@ def test_bad_input_message(old: str, new: str, expected: list[str]) -> None:
 def test_minimal_spec_is_valid() -> None:
     files = build_text(minimal_text(), "spec.yaml")
     assert sorted(files) == [
+        "docs/routing.md",
+        "prod/alertmanager/alertmanager.yml",
         "prod/prometheus/billing.rules.yml",
         "prod/tests/TxFailing.test.yml",
         "prod/tests/TxRatio.test.yml",
@@ -289,3 +291,70 @@ def test_bad_examples(block: str, expected: list[str]) -> None:
     with pytest.raises(SpecErrors) as err:
         build_text(text, "spec.yaml")
     assert [str(e) for e in err.value.errors] == expected
+
+
+ROUTING_CASES: list[tuple[str, str, str, list[str]]] = [
+    (
+        "route to an unknown receiver",
+        "  critical: {}",
+        '  critical: {route_to: "pager"}',
+        [
+            "spec.yaml:10:24: severities.critical.route_to: critical alerts route to receiver 'pager', "
+            "which team 'billing' does not declare (it has: none)"
+        ],
+    ),
+    (
+        "inhibit rule naming an unknown alert and label",
+        "label_sets:",
+        'alertmanager:\n  inhibit_rules:\n    - {name: "x", source: {alertname: "TxFail"}, target: {state: "warning"}}\n'
+        "label_sets:",
+        [
+            "spec.yaml:14:27: alertmanager.inhibit_rules[0].source: inhibit rule 'x': no alert matches its source",
+            "spec.yaml:14:39: alertmanager.inhibit_rules[0].source.alertname: unknown alert 'TxFail'",
+            "spec.yaml:14:59: alertmanager.inhibit_rules[0].target.state: no alert carries label 'state'",
+        ],
+    ),
+    (
+        "duplicate receiver names",
+        "teams:\n  billing: {}",
+        'teams:\n  billing: {}\n  a-b:\n    receivers: {c: {webhook: {url: "https://h.example/1"}}}\n'
+        '  a:\n    receivers: {b-c: {webhook: {url: "https://h.example/2"}}}',
+        ["spec.yaml:12:17: teams.a.receivers.b-c: duplicate receiver name 'a-b-c'"],
+    ),
+    (
+        "inline secret",
+        "teams:\n  billing: {}",
+        'teams:\n  billing:\n    receivers:\n      pager: {pagerduty: {routing_key: "0123456789abcdef"}}',
+        [
+            "spec.yaml:10:26: teams.billing.receivers.pager.pagerduty: inline secret 'routing_key': secrets never go "
+            "into generated files; store it in a file mounted into Alertmanager and set 'routing_key_file'"
+        ],
+    ),
+    (
+        "secret in a webhook URL",
+        "teams:\n  billing: {}",
+        'teams:\n  billing:\n    receivers:\n      chat: {webhook: {url: "https://hooks.example.com/x?token=abc"}}',
+        [
+            "spec.yaml:10:29: teams.billing.receivers.chat.webhook.url: inline secret: the webhook URL carries a "
+            "token in its query; use credentials_file"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [c[1:] for c in ROUTING_CASES], ids=[c[0] for c in ROUTING_CASES])
+def test_bad_routing(old: str, new: str, expected: list[str]) -> None:
+    text = minimal_text()
+    assert old in text
+    with pytest.raises(SpecErrors) as err:
+        build_text(text.replace(old, new, 1), "spec.yaml", tests=False)
+    assert [str(e) for e in err.value.errors] == expected
+
+
+def test_no_secret_or_inline_credential_in_output() -> None:
+    from conftest import OUTPUT
+
+    text = "".join(p.read_text() for p in OUTPUT.rglob("*") if p.is_file())
+    assert "routing_key_file" in text
+    for needle in ("routing_key: ", "api_url: ", "hooks.slack.com", "password", "?token="):
+        assert needle not in text

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from rulesgen.promql import ALERT_NAME_RE, LABEL_NAME_RE, METRIC_NAME_RE, Duration
 
@@ -140,18 +140,124 @@ class LabelSet(StrictModel):
     description: str = ""
 
 
+# Keys that would put a credential into a generated file, and where it belongs instead.
+SECRET_KEYS = {
+    "routing_key": "routing_key_file",
+    "service_key": "service_key_file",
+    "api_url": "api_url_file",
+    "api_key": "api_key_file",
+    "password": "password_file",
+    "auth_password": "auth_password_file",
+    "token": "credentials_file",
+    "credentials": "credentials_file",
+    "bot_token": "bot_token_file",
+}
+_SECRETISH_QUERY = re.compile(r"(token|key|secret|sig|signature|password|auth)", re.I)
+
+
+def _reject_inline_secrets(data: Any) -> Any:
+    if isinstance(data, dict):
+        for key, instead in SECRET_KEYS.items():
+            if key in data:
+                raise ValueError(
+                    f"inline secret {key!r}: secrets never go into generated files; "
+                    f"store it in a file mounted into Alertmanager and set {instead!r}"
+                )
+    return data
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/") or _CONTROL.search(value):
+        raise ValueError(f"{value!r} is not an absolute file path")
+    return value
+
+
+def _webhook_url(value: str) -> str:
+    _url(value)
+    parts = urlsplit(value)
+    if parts.username or parts.password:
+        raise ValueError("inline secret: the webhook URL carries credentials; use credentials_file")
+    if parts.query and _SECRETISH_QUERY.search(parts.query):
+        raise ValueError("inline secret: the webhook URL carries a token in its query; use credentials_file")
+    if parts.hostname and parts.hostname.endswith("hooks.slack.com"):
+        raise ValueError("inline secret: a Slack webhook URL is a credential; use a slack receiver with api_url_file")
+    return value
+
+
+FilePath = Annotated[str, AfterValidator(_absolute_path)]
+WebhookUrl = Annotated[str, AfterValidator(_webhook_url)]
+
+
+class SecretFreeModel(StrictModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, data: Any) -> Any:
+        return _reject_inline_secrets(data)
+
+
+class PagerdutyReceiver(SecretFreeModel):
+    routing_key_file: FilePath
+
+
+class SlackReceiver(SecretFreeModel):
+    api_url_file: FilePath
+    channel: str
+
+
+class WebhookReceiver(SecretFreeModel):
+    url: WebhookUrl
+    credentials_file: FilePath | None = None
+
+
+class ReceiverSpec(SecretFreeModel):
+    """Where one team's notifications of one kind (pager, chat, ...) go."""
+
+    pagerduty: PagerdutyReceiver | None = None
+    slack: SlackReceiver | None = None
+    webhook: WebhookReceiver | None = None
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> ReceiverSpec:
+        if not (self.pagerduty or self.slack or self.webhook):
+            raise ValueError("a receiver needs one of pagerduty, slack or webhook")
+        return self
+
+
 class TeamSpec(StrictModel):
     description: str = ""
+    # Keyed by role: severities route to a role (pager, chat), each team says where that goes.
+    receivers: dict[Identifier, ReceiverSpec] = Field(default_factory=dict)
 
 
 class SeveritySpec(StrictModel):
     description: str = ""
+    route_to: Identifier | None = Field(default=None, description="receiver role; none: the null receiver")
+    group_wait: Duration = Duration.parse("30s")
+    group_interval: Duration = Duration.parse("5m")
+    repeat_interval: Duration = Duration.parse("4h")
+
+
+class InhibitRuleSpec(StrictModel):
+    """While an alert matching `source` fires, alerts matching `target` with equal `equal` labels are muted."""
+
+    name: str
+    source: Annotated[dict[LabelName, LabelValue], Field(min_length=1)]
+    target: Annotated[dict[LabelName, LabelValue], Field(min_length=1)]
+    equal: list[LabelName] = Field(default_factory=list)
+
+
+class AlertmanagerSpec(StrictModel):
+    group_by: list[LabelName] = Field(default_factory=lambda: ["alertname", "env", "network"])
+    resolve_timeout: Duration = Duration.parse("5m")
+    inhibit_rules: list[InhibitRuleSpec] = Field(default_factory=list)
 
 
 class EnvironmentSpec(StrictModel):
     labels: dict[LabelName, LabelValue] = Field(default_factory=dict)
     # Typed later, against the kind of the alert each key names (lower.py).
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Severity -> receiver role in this environment (staging's critical alerts may go to chat).
+    routing: dict[Identifier, Identifier | None] = Field(default_factory=dict)
 
 
 class Settings(StrictModel):
@@ -171,4 +277,5 @@ class SpecHeader(StrictModel):
     severities: Annotated[dict[Identifier, SeveritySpec], Field(min_length=1)]
     metrics: dict[MetricName, MetricSpec]
     label_sets: dict[Identifier, LabelSet] = Field(default_factory=dict)
+    alertmanager: AlertmanagerSpec = Field(default_factory=AlertmanagerSpec)
     alerts: list[Any]
