@@ -61,7 +61,7 @@ def main() -> None:
         out = Path(tmp) / "out"
         gen, code = timed(rulesgen("generate", "--spec", str(spec), "--output", str(out)))
         rows.append(("500 alerts x 2 envs: rulesgen generate", gen, code, "-"))
-        wall, code = timed(rulesgen("test", "--output", str(out)))
+        wall, code = timed(rulesgen("test", "--spec", str(spec), "--output", str(out)))
         rows.append(("500 alerts x 2 envs: rulesgen test", wall, code, "30 s"))
     print(f"| {'case':<48} | {'wall s':>7} | exit | target |")
     print(f"|{'-' * 50}|{'-' * 9}|------|--------|")

@@ -65,11 +65,12 @@ def runbook_url(base_url: str, alert: str) -> str:
     return f"{base_url.rstrip('/')}/{kebab(alert)}"
 
 
-def dashboard_uid(title: str) -> str:
-    """A stable Grafana UID (at most 40 chars) derived from the dashboard title."""
-    slug = kebab(re.sub(r"[^A-Za-z0-9]+", "", title.title()))
-    digest = hashlib.sha256(title.encode()).hexdigest()[:8]
-    return f"{GENERATOR}-{slug}"[:31] + f"-{digest}"
+def dashboard_uid(title: str, env: str) -> str:
+    """A stable Grafana UID (at most 40 chars) from the dashboard title and environment,
+    so one Grafana can hold every environment's dashboards."""
+    slug = dashboard_slug(f"{env} {title}")
+    digest = hashlib.sha256(f"{env}/{title}".encode()).hexdigest()[:8]
+    return f"{GENERATOR}-{slug}"[:31].rstrip("-") + f"-{digest}"
 
 
 def dashboard_slug(title: str) -> str:
@@ -85,7 +86,8 @@ def alert_panel_id(alert: str) -> int:
     return int(hashlib.sha256(alert.encode()).hexdigest()[:8], 16) % (2**31 - 1) + 1
 
 
-def dashboard_url(grafana_base_url: str, alert: str) -> str:
-    uid = dashboard_uid(ALERTS_DASHBOARD)
+def dashboard_url(grafana_base_url: str, env: str, alert: str) -> str:
+    """Link to the alert's own panel on the environment's alerts overview dashboard."""
+    uid = dashboard_uid(ALERTS_DASHBOARD, env)
     panel = alert_panel_id(alert)
     return f"{grafana_base_url.rstrip('/')}/d/{uid}/{dashboard_slug(ALERTS_DASHBOARD)}?viewPanel={panel}"

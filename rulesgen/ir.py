@@ -13,6 +13,7 @@ from rulesgen.promql import Duration
 if TYPE_CHECKING:
     from rulesgen.kinds.base import AlertSpec
     from rulesgen.scenarios import Scenario
+    from rulesgen.spec.models import DashboardSettings
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -118,6 +119,7 @@ class EnvIR:
 class ProgramIR:
     source: str  # the spec's file name, for headers
     envs: tuple[EnvIR, ...] = field(default_factory=tuple)
+    dashboards: DashboardSettings | None = None
 
     def env(self, name: str) -> EnvIR:
         for env in self.envs:

@@ -179,7 +179,7 @@ def compile_alert(
             alert.description or alert.default_description(), variables, (*at, "description"), spec, errors
         ),
         "runbook_url": alert.runbook_url or conventions.runbook_url(settings.runbook_base_url, alert.name),
-        "dashboard_url": conventions.dashboard_url(settings.grafana_base_url, alert.name),
+        "dashboard_url": conventions.dashboard_url(settings.grafana_base_url, env, alert.name),
     }
     env_labels = spec.header.environments[env].labels
     alert_rules = []
@@ -284,6 +284,53 @@ _JINJA.filters["num"] = _number
 _JINJA.filters["percent"] = _percent
 
 
+def panel_query(expr: str) -> str:
+    """A dashboard query with Grafana's variables replaced, so PromQL tools can parse it."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: "5m" if m.group(1).startswith("__") else ".*", expr)
+
+
+def check_dashboards(spec: Spec, envs: list[EnvIR], errors: list[SpecError]) -> None:
+    """Panel queries parse and read declared metrics or generated recording rules;
+    panel overrides name known alerts."""
+    import promql_parser
+
+    settings = spec.header.settings.dashboards
+    at: Path = ("settings", "dashboards")
+    for name in settings.panel_overrides:
+        if not spec.has_alert(name):
+            errors.append(spec.positions.error((*at, "panel_overrides", name), f"unknown alert {name!r}", key=True))
+    known = set(spec.header.metrics) | {
+        f"{m}_bucket" for m, s in spec.header.metrics.items() if s.type.value == "histogram"
+    }
+    for env in envs:
+        known |= {rule.record for group in env.groups for rule in group.rules if isinstance(rule, RecordingRule)}
+    for b, board in enumerate(settings.boards):
+        for p, panel in enumerate(board.panels):
+            where = (*at, "boards", b, "panels", p, "expr")
+            try:
+                ast = promql_parser.parse(panel_query(panel.expr))
+            except Exception as exc:  # the parser raises plain exceptions with its message
+                errors.append(spec.positions.error(where, f"PromQL does not parse: {exc}"))
+                continue
+            names: list[str] = []
+
+            def visit(node: Any, names: list[str] = names) -> None:
+                if isinstance(node, promql_parser.VectorSelector) and node.name:
+                    names.append(node.name)
+
+            promql_parser.walk(ast, visit)
+            for name in names:
+                if name not in known:
+                    errors.append(spec.positions.error(where, f"unknown metric {name!r}: declare it under metrics"))
+        for v, variable in enumerate(board.variables):
+            if variable.metric not in spec.header.metrics:
+                errors.append(
+                    spec.positions.error(
+                        (*at, "boards", b, "variables", v, "metric"), f"unknown metric {variable.metric!r}"
+                    )
+                )
+
+
 def lower(spec: Spec, tests: bool = True) -> ProgramIR:
     """Compile the spec for every environment; raises SpecErrors with all problems found.
 
@@ -306,6 +353,7 @@ def lower(spec: Spec, tests: bool = True) -> ProgramIR:
                 alertmanager=alertmanager_ir(spec, env),
             )
         )
+    check_dashboards(spec, envs, errors)
     if errors:
         raise SpecErrors(errors)
-    return ProgramIR(source=PurePath(spec.file).name, envs=tuple(envs))
+    return ProgramIR(source=PurePath(spec.file).name, envs=tuple(envs), dashboards=spec.header.settings.dashboards)

@@ -144,7 +144,9 @@ def test_random_specs_compile_to_rules_promtool_accepts(tmp_path: Path, raw: lis
                 promql_parser.parse(rule["expr"])  # raises on a syntax error
     write(tmp_path, files)
     paths = sorted(str(tmp_path / rel) for rel in rule_files)
-    result = subprocess.run([require("promtool"), "check", "rules", *paths], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [require("promtool"), "check", "rules", *paths], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     config = str(tmp_path / "prod" / "alertmanager" / "alertmanager.yml")
     result = subprocess.run([require("amtool"), "check-config", config], capture_output=True, text=True, check=False)

@@ -12,9 +12,9 @@ Emitter = Callable[[ProgramIR], Files]
 
 def all_emitters() -> list[Emitter]:
     """The targets `rulesgen generate` writes, in a fixed order."""
-    from rulesgen.emit import alertmanager, docs, prometheus, promtool_tests
+    from rulesgen.emit import alertmanager, docs, grafana, prometheus, promtool_tests
 
-    return [prometheus.emit, promtool_tests.emit, alertmanager.emit, docs.emit]
+    return [prometheus.emit, promtool_tests.emit, alertmanager.emit, grafana.emit, docs.emit]
 
 
 def emit_all(program: ProgramIR) -> Files:

@@ -260,10 +260,48 @@ class EnvironmentSpec(StrictModel):
     routing: dict[Identifier, Identifier | None] = Field(default_factory=dict)
 
 
+class PanelOverride(StrictModel):
+    title: str | None = None
+    description: str | None = None
+
+
+class PanelSpec(StrictModel):
+    title: str
+    expr: str
+    legend: str = ""
+    unit: str = "short"
+    type: Literal["timeseries", "stat"] = "timeseries"
+    width: int = Field(default=12, ge=3, le=24)
+
+
+class VariableSpec(StrictModel):
+    """A dashboard variable listing the values of `label` on `metric`."""
+
+    label: LabelName
+    metric: MetricName
+
+
+class BoardSpec(StrictModel):
+    title: str
+    tags: list[str] = Field(default_factory=list)
+    variables: list[VariableSpec] = Field(default_factory=list)
+    panels: Annotated[list[PanelSpec], Field(min_length=1)]
+
+
+class DashboardSettings(StrictModel):
+    # The platform's own pages, linked from every dashboard (playbook: Billing monitoring).
+    platform_base_url: Url | None = None
+    links: list[str] = Field(default_factory=list, description="paths under platform_base_url")
+    # Keyed by alert name: how that alert's panel on the overview reads.
+    panel_overrides: dict[str, PanelOverride] = Field(default_factory=dict)
+    boards: list[BoardSpec] = Field(default_factory=list)
+
+
 class Settings(StrictModel):
     runbook_base_url: Url
     grafana_base_url: Url
     evaluation_interval: Duration = Duration.parse("1m")
+    dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
 
 
 class SpecHeader(StrictModel):
