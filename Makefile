@@ -36,8 +36,10 @@ unit: $(STAMP)
 check: $(STAMP)
 	$(BIN)/rulesgen check
 
-bench: $(STAMP)
+## bench: print the benchmark tables (several minutes: one big promtool file is the slow baseline)
+bench: $(STAMP) tools
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_verify.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

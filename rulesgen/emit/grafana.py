@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 from grafanalib import core as g
-from grafanalib._gen import DashboardEncoder
 
 from rulesgen import conventions
 from rulesgen.emit import Files
@@ -161,11 +160,15 @@ def board(env: str, spec: BoardSpec, settings: DashboardSettings, first_id: int)
     )
 
 
-def normalize(data: Any) -> Any:
-    """grafanalib emits threshold steps with legacy keys and a `"null"` string; current
-    Grafana wants `{"color", "value"}` with a real null for the base step."""
+def plain(data: Any) -> Any:
+    """grafanalib objects as plain JSON data (what its DashboardEncoder does), with
+    threshold steps normalized: grafanalib emits legacy keys and a `"null"` string,
+    current Grafana wants `{"color", "value"}` with a real null for the base step."""
+    to_json = getattr(data, "to_json_data", None)
+    if to_json is not None:
+        return plain(to_json())
     if isinstance(data, dict):
-        if "steps" in data and isinstance(data["steps"], list):
+        if isinstance(data.get("steps"), list):
             data = {
                 **data,
                 "steps": [
@@ -173,9 +176,9 @@ def normalize(data: Any) -> Any:
                     for s in data["steps"]
                 ],
             }
-        return {k: normalize(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [normalize(v) for v in data]
+        return {k: plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [plain(v) for v in data]
     return data
 
 
@@ -187,16 +190,29 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def dashboard_json(dashboard: g.Dashboard) -> dict[str, Any]:
-    data = json.loads(json.dumps(dashboard.to_json_data(), cls=DashboardEncoder))
+    data: dict[str, Any] = plain(dashboard)
     for panel in data.get("panels", []):
         extra = panel.pop("extraJson", None)
         if extra:
             panel.update(_merge(panel, extra))
-    return dict(normalize(data))
+    return data
 
 
-def render(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+def render(data: Any, depth: int = 3, level: int = 0) -> bytes:
+    """Sorted JSON, indented down to `depth` and compact below it: a threshold change
+    is one readable line in a diff, and a dashboard of thousands of panels renders with
+    the C encoder instead of the slow pure-Python indenting one."""
+    return (_render(data, depth, level) + "\n").encode()
+
+
+def _render(data: Any, depth: int, level: int) -> str:
+    pad = "  " * level
+    if level < depth and isinstance(data, dict) and data:
+        items = (f"{pad}  {json.dumps(k)}: {_render(v, depth, level + 1)}" for k, v in sorted(data.items()))
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if level < depth and isinstance(data, list) and data:
+        return "[\n" + ",\n".join(f"{pad}  {_render(v, depth, level + 1)}" for v in data) + f"\n{pad}]"
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
 def dashboards(env: EnvIR, settings: DashboardSettings) -> list[g.Dashboard]:

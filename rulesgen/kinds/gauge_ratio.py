@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
-
 from rulesgen import conventions
 from rulesgen.ir import Labels
 from rulesgen.kinds.base import (
     BREACH,
     IDLE,
     SAFE,
-    AlertSpec,
     CompileContext,
     KindRules,
     Phase,
@@ -25,46 +22,26 @@ from rulesgen.kinds.base import (
     levels,
     satisfying_labels,
 )
-from rulesgen.kinds.ratio import check_ratio_can_fire, ratio_expr
+from rulesgen.kinds.ratio import RatioAlert, ratio_expr
 from rulesgen.promql import aggregate, number, selector
 from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import (
-    Direction,
-    DirectionField,
-    Identifier,
-    LabelName,
     MetricType,
-    Ratio,
     SelectorSpec,
 )
 
 
-class GaugeRatio(AlertSpec):
+class GaugeRatio(RatioAlert):
     """Fires when sum(numerator) / sum(denominator) by `by` crosses `threshold`; a zero limit never pages."""
 
     kind: Literal["gauge_ratio"]
     numerator: SelectorSpec
     denominator: SelectorSpec
-    by: list[LabelName] = Field(default_factory=list)
-    direction: DirectionField = Direction.above
-    threshold: Ratio
-    quantity: Identifier | None = None
-
-    @model_validator(mode="after")
-    def _can_fire(self) -> GaugeRatio:
-        check_ratio_can_fire(self.direction, self.threshold)
-        return self
 
     def selectors(self) -> Iterable[SelectorUse]:
         gauges = frozenset({MetricType.gauge})
         yield SelectorUse(("numerator",), self.numerator, gauges)
         yield SelectorUse(("denominator",), self.denominator, gauges)
-
-    def grouping(self) -> tuple[str, ...]:
-        return tuple(self.by)
-
-    def value_unit(self) -> str:
-        return "ratio"
 
     def compile(self, ctx: CompileContext) -> KindRules:
         num, den = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -121,14 +121,10 @@ def ratio_expr(numerator: str, denominator_parts: list[str]) -> str:
     return f"{numerator} / ({den} > 0)"
 
 
-class CounterRatio(AlertSpec):
-    """Fires when rate(numerator) / sum of rate(denominator parts) crosses `threshold`."""
+class RatioAlert(AlertSpec):
+    """What the ratio kinds share: a 0..1 threshold crossed above or below, per `by`."""
 
-    kind: Literal["ratio"]
-    numerator: SelectorSpec
-    denominator: list[SelectorSpec] = Field(min_length=1)
     by: list[LabelName] = Field(default_factory=list)
-    window: Duration
     direction: DirectionField = Direction.above
     threshold: Ratio
     quantity: Identifier | None = Field(
@@ -136,21 +132,30 @@ class CounterRatio(AlertSpec):
     )
 
     @model_validator(mode="after")
-    def _can_fire(self) -> CounterRatio:
+    def _can_fire(self) -> Self:
         check_ratio_can_fire(self.direction, self.threshold)
         return self
-
-    def selectors(self) -> Iterable[SelectorUse]:
-        counters = frozenset({MetricType.counter})
-        yield SelectorUse(("numerator",), self.numerator, counters)
-        for i, part in enumerate(self.denominator):
-            yield SelectorUse(("denominator", i), part, counters)
 
     def grouping(self) -> tuple[str, ...]:
         return tuple(self.by)
 
     def value_unit(self) -> str:
         return "ratio"
+
+
+class CounterRatio(RatioAlert):
+    """Fires when rate(numerator) / sum of rate(denominator parts) crosses `threshold`."""
+
+    kind: Literal["ratio"]
+    numerator: SelectorSpec
+    denominator: list[SelectorSpec] = Field(min_length=1)
+    window: Duration
+
+    def selectors(self) -> Iterable[SelectorUse]:
+        counters = frozenset({MetricType.counter})
+        yield SelectorUse(("numerator",), self.numerator, counters)
+        for i, part in enumerate(self.denominator):
+            yield SelectorUse(("denominator", i), part, counters)
 
     def ratio_record(self, ctx: CompileContext, window: Duration, quantity: str) -> str:
         num = ctx.windowed(self.numerator, "rate", window, self.by)
