@@ -252,7 +252,7 @@ class Planner:
 
         fors = self.alert.variant_fors()
         if fors[variant].ms > 0:
-            out.extend(self._short_breach(level, variant, main, suffix))
+            out.extend(self._short_breach(level, variant, main, suffix, longest=fire - self.warm))
 
         if second is not None:
             sim, states = self.simulate(
@@ -263,7 +263,9 @@ class Planner:
             out.append(self.scenario("one_group_only", "label_scope", sim, states, [fire, length - 1]))
         return out
 
-    def _short_breach(self, level: str, variant: int, main: dict[str, str], suffix: str) -> list[Scenario]:
+    def _short_breach(
+        self, level: str, variant: int, main: dict[str, str], suffix: str, longest: int
+    ) -> list[Scenario]:
         """The longest breach that stays pending: it must never fire."""
         warm, horizon = self.warm, self.horizon
 
@@ -271,8 +273,9 @@ class Planner:
             timeline = [Phase(SAFE, warm), Phase(level, k), Phase(SAFE, horizon)]
             return self.simulate([(main, timeline)], warm + k + horizon)
 
-        # A longer breach fires whenever a shorter one does: binary search the longest silent one.
-        lo, hi, best = 1, horizon, None
+        # A longer breach fires whenever a shorter one does, and one as long as it took
+        # the sustained breach to fire surely does: binary search the longest silent one.
+        lo, hi, best = 1, min(longest, horizon), None
         while lo <= hi:
             k = (lo + hi) // 2
             sim, states = run(k)
