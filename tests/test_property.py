@@ -1,5 +1,8 @@
 """Random valid specs compile into rules that promql-parser and promtool accept, and
-their generated unit tests pass under promtool (the scenario model agrees with Prometheus)."""
+their generated unit tests pass under promtool (the scenario model agrees with Prometheus).
+
+The default hypothesis profile is derandomized, so CI runs the same examples every
+time; explore new ones with `HYPOTHESIS_PROFILE=explore pytest tests/test_property.py`."""
 
 from __future__ import annotations
 
