@@ -159,3 +159,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ToolMissing as exc:  # promtool or amtool
         print(f"rulesgen: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # an unwritable output directory, a full disk
+        print(f"rulesgen: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

@@ -152,3 +152,11 @@ def test_summary_no_stays_a_string(tmp_path: Path) -> None:
 
 def test_repo_root_has_spec() -> None:
     assert (ROOT / "thresholds.yaml").is_file()
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_cli("generate", "--output", str(blocker / "output"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "rulesgen:" in result.stderr
