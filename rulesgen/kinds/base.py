@@ -262,15 +262,6 @@ class Phase:
     steps: int
 
 
-def level_at(timeline: Sequence[Phase], i: int) -> str:
-    """The level in force at step i (the last phase extends to the end)."""
-    for phase in timeline:
-        if i < phase.steps:
-            return phase.level
-        i -= phase.steps
-    return timeline[-1].level
-
-
 def periodic(total: float, n: int) -> list[float]:
     """n per-step increments summing to `total`, whole numbers where `total` is one.
 
