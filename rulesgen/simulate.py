@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from rulesgen.ir import Labels
 from rulesgen.promql import Duration, Matcher, escape_string
@@ -70,11 +71,7 @@ class SeriesSet:
 
     def put_counter(self, metric: str, labels: dict[str, str], increments: Sequence[float]) -> None:
         """A counter from its per-step increments; it starts at 0."""
-        values, total = [0.0], 0.0
-        for inc in increments[: self.length - 1]:
-            total += inc
-            values.append(total)
-        self.put(metric, labels, values)
+        self.put(metric, labels, [0.0, *accumulate(increments[: self.length - 1])])
 
     def select(self, metric: str, matchers: Iterable[Matcher]) -> list[Series]:
         matchers = tuple(matchers)

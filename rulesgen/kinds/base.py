@@ -274,19 +274,33 @@ def periodic(total: float, n: int) -> list[float]:
     return [total / n] * n
 
 
-def levels(timeline: Sequence[Phase], length: int) -> list[str]:
-    """The level at every step (the last phase extends to the end)."""
-    out: list[str] = []
+def runs(timeline: Sequence[Phase], length: int) -> list[tuple[str, int]]:
+    """(level, steps) covering exactly `length` steps; the last phase extends to the end."""
+    out: list[tuple[str, int]] = []
+    done = 0
     for n, phase in enumerate(timeline):
-        steps = length - len(out) if n == len(timeline) - 1 else min(phase.steps, length - len(out))
-        out.extend([phase.level] * max(steps, 0))
+        steps = length - done if n == len(timeline) - 1 else min(phase.steps, length - done)
+        if steps > 0:
+            out.append((phase.level, steps))
+            done += steps
     return out
+
+
+def levels(timeline: Sequence[Phase], length: int) -> list[str]:
+    """The level at every step."""
+    return [level for level, steps in runs(timeline, length) for _ in range(steps)]
 
 
 def increments(timeline: Sequence[Phase], length: int, patterns: dict[str, list[float]]) -> list[float]:
     """Per-step increments following the timeline, each level repeating its pattern
     (aligned to the step number, so a window of the pattern's length sums exactly)."""
-    return [patterns[level][i % len(patterns[level])] for i, level in enumerate(levels(timeline, length))]
+    out: list[float] = []
+    for level, steps in runs(timeline, length):
+        pattern = patterns[level]
+        shift = len(out) % len(pattern)
+        rotated = pattern[shift:] + pattern[:shift]
+        out.extend((rotated * -(-steps // len(pattern)))[:steps])
+    return out
 
 
 def satisfying_labels(matchers: Sequence[Matcher], scope: dict[str, str]) -> dict[str, str]:

@@ -156,6 +156,9 @@ class LatencyRegression(SingleSelector, AlertSpec):
         offset = sim.steps(self.offset)
         out = []
         for i, current in enumerate(quantiles):
+            if not current:  # not an evaluation step, or no traffic
+                out.append([{}])
+                continue
             baseline = quantiles[i - offset] if i >= offset else {}
             ratios = {
                 k: current[k] / baseline[k]
