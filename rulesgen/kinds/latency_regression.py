@@ -154,7 +154,7 @@ class LatencyRegression(SingleSelector, AlertSpec):
             self.quantile, self.metric, resolve(self.as_selector()), self.grouping(), self.window
         )
         offset = sim.steps(self.offset)
-        out = []
+        out: list[list[dict[Labels, float]]] = []
         for i, current in enumerate(quantiles):
             if not current:  # not an evaluation step, or no traffic
                 out.append([{}])
