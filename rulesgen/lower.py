@@ -3,7 +3,6 @@ compile every alert into IR rules, once, for every environment."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import replace
 from functools import lru_cache
@@ -14,7 +13,7 @@ import jinja2
 from pydantic import ValidationError
 
 from rulesgen import conventions
-from rulesgen.errors import Path, SpecError, SpecErrors
+from rulesgen.errors import Path, SpecError, SpecErrors, did_you_mean
 from rulesgen.examples import example_scenarios
 from rulesgen.ir import AlertRule, CompiledAlert, EnvIR, ProgramIR, RecordingRule, RuleGroup
 from rulesgen.kinds.base import AlertSpec, CompileContext, KindRules
@@ -54,8 +53,7 @@ def apply_overrides(spec: Spec, env: str, errors: list[SpecError]) -> list[Alert
     at: Path = ("environments", env, "overrides")
     for name in overrides:
         if name not in by_name:
-            close = difflib.get_close_matches(name, by_name, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, by_name)
             errors.append(spec.positions.error((*at, name), f"override names unknown alert {name!r}{hint}", key=True))
     out = []
     for alert in spec.alerts:
@@ -71,8 +69,7 @@ def apply_overrides(spec: Spec, env: str, errors: list[SpecError]) -> list[Alert
                 errors.append(spec.positions.error((*at, alert.name, key), f"{key!r} cannot be overridden", key=True))
                 bad = True
             elif key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(key, sorted(known))
                 errors.append(
                     spec.positions.error(
                         (*at, alert.name, key),
@@ -272,15 +269,11 @@ def _check_panel_ids(spec: Spec, errors: list[SpecError]) -> None:
         owners[panel] = alert.name
 
 
-def _number(value: float) -> str:
-    return number(value)
-
-
 def _percent(value: float) -> str:
     return number(round(value * 100, 10)) + "%"
 
 
-_JINJA.filters["num"] = _number
+_JINJA.filters["num"] = number
 _JINJA.filters["percent"] = _percent
 
 

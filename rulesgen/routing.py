@@ -86,8 +86,9 @@ def check_routing(spec: Spec, alerts: list[CompiledAlert], env: str, errors: lis
     static: list[dict[str, str]] = []  # what is known of every alert rule's labels before it fires
     for compiled in alerts:
         known_labels |= set(compiled.spec.grouping())
-        for use in compiled.spec.selectors():
-            known_labels |= set(header.metrics[use.selector.metric].labels) if not compiled.spec.grouping() else set()
+        if not compiled.spec.grouping():  # ungrouped alerts keep every label of their series
+            for use in compiled.spec.selectors():
+                known_labels |= set(header.metrics[use.selector.metric].labels)
         for rule in compiled.rules:
             known_labels |= {k for k, _ in rule.labels}
             static.append({"alertname": rule.alert, **dict(rule.labels)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -11,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rulesgen.errors import Path, SpecError, SpecErrors
+from rulesgen.errors import Path, SpecError, SpecErrors, did_you_mean
 from rulesgen.kinds import alert_adapter, registry
 from rulesgen.kinds.base import AlertSpec
 from rulesgen.spec.loader import Positions, load_yaml
@@ -71,9 +70,7 @@ def _message(err: Any, data_at_loc: Any) -> str:
         return f"missing required key {loc[-1]!r}"
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        close = difflib.get_close_matches(key, _vocabulary(), n=1, cutoff=0.75)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown key {key!r}{hint}"
+        return f"unknown key {key!r}{did_you_mean(key, _vocabulary(), cutoff=0.75)}"
     if kind == "union_tag_invalid":
         return f"unknown kind {err['input'].get('kind')!r}; expected one of: {', '.join(registry())}"
     if kind == "union_tag_not_found":
