@@ -1,21 +1,103 @@
-"""The internal model every emitter reads: frozen, fully resolved, one per environment.
+"""The compiled program as plain frozen data: what every target, `explain`, `diff` and
+backtesting read.
 
-No defaults, overrides or templates remain here; `lower` has applied them all.
+Nothing here knows the spec models or the alert kinds (a test asserts this module
+imports neither): defaults, overrides and templates are applied, label sets are
+resolved, and each alert carries its condition as a small tree that can be
+re-evaluated on recorded history without the rest of the compiler.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from rulesgen.promql import Duration
-
-if TYPE_CHECKING:
-    from rulesgen.kinds.base import AlertSpec
-    from rulesgen.scenarios import Scenario
-    from rulesgen.spec.models import DashboardSettings
+from rulesgen.promql import Duration, Matcher, selector
 
 Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where something was written in the spec (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A metric and the matchers an alert reads it with."""
+
+    metric: str
+    matchers: tuple[Matcher, ...] = ()
+
+    def __str__(self) -> str:
+        return selector(self.metric, self.matchers)
+
+
+# --- conditions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number per series that a rule compares: what a dashboard plots and a backtest
+    evaluates. `expr` may read recording rules (`rulesgen explain` expands them)."""
+
+    expr: str
+    unit: str  # count | ratio | factor | seconds | bytes
+    what: str  # in words, for explain and docs
+    function: str = ""  # increase | rate | ratio | quantile_ratio | quantile | gauge
+    window: Duration | None = None
+
+
+@dataclass(frozen=True)
+class Compare:
+    """`quantity op value`. `param` names the spec field the value comes from
+    (`threshold`, `floor`, `tiers[0].factor`), so a what-if can move it."""
+
+    quantity: Quantity
+    op: str  # > < >= <=
+    value: float
+    param: str = "threshold"
+
+
+@dataclass(frozen=True)
+class All:
+    """Every condition holds for the same series (PromQL `and`)."""
+
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Absent:
+    """No series matches `selector` (PromQL `absent`)."""
+
+    selector: Selector
+    what: str
+
+
+Condition = Compare | All | Absent
+
+
+def leaves(condition: Condition) -> Iterator[Compare | Absent]:
+    """The comparisons and absences of a condition tree, left to right."""
+    if isinstance(condition, All):
+        for part in condition.conditions:
+            yield from leaves(part)
+    else:
+        yield condition
+
+
+def compares(condition: Condition) -> tuple[Compare, ...]:
+    return tuple(leaf for leaf in leaves(condition) if isinstance(leaf, Compare))
+
+
+# --- rules --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -27,12 +109,19 @@ class RecordingRule:
 
 @dataclass(frozen=True)
 class AlertRule:
+    """One Prometheus alerting rule; burn-rate alerts have one per tier."""
+
     alert: str
     expr: str
     for_: Duration
     labels: Labels
     annotations: Labels
+    condition: Condition
     keep_firing_for: Duration | None = None
+
+    @property
+    def severity(self) -> str:
+        return dict(self.labels)["severity"]
 
 
 Rule = RecordingRule | AlertRule
@@ -47,29 +136,41 @@ class RuleGroup:
 
 
 @dataclass(frozen=True)
-class Threshold:
-    """What one alert rule compares, for dashboards, docs, diff and backtest."""
+class PanelRef:
+    """The dashboard panel that plots an alert's quantity."""
 
-    value_expr: str  # the quantity, as a recording rule or plain PromQL
-    op: str  # ">" or "<"
-    value: float
-    unit: str  # count | ratio | seconds | factor | bytes
+    dashboard_uid: str
+    panel_id: int
+    url: str
 
 
 @dataclass(frozen=True)
-class CompiledAlert:
+class Alert:
     """One spec alert in one environment, with every rule it produced."""
 
     name: str
+    env: str
     kind: str
     team: str
     severity: str
-    spec: AlertSpec  # the alert after environment overrides
+    for_: Duration
+    grouping: tuple[str, ...]  # labels it fires per
+    result_labels: tuple[str, ...]  # labels its expression's results carry (what templates may read)
+    reads: tuple[Selector, ...]
     records: tuple[RecordingRule, ...]
-    rules: tuple[AlertRule, ...]  # burn-rate alerts produce one rule per tier
-    thresholds: tuple[Threshold, ...]
-    source_line: int
-    scenarios: tuple[Scenario, ...] = ()
+    rules: tuple[AlertRule, ...]
+    origin: Origin
+    summary: str  # as written, before rulesgen's `[[ ]]` substitution
+    runbook_url: str | None = None
+    panel: PanelRef | None = None
+    keep_firing_for: Duration | None = None
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return tuple(rule.condition for rule in self.rules)
+
+
+# --- routing ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -106,23 +207,136 @@ class AlertmanagerIR:
     group_by: tuple[str, ...]
 
 
+# --- dashboards ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    expr: str
+    legend: str = ""
+
+
+@dataclass(frozen=True)
+class ThresholdStep:
+    color: str
+    value: float | None  # None: the base step
+
+
+@dataclass(frozen=True)
+class Panel:
+    id: int
+    title: str
+    description: str
+    type: str  # timeseries | stat
+    unit: str
+    width: int
+    queries: tuple[PanelQuery, ...]
+    thresholds: tuple[ThresholdStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A query variable listing the values of `label` on `metric`."""
+
+    name: str
+    label: str
+    metric: str
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    tags: tuple[str, ...]
+    panels: tuple[Panel, ...]
+    variables: tuple[Variable, ...] = ()
+    links: tuple[Link, ...] = ()
+
+
+# --- programs -----------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class EnvIR:
     env: str
-    alerts: tuple[CompiledAlert, ...]
+    alerts: tuple[Alert, ...]
     groups: tuple[RuleGroup, ...]
     labels: Labels = ()
     alertmanager: AlertmanagerIR | None = None
+    dashboards: tuple[Dashboard, ...] = ()
+
+    def alert(self, name: str) -> Alert:
+        for alert in self.alerts:
+            if alert.name == name:
+                return alert
+        raise KeyError(name)
 
 
 @dataclass(frozen=True)
 class ProgramIR:
     source: str  # the spec's file name, for headers
     envs: tuple[EnvIR, ...] = field(default_factory=tuple)
-    dashboards: DashboardSettings | None = None
 
     def env(self, name: str) -> EnvIR:
         for env in self.envs:
             if env.env == name:
                 return env
         raise KeyError(name)
+
+
+# --- generated tests ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectedAlert:
+    labels: Labels  # without alertname, as promtool's exp_labels
+    annotations: Labels  # templates expanded as Prometheus would
+
+
+@dataclass(frozen=True)
+class Check:
+    """At `eval_time` exactly these alerts fire (none: silent)."""
+
+    eval_time: Duration
+    expected: tuple[ExpectedAlert, ...]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    purpose: str  # healthy, breach, short_breach, recovery, label_scope, no_data, example, ...
+    interval: Duration  # sample interval of the input series
+    series: tuple[tuple[str, str], ...]  # (series, values) in promtool notation
+    checks: tuple[Check, ...]
+
+    @property
+    def fires(self) -> bool:
+        return any(c.expected for c in self.checks)
+
+    @property
+    def silent(self) -> bool:
+        return any(not c.expected for c in self.checks)
+
+
+@dataclass(frozen=True)
+class AlertTests:
+    """Every generated scenario of one alert in one environment."""
+
+    env: str
+    alert: str
+    evaluation_interval: Duration
+    scenarios: tuple[Scenario, ...]
+
+
+@dataclass(frozen=True)
+class TestSuite:
+    tests: tuple[AlertTests, ...] = ()
+
+    def of(self, env: str) -> tuple[AlertTests, ...]:
+        return tuple(t for t in self.tests if t.env == env)

@@ -1,24 +1,87 @@
-"""The compiler as an ordered chain: load -> validate -> lower -> emit."""
+"""The compiler as an ordered chain: parse -> lint -> lower (per environment) -> lint
+-> test generation -> targets. Each stage reads only what the one before produced."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 
-from rulesgen.emit import Files, emit_all
-from rulesgen.ir import ProgramIR
-from rulesgen.lower import lower
-from rulesgen.spec.validate import Spec, load_spec, parse_spec
+from rulesgen.emit import Files, emit_all, target_options
+from rulesgen.errors import Diagnostic, SpecErrors
+from rulesgen.ir import ProgramIR, TestSuite
+from rulesgen.lint.context import EnvContext
+from rulesgen.lint.run import Linter, errors_in
+from rulesgen.lower import lower_env
+from rulesgen.lower.alerts import AlertCompiler
+from rulesgen.lower.overrides import apply_overrides
+from rulesgen.spec.validate import Document, load_spec, parse_spec
+from rulesgen.testgen.generate import generate_tests
 
 
-def compile_spec(spec: Spec, tests: bool = True) -> ProgramIR:
-    return lower(spec, tests)
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled spec: its IR, its generated tests and the warnings lint left."""
+
+    doc: Document
+    program: ProgramIR
+    tests: TestSuite
+    warnings: tuple[Diagnostic, ...]
+    contexts: tuple[EnvContext, ...]
+
+
+def lint_and_lower(doc: Document) -> tuple[list[Diagnostic], list[EnvContext]]:
+    """Every diagnostic of the document and of each environment, and each environment's
+    context with its IR (environments with errors are left uncompiled)."""
+    linter = Linter(doc)
+    diagnostics = linter.document()
+    compiler = AlertCompiler(doc)
+    contexts = []
+    for env in doc.environments:
+        override_errors: list[Diagnostic] = []
+        alerts = apply_overrides(doc, env, override_errors)
+        ctx = EnvContext(doc, env, tuple(a for a in alerts if a.model.enabled))
+        diagnostics += override_errors + linter.environment(ctx)
+        if errors_in(override_errors) or errors_in(linter.environment(ctx)):
+            continue
+        lowering_errors: list[Diagnostic] = []
+        ir = lower_env(doc, env, ctx.alerts, compiler, lowering_errors)
+        ctx = EnvContext(doc, env, ctx.alerts, ir)
+        diagnostics += lowering_errors + linter.program(ctx)
+        contexts.append(ctx)
+    return sorted(set(diagnostics)), contexts
+
+
+def compile_document(doc: Document, tests: bool = True) -> Compiled:
+    """Compile a parsed spec; raises SpecErrors with every error found."""
+    diagnostics, contexts = lint_and_lower(doc)
+    errors = errors_in(diagnostics)
+    options_errors: list[Diagnostic] = []
+    target_options(doc, options_errors)
+    if errors or options_errors:
+        raise SpecErrors([*errors, *options_errors])
+    program = ProgramIR(source=PurePath(doc.file).name, envs=tuple(c.ir for c in contexts if c.ir))
+    suite = TestSuite()
+    if tests:
+        pairs = [(compiled, alert.model) for ctx in contexts for alert, compiled in ctx.compiled()]
+        suite = generate_tests(doc, AlertCompiler(doc).resolve, pairs)
+    warnings = tuple(d for d in diagnostics if not d.is_error)
+    return Compiled(doc, program, suite, warnings, tuple(contexts))
+
+
+def compile_spec(doc: Document, tests: bool = True) -> ProgramIR:
+    """The IR of a parsed spec (benchmarks and tests that only need the rules)."""
+    return compile_document(doc, tests).program
+
+
+def files_of(compiled: Compiled) -> Files:
+    return emit_all(compiled.program, compiled.tests, target_options(compiled.doc, []))
 
 
 def build(spec_path: str | Path) -> Files:
     """Every generated file for the spec at `spec_path`; raises SpecErrors on bad input."""
-    return emit_all(compile_spec(load_spec(spec_path)))
+    return files_of(compile_document(load_spec(spec_path)))
 
 
 def build_text(text: str, file: str = "thresholds.yaml", tests: bool = True) -> Files:
     """Like `build`, from spec text (tests, benchmarks); `tests=False` leaves out unit tests."""
-    return emit_all(compile_spec(parse_spec(text, file), tests))
+    return files_of(compile_document(parse_spec(text, file), tests))

@@ -163,3 +163,8 @@ def number(value: float) -> str:
 
 def label_items(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
+
+
+def panel_query(expr: str) -> str:
+    """A dashboard query with Grafana's variables replaced, so PromQL tools can parse it."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: "5m" if m.group(1).startswith("__") else ".*", expr)

@@ -1,27 +1,69 @@
-"""Emitters: one module per target, each a pure function from IR to {relative path: bytes}."""
+"""Targets: one module each, every one a `Target` (name, options model, emit function)
+that reads only the IR and the generated tests. Adding a target is adding a module."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from rulesgen.ir import ProgramIR
+from pydantic import ValidationError
 
-Files = dict[str, bytes]
-Emitter = Callable[[ProgramIR], Files]
+from rulesgen.emit.base import AnyTarget, Files, Options
+from rulesgen.errors import Diagnostic, did_you_mean
+from rulesgen.ir import ProgramIR, TestSuite
+
+if TYPE_CHECKING:
+    from rulesgen.spec.validate import Document
+
+__all__ = ["Files", "emit_all", "registry", "target_options"]
 
 
-def all_emitters() -> list[Emitter]:
-    """The targets `rulesgen generate` writes, in a fixed order."""
-    from rulesgen.emit import alertmanager, docs, grafana, prometheus, promtool_tests
+@cache
+def registry() -> dict[str, AnyTarget]:
+    """Target name -> target, from this package's modules that define `TARGET`."""
+    out: dict[str, AnyTarget] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        target = getattr(module, "TARGET", None)
+        if target is not None:
+            out[target.name] = target
+    return out
 
-    return [prometheus.emit, promtool_tests.emit, alertmanager.emit, grafana.emit, docs.emit]
+
+def target_options(doc: Document, errors: list[Diagnostic]) -> dict[str, Options]:
+    """Each enabled target's options, from the spec's `targets:` section; problems are
+    appended to `errors` with their line and column."""
+    from rulesgen.spec.validate import pydantic_errors
+
+    targets = registry()
+    raw: dict[str, dict[str, Any]] = doc.header.targets
+    out: dict[str, Options] = {}
+    for name in raw:
+        if name not in targets:
+            message = f"unknown target {name!r}; known: {', '.join(targets)}{did_you_mean(name, targets)}"
+            errors.append(doc.positions.error(("targets", name), message, key=True))
+    for name, target in targets.items():
+        if name not in raw and not target.default:
+            continue
+        try:
+            options = target.options.model_validate(raw.get(name) or {})
+        except ValidationError as exc:
+            errors.extend(pydantic_errors(exc, ("targets", name), raw.get(name) or {}, doc.positions))
+            continue
+        if options.enabled:
+            out[name] = options
+    return out
 
 
-def emit_all(program: ProgramIR) -> Files:
+def emit_all(program: ProgramIR, tests: TestSuite, options: dict[str, Options]) -> Files:
+    """The files of every enabled target; two targets never write one path."""
     files: Files = {}
-    for emitter in all_emitters():
-        for path, content in emitter(program).items():
+    targets = registry()
+    for name, opts in options.items():
+        for path, content in targets[name].run(program, tests, opts).items():
             if path in files:
-                raise RuntimeError(f"two emitters wrote {path}")
+                raise RuntimeError(f"two targets wrote {path}")
             files[path] = content
     return dict(sorted(files.items()))

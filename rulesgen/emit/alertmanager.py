@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rulesgen.emit import Files
-from rulesgen.emit.prometheus import header
+from rulesgen.emit.base import Files, Options, Target, header
 from rulesgen.emit.yamlout import dump
-from rulesgen.ir import AlertmanagerIR, ProgramIR, Receiver, Route
+from rulesgen.ir import AlertmanagerIR, ProgramIR, Receiver, Route, TestSuite
 
 
 def route_dict(route: Route, group_by: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -52,7 +51,7 @@ def config_document(am: AlertmanagerIR) -> dict[str, Any]:
     }
 
 
-def emit(program: ProgramIR) -> Files:
+def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
     files: Files = {}
     for env in program.envs:
         if env.alertmanager is None:
@@ -61,3 +60,6 @@ def emit(program: ProgramIR) -> Files:
             config_document(env.alertmanager), header(program.source, f"{env.env} Alertmanager configuration")
         )
     return files
+
+
+TARGET = Target("alertmanager", Options, emit, description="Alertmanager routing, receivers and inhibitions")

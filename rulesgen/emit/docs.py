@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rulesgen import conventions
-from rulesgen.emit import Files
-from rulesgen.ir import ProgramIR
+from rulesgen.emit.base import Files, Options, Target
+from rulesgen.ir import ProgramIR, TestSuite
 
 
-def emit(program: ProgramIR) -> Files:
+def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
     envs = [e.env for e in program.envs]
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for env in program.envs:
@@ -48,3 +48,6 @@ def emit(program: ProgramIR) -> Files:
                 f"| {', '.join(inhibit.equal) or '-'} |"
             )
     return {"docs/routing.md": ("\n".join(lines) + "\n").encode()}
+
+
+TARGET = Target("docs", Options, emit, description="routing documentation in Markdown")

@@ -14,30 +14,13 @@ from typing import Any
 
 from grafanalib import core as g
 
-from rulesgen import conventions
-from rulesgen.emit import Files
-from rulesgen.emit.prometheus import header
+from rulesgen.emit.base import Files, Options, Target, header
 from rulesgen.emit.yamlout import dump
-from rulesgen.ir import CompiledAlert, EnvIR, ProgramIR
-from rulesgen.spec.models import BoardSpec, DashboardSettings
+from rulesgen.ir import Dashboard, Panel, ProgramIR, TestSuite
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-UNITS = {"count": "short", "ratio": "percentunit", "factor": "percentunit", "seconds": "s", "bytes": "bytes"}
 PANEL_HEIGHT = 8
 SCHEMA_VERSION = 39
-
-
-def threshold_steps(compiled: CompiledAlert) -> list[dict[str, Any]]:
-    """Grafana threshold steps equal to the alert's: healthy below (or above) the line."""
-    values = sorted({t.value for t in compiled.thresholds})
-    if compiled.thresholds[0].op == "<":
-        return [{"color": "red", "value": None}, *({"color": "green", "value": v} for v in values)]
-    colors = ["orange"] * (len(values) - 1) + ["red"]
-    return [{"color": "green", "value": None}, *({"color": c, "value": v} for c, v in zip(colors, values, strict=True))]
-
-
-def legend(compiled: CompiledAlert) -> str:
-    return " ".join(f"{label}={{{{{label}}}}}" for label in compiled.spec.grouping()) or compiled.name
 
 
 def _layout(panels: list[Any], widths: list[int]) -> None:
@@ -50,76 +33,10 @@ def _layout(panels: list[Any], widths: list[int]) -> None:
         x += width
 
 
-def _variables(env: str, extra: list[g.Template]) -> g.Templating:
-    return g.Templating(
-        [
-            g.Template(
-                name="datasource", query="prometheus", type="datasource", label="Data source", default="Prometheus"
-            ),
-            g.Template(name="env", query=env, type="constant", label="Environment", default=env, hide=2),
-            *extra,
-        ]
-    )
-
-
-def _links(settings: DashboardSettings) -> list[g.DashboardLink]:
-    if settings.platform_base_url is None:
-        return []
-    base = settings.platform_base_url.rstrip("/")
-    return [
-        g.DashboardLink(
-            title=path, uri=f"{base}{path}", type="link", targetBlank=True, asDropdown=False, icon="external link"
-        )
-        for path in settings.links
-    ]
-
-
-def alerts_overview(env: EnvIR, settings: DashboardSettings) -> g.Dashboard:
-    panels = []
-    for compiled in sorted(env.alerts, key=lambda a: (a.team, a.name)):
-        override = settings.panel_overrides.get(compiled.name)
-        exprs = list(dict.fromkeys(t.value_expr for t in compiled.thresholds))
-        targets = [
-            g.Target(
-                expr=expr, legendFormat=legend(compiled) + (f" ({i + 1})" if len(exprs) > 1 else ""), refId=chr(65 + i)
-            )
-            for i, expr in enumerate(exprs)
-        ]
-        panels.append(
-            g.TimeSeries(
-                title=(override.title if override and override.title else compiled.name),
-                description=(override.description if override and override.description else compiled.rules[0].alert)
-                + f" ({compiled.severity}, team {compiled.team})",
-                dataSource=DATASOURCE,
-                targets=targets,
-                id=conventions.alert_panel_id(compiled.name),
-                unit=UNITS[compiled.thresholds[0].unit],
-                thresholdsStyleMode="line",
-                thresholdType="absolute",
-                extraJson={
-                    "fieldConfig": {
-                        "defaults": {"thresholds": {"mode": "absolute", "steps": threshold_steps(compiled)}}
-                    }
-                },
-            )
-        )
-    _layout(panels, [12] * len(panels))
-    return g.Dashboard(
-        title=f"{conventions.ALERTS_DASHBOARD} ({env.env})",
-        uid=conventions.dashboard_uid(conventions.ALERTS_DASHBOARD, env.env),
-        tags=["rulesgen", "alerts", env.env],
-        panels=panels,
-        templating=_variables(env.env, []),
-        links=_links(settings),
-        timezone="utc",
-        schemaVersion=SCHEMA_VERSION,
-    )
-
-
-def board(env: str, spec: BoardSpec, settings: DashboardSettings, first_id: int) -> g.Dashboard:
-    variables = [
+def _variables(env: str, dashboard: Dashboard) -> g.Templating:
+    queries = [
         g.Template(
-            name=v.label,
+            name=v.name,
             query=f"label_values({v.metric}, {v.label})",
             dataSource=DATASOURCE,
             type="query",
@@ -130,31 +47,50 @@ def board(env: str, spec: BoardSpec, settings: DashboardSettings, first_id: int)
             default="$__all",
             sort=1,
         )
-        for v in spec.variables
+        for v in dashboard.variables
     ]
-    panels: list[Any] = []
-    for i, p in enumerate(spec.panels):
-        cls = g.Stat if p.type == "stat" else g.TimeSeries
-        kwargs: dict[str, Any] = {
-            "title": p.title,
-            "dataSource": DATASOURCE,
-            "targets": [g.Target(expr=p.expr, legendFormat=p.legend, refId="A")],
-            "id": first_id + i,
-        }
-        if cls is g.Stat:
-            kwargs["format"] = p.unit
-            kwargs["reduceCalc"] = "lastNotNull"
-        else:
-            kwargs["unit"] = p.unit
-        panels.append(cls(**kwargs))
-    _layout(panels, [p.width for p in spec.panels])
+    return g.Templating(
+        [
+            g.Template(
+                name="datasource", query="prometheus", type="datasource", label="Data source", default="Prometheus"
+            ),
+            g.Template(name="env", query=env, type="constant", label="Environment", default=env, hide=2),
+            *queries,
+        ]
+    )
+
+
+def _panel(panel: Panel) -> Any:
+    targets = [g.Target(expr=q.expr, legendFormat=q.legend, refId=chr(65 + i)) for i, q in enumerate(panel.queries)]
+    kwargs: dict[str, Any] = {"title": panel.title, "dataSource": DATASOURCE, "targets": targets, "id": panel.id}
+    if panel.description:
+        kwargs["description"] = panel.description
+    if panel.type == "stat":
+        return g.Stat(format=panel.unit, reduceCalc="lastNotNull", **kwargs)
+    if panel.thresholds:
+        steps = [{"color": s.color, "value": s.value} for s in panel.thresholds]
+        kwargs["thresholdsStyleMode"] = "line"
+        kwargs["thresholdType"] = "absolute"
+        kwargs["extraJson"] = {"fieldConfig": {"defaults": {"thresholds": {"mode": "absolute", "steps": steps}}}}
+    return g.TimeSeries(unit=panel.unit, **kwargs)
+
+
+def build(env: str, dashboard: Dashboard) -> g.Dashboard:
+    """The grafanalib dashboard of one dashboard IR."""
+    panels = [_panel(p) for p in dashboard.panels]
+    _layout(panels, [p.width for p in dashboard.panels])
     return g.Dashboard(
-        title=f"{spec.title} ({env})",
-        uid=conventions.dashboard_uid(spec.title, env),
-        tags=["rulesgen", *spec.tags, env],
+        title=dashboard.title,
+        uid=dashboard.uid,
+        tags=list(dashboard.tags),
         panels=panels,
-        templating=_variables(env, variables),
-        links=_links(settings),
+        templating=_variables(env, dashboard),
+        links=[
+            g.DashboardLink(
+                title=link.title, uri=link.url, type="link", targetBlank=True, asDropdown=False, icon="external link"
+            )
+            for link in dashboard.links
+        ],
         timezone="utc",
         schemaVersion=SCHEMA_VERSION,
     )
@@ -215,20 +151,13 @@ def _render(data: Any, depth: int, level: int) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
-def dashboards(env: EnvIR, settings: DashboardSettings) -> list[g.Dashboard]:
-    out = [alerts_overview(env, settings)]
-    for n, spec in enumerate(settings.boards):
-        out.append(board(env.env, spec, settings, first_id=(n + 1) * 100 + 1))
-    return out
-
-
-def emit(program: ProgramIR) -> Files:
-    settings = program.dashboards or DashboardSettings()
+def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
     files: Files = {}
     for env in program.envs:
         base = f"{env.env}/grafana"
         folder = f"rulesgen ({env.env})"
-        for dashboard in dashboards(env, settings):
+        for ir_dashboard in env.dashboards:
+            dashboard = build(env.env, ir_dashboard)
             data = dashboard_json(dashboard)
             text = render(data)
             files[f"{base}/dashboards/{dashboard.uid}.json"] = text
@@ -263,3 +192,6 @@ def emit(program: ProgramIR) -> Files:
             header(program.source, f"{env.env} Grafana dashboard provisioning"),
         )
     return files
+
+
+TARGET = Target("grafana", Options, emit, description="Grafana dashboards, provisioning and sidecar ConfigMaps")

@@ -1,4 +1,4 @@
-"""Alert kinds. Each module in this package defines one `AlertSpec` subclass that
+"""Alert kinds. Each module in this package defines one `AlertModel` subclass that
 owns its spec fields, PromQL, recording rules and test scenarios; adding a kind
 is adding a module here."""
 
@@ -11,17 +11,17 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from rulesgen.kinds.base import AlertSpec
+from rulesgen.kinds.base import AlertModel
 
 
 @cache
-def registry() -> dict[str, type[AlertSpec]]:
+def registry() -> dict[str, type[AlertModel]]:
     """Kind name -> model, discovered from this package's modules in name order."""
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name != "base":
             importlib.import_module(f"{__name__}.{info.name}")
-    kinds: dict[str, type[AlertSpec]] = {}
-    for cls in _subclasses(AlertSpec):
+    kinds: dict[str, type[AlertModel]] = {}
+    for cls in _subclasses(AlertModel):
         literal = cls.model_fields["kind"].annotation
         names = getattr(literal, "__args__", ())
         for name in names:
@@ -29,7 +29,7 @@ def registry() -> dict[str, type[AlertSpec]]:
     return dict(sorted(kinds.items()))
 
 
-def _subclasses(cls: type[AlertSpec]) -> list[type[AlertSpec]]:
+def _subclasses(cls: type[AlertModel]) -> list[type[AlertModel]]:
     out = []
     for sub in cls.__subclasses__():
         out.append(sub)

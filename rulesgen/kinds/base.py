@@ -1,5 +1,7 @@
-"""What every alert kind shares: common spec fields, the compile context and
-the building blocks (windowed rates, ratios) kinds assemble their PromQL from."""
+"""What every alert kind shares: its common spec fields, the compile API (context,
+variants and their condition trees) and the hooks the test generator calls.
+
+The scenario toolkit that kinds build their test series with is `kinds.toolkit`."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from pydantic import Field
 
 from rulesgen import conventions
 from rulesgen.errors import Path
-from rulesgen.ir import Labels, RecordingRule, Threshold
+from rulesgen.ir import Compare, Condition, Labels, Quantity, RecordingRule
+from rulesgen.kinds.toolkit import Phase
 from rulesgen.promql import Duration, Matcher, aggregate, number, selector
-from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import (
     AlertName,
     Direction,
@@ -27,8 +29,10 @@ from rulesgen.spec.models import (
     MetricType,
     SelectorSpec,
     StrictModel,
+    Suppression,
     Url,
 )
+from rulesgen.testgen.model.series import SeriesSet
 
 Resolve = Callable[[SelectorSpec], tuple[Matcher, ...]]
 
@@ -56,10 +60,21 @@ class AlertVariant:
     """One alerting rule a kind produces (most produce one; burn rates one per tier)."""
 
     expr: str
-    threshold: Threshold
+    condition: Condition
     labels: Labels = ()
     severity: str | None = None  # defaults to the alert's
     for_: Duration | None = None  # defaults to the alert's
+    # Extra `[[ name ]]` variables for this rule's templates (a burn-rate tier's windows).
+    template_vars: Labels = ()
+
+
+@dataclass(frozen=True)
+class Invariants:
+    """What a kind means when there is no data, or when only series outside its
+    matchers exist: the test generator proves exactly this, knowing no kind."""
+
+    no_data_fires: bool = False
+    outside_matchers_fire: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,7 @@ class CompileContext:
         return aggregate("sum", by, use)
 
 
-class AlertSpec(StrictModel):
+class AlertModel(StrictModel):
     """Fields every alert has, whatever its kind."""
 
     kind: str
@@ -121,9 +136,11 @@ class AlertSpec(StrictModel):
     labels: dict[LabelName, LabelValue] = Field(default_factory=dict)
     enabled: bool = True
     examples: list[Example] = Field(default_factory=list)
+    lint_disable: list[Suppression] = Field(default_factory=list)
 
     # Fields an environment may not override: they define what the alert is.
     fixed_fields: ClassVar[frozenset[str]] = frozenset({"kind", "name"})
+    invariants: ClassVar[Invariants] = Invariants()
 
     def selectors(self) -> Iterable[SelectorUse]:
         """The selectors this alert reads, for checks against the metrics catalog."""
@@ -132,6 +149,10 @@ class AlertSpec(StrictModel):
     def grouping(self) -> tuple[str, ...]:
         """Labels the alert fires per; they must exist on every selector's metric."""
         return ()
+
+    def result_labels(self, metric_labels: Callable[[str], Sequence[str]]) -> tuple[str, ...]:
+        """Labels the alert expression's results carry: what `$labels` may read."""
+        return self.grouping()
 
     def compile(self, ctx: CompileContext) -> KindRules:
         """Recording rules and alert expressions for this alert."""
@@ -219,11 +240,11 @@ class AlertSpec(StrictModel):
         computed from the spec's intent rather than from the generated PromQL."""
         raise NotImplementedError
 
-    def nudged(self) -> AlertSpec:
+    def nudged(self) -> AlertModel:
         """The alert with its threshold one step toward the safe side (mutation testing)."""
         raise NotImplementedError
 
-    def without_for(self) -> AlertSpec:
+    def without_for(self) -> AlertModel:
         return self.model_copy(update={"for_": Duration(0)})
 
 
@@ -238,79 +259,19 @@ class SingleSelector(StrictModel):
         return SelectorSpec(metric=self.metric, matchers=self.matchers)
 
 
-def compare(value_expr: str, direction: Direction, threshold: float, unit: str) -> AlertVariant:
+def compare(quantity: Quantity, direction: Direction, threshold: float, param: str = "threshold") -> AlertVariant:
     """The common alert shape: `quantity > threshold` (or `<`)."""
     return AlertVariant(
-        expr=f"{value_expr} {direction.op} {number(threshold)}",
-        threshold=Threshold(value_expr=value_expr, op=direction.op, value=threshold, unit=unit),
+        expr=f"{quantity.expr} {direction.op} {number(threshold)}",
+        condition=Compare(quantity, direction.op, threshold, param),
     )
 
 
-def describe(what: str, spec: AlertSpec, threshold: str) -> str:
+def describe(what: str, spec: AlertModel, threshold: str) -> str:
     """Default description: value, what it measures, the grouping labels and the threshold."""
     return f"{spec.humanized_value()} {what}{spec.scope_text()} (threshold {threshold})."
 
 
-# --- scenarios: the series that make an alert fire or stay silent ------------------
-
-SAFE, BREACH, IDLE = "safe", "breach", "idle"
-
-
-@dataclass(frozen=True)
-class Phase:
-    level: str
-    steps: int
-
-
-def periodic(total: float, n: int) -> list[float]:
-    """n per-step increments summing to `total`, whole numbers where `total` is one.
-
-    Any n consecutive steps of the repeated pattern hold each position once, so
-    every full window sums to exactly `total` with no floating-point drift.
-    """
-    if float(total).is_integer():
-        q, r = divmod(int(total), n)
-        return [float(q + 1)] * r + [float(q)] * (n - r)
-    return [total / n] * n
-
-
-def runs(timeline: Sequence[Phase], length: int) -> list[tuple[str, int]]:
-    """(level, steps) covering exactly `length` steps; the last phase extends to the end."""
-    out: list[tuple[str, int]] = []
-    done = 0
-    for n, phase in enumerate(timeline):
-        steps = length - done if n == len(timeline) - 1 else min(phase.steps, length - done)
-        if steps > 0:
-            out.append((phase.level, steps))
-            done += steps
-    return out
-
-
-def levels(timeline: Sequence[Phase], length: int) -> list[str]:
-    """The level at every step."""
-    return [level for level, steps in runs(timeline, length) for _ in range(steps)]
-
-
-def increments(timeline: Sequence[Phase], length: int, patterns: dict[str, list[float]]) -> list[float]:
-    """Per-step increments following the timeline, each level repeating its pattern
-    (aligned to the step number, so a window of the pattern's length sums exactly)."""
-    out: list[float] = []
-    for level, steps in runs(timeline, length):
-        pattern = patterns[level]
-        shift = len(out) % len(pattern)
-        rotated = pattern[shift:] + pattern[:shift]
-        out.extend((rotated * -(-steps // len(pattern)))[:steps])
-    return out
-
-
-def satisfying_labels(matchers: Sequence[Matcher], scope: dict[str, str]) -> dict[str, str]:
-    """Labels for a synthesized series that the matchers select, scope values winning."""
-    labels = {m.label: ("rulesgen-other" if m.negate else m.values[0]) for m in matchers}
-    return {**labels, **scope}
-
-
-def filter_group(group: dict[Labels, float], op: str, threshold: float) -> dict[Labels, float]:
-    """The samples a `> threshold` (or `<`) comparison keeps."""
-    if op == ">":
-        return {k: v for k, v in group.items() if v > threshold}
-    return {k: v for k, v in group.items() if v < threshold}
+def summed_by(by: Sequence[str]) -> str:
+    """`, summed by network` for explain and docs."""
+    return f", summed by {', '.join(by)}" if by else ""

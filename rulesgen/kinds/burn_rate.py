@@ -10,22 +10,25 @@ from pydantic import Field, model_validator
 
 from rulesgen import conventions
 from rulesgen.errors import Path
-from rulesgen.ir import Labels, Threshold
+from rulesgen.ir import All, Compare, Labels, Quantity
 from rulesgen.kinds.base import (
-    IDLE,
-    SAFE,
-    AlertSpec,
+    AlertModel,
     AlertVariant,
     CompileContext,
     KindRules,
-    Phase,
     Resolve,
     SelectorUse,
+    summed_by,
 )
 from rulesgen.kinds.ratio import level_counts, put_ratio, ratio_atoms, ratio_expr
+from rulesgen.kinds.toolkit import (
+    IDLE,
+    SAFE,
+    Phase,
+)
 from rulesgen.promql import Duration, number
-from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import Identifier, LabelName, MetricType, SelectorSpec, StrictModel
+from rulesgen.testgen.model.series import SeriesSet
 
 
 class Tier(StrictModel):
@@ -60,7 +63,7 @@ DEFAULT_TIERS = (
 )
 
 
-class BurnRate(AlertSpec):
+class BurnRate(AlertModel):
     """Pages when the error budget of `objective` burns fast, tickets when it burns slowly."""
 
     kind: Literal["burn_rate"]
@@ -107,16 +110,34 @@ class BurnRate(AlertSpec):
         name = conventions.record_name(self.by, quantity, conventions.window_op("ratio_rate", window))
         return ctx.record(name, ratio_expr(num, [den]))
 
+    def ratio_quantity(self, expr: str, window: Duration) -> Quantity:
+        return Quantity(
+            expr=expr,
+            unit="ratio",
+            what=f"rate of {self.errors.metric} / rate of {self.total.metric} over {window}{summed_by(self.by)}",
+            function="ratio_rate",
+            window=window,
+        )
+
     def compile(self, ctx: CompileContext) -> KindRules:
         budget = f"(1 - {number(self.objective)})"
         variants = []
         for tier in self.tiers:
             long, short = self.error_ratio(ctx, tier.long), self.error_ratio(ctx, tier.short)
             limit = f"({number(tier.factor)} * {budget})"
+            value = tier.factor * (1 - self.objective)
+            param = f"tiers[{len(variants)}].factor"
+            condition = All(
+                tuple(
+                    Compare(self.ratio_quantity(expr, window), ">", value, param)
+                    for expr, window in ((long, tier.long), (short, tier.short))
+                )
+            )
             variants.append(
                 AlertVariant(
                     expr=f"{long} > {limit} and {short} > {limit}",
-                    threshold=Threshold(long, ">", tier.factor * (1 - self.objective), "ratio"),
+                    condition=condition,
+                    template_vars=(("long_window", str(tier.long)), ("short_window", str(tier.short))),
                     labels=(
                         ("long_window", str(tier.long)),
                         ("short_window", str(tier.short)),
@@ -132,7 +153,7 @@ class BurnRate(AlertSpec):
         return (
             f"Error ratio {self.humanized_value()}{self.scope_text()} is burning the "
             f"{number(self.objective * 100)}% objective's error budget "
-            "{{ $labels.long_window }}/{{ $labels.short_window }} too fast."
+            "[[ long_window ]]/[[ short_window ]] too fast."
         )
 
     # --- scenarios --------------------------------------------------------------------

@@ -8,31 +8,34 @@ from typing import Literal
 
 from pydantic import Field
 
-from rulesgen.ir import Labels
+from rulesgen.ir import Labels, Quantity
 from rulesgen.kinds.base import (
-    BREACH,
-    IDLE,
-    SAFE,
-    AlertSpec,
+    AlertModel,
     CompileContext,
     KindRules,
-    Phase,
     Resolve,
     SelectorUse,
     SingleSelector,
     compare,
     describe,
+    summed_by,
+)
+from rulesgen.kinds.toolkit import (
+    BREACH,
+    IDLE,
+    SAFE,
+    Phase,
     filter_group,
     increments,
     periodic,
     satisfying_labels,
 )
-from rulesgen.promql import Duration, number
-from rulesgen.simulate import SeriesSet
+from rulesgen.promql import Duration, number, selector
 from rulesgen.spec.models import Direction, MetricType, NonNegative
+from rulesgen.testgen.model.series import SeriesSet
 
 
-class CounterIncrease(SingleSelector, AlertSpec):
+class CounterIncrease(SingleSelector, AlertModel):
     """Fires when `increase(metric[window])`, summed by `by`, is above `threshold`."""
 
     kind: Literal["counter_increase"]
@@ -45,11 +48,18 @@ class CounterIncrease(SingleSelector, AlertSpec):
     def grouping(self) -> tuple[str, ...]:
         return tuple(self.by)
 
-    def value_expr(self, ctx: CompileContext) -> str:
-        return ctx.windowed(self.as_selector(), "increase", self.window, self.by)
+    def quantity(self, ctx: CompileContext) -> Quantity:
+        return Quantity(
+            expr=ctx.windowed(self.as_selector(), "increase", self.window, self.by),
+            unit=self.value_unit(),
+            what=f"increase of {selector(self.metric, ctx.resolve(self.as_selector()))} over {self.window}"
+            + summed_by(self.by),
+            function="increase",
+            window=self.window,
+        )
 
     def compile(self, ctx: CompileContext) -> KindRules:
-        variant = compare(self.value_expr(ctx), Direction.above, self.threshold, self.value_unit())
+        variant = compare(self.quantity(ctx), Direction.above, self.threshold)
         return KindRules(ctx.records, (variant,))
 
     def default_description(self) -> str:

@@ -6,29 +6,32 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar, Literal
 
 from rulesgen import conventions
-from rulesgen.ir import Labels
+from rulesgen.ir import Labels, Quantity
 from rulesgen.kinds.base import (
-    BREACH,
-    IDLE,
-    SAFE,
     CompileContext,
     KindRules,
-    Phase,
     Resolve,
     SelectorUse,
     compare,
     describe,
+    summed_by,
+)
+from rulesgen.kinds.ratio import RatioAlert, ratio_expr
+from rulesgen.kinds.toolkit import (
+    BREACH,
+    IDLE,
+    SAFE,
+    Phase,
     filter_group,
     levels,
     satisfying_labels,
 )
-from rulesgen.kinds.ratio import RatioAlert, ratio_expr
 from rulesgen.promql import aggregate, number, selector
-from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import (
     MetricType,
     SelectorSpec,
 )
+from rulesgen.testgen.model.series import SeriesSet
 
 
 class GaugeRatio(RatioAlert):
@@ -49,8 +52,13 @@ class GaugeRatio(RatioAlert):
             for sel in (self.numerator, self.denominator)
         )
         name = conventions.record_name(self.by, self.quantity or conventions.snake(self.name), "ratio")
-        value = ctx.record(name, ratio_expr(num, [den]))
-        return KindRules(ctx.records, (compare(value, self.direction, self.threshold, "ratio"),))
+        quantity = Quantity(
+            expr=ctx.record(name, ratio_expr(num, [den])),
+            unit="ratio",
+            what=f"{self.numerator.metric} / {self.denominator.metric}{summed_by(self.by)}",
+            function="ratio",
+        )
+        return KindRules(ctx.records, (compare(quantity, self.direction, self.threshold),))
 
     def default_description(self) -> str:
         return describe(

@@ -5,29 +5,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from rulesgen.ir import Labels
+from rulesgen.ir import Labels, Quantity
 from rulesgen.kinds.base import (
-    BREACH,
-    SAFE,
-    AlertSpec,
+    AlertModel,
     CompileContext,
     KindRules,
-    Phase,
     Resolve,
     SelectorUse,
     SingleSelector,
     compare,
     describe,
+    summed_by,
+)
+from rulesgen.kinds.toolkit import (
+    BREACH,
+    SAFE,
+    Phase,
     filter_group,
     levels,
     satisfying_labels,
 )
 from rulesgen.promql import aggregate, number, selector
-from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import Direction, DirectionField, MetricType
+from rulesgen.testgen.model.series import SeriesSet
 
 
-class GaugeThreshold(SingleSelector, AlertSpec):
+class GaugeThreshold(SingleSelector, AlertModel):
     """Fires when the gauge (summed by `by`, or per series when `by` is empty) crosses `threshold`."""
 
     kind: Literal["gauge_threshold"]
@@ -46,10 +49,11 @@ class GaugeThreshold(SingleSelector, AlertSpec):
         return self.unit
 
     def compile(self, ctx: CompileContext) -> KindRules:
-        value = selector(self.metric, ctx.resolve(self.as_selector()))
-        if self.by:
-            value = aggregate(self.aggregation, self.by, value)
-        return KindRules((), (compare(value, self.direction, self.threshold, self.unit),))
+        series = selector(self.metric, ctx.resolve(self.as_selector()))
+        value = aggregate(self.aggregation, self.by, series) if self.by else series
+        what = f"{self.aggregation} of {series}{summed_by(self.by)}" if self.by else f"{series}, per series"
+        quantity = Quantity(expr=value, unit=self.unit, what=what, function="gauge")
+        return KindRules((), (compare(quantity, self.direction, self.threshold),))
 
     def default_description(self) -> str:
         return describe(self.metric, self, f"{self.direction.op} {number(self.threshold)}")

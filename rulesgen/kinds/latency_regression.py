@@ -9,29 +9,31 @@ from typing import Literal
 from pydantic import Field
 
 from rulesgen import conventions
-from rulesgen.ir import Labels, Threshold
+from rulesgen.ir import All, Compare, Labels, Quantity
 from rulesgen.kinds.base import (
-    BREACH,
-    IDLE,
-    SAFE,
-    AlertSpec,
+    AlertModel,
     AlertVariant,
     CompileContext,
     KindRules,
-    Phase,
     Resolve,
     SelectorUse,
     SingleSelector,
+)
+from rulesgen.kinds.toolkit import (
+    BREACH,
+    IDLE,
+    SAFE,
+    Phase,
     filter_group,
     increments,
     satisfying_labels,
 )
 from rulesgen.promql import Duration, number, selector
-from rulesgen.simulate import SeriesSet
 from rulesgen.spec.models import MetricType, SelectorSpec
+from rulesgen.testgen.model.series import SeriesSet
 
 
-class LatencyRegression(SingleSelector, AlertSpec):
+class LatencyRegression(SingleSelector, AlertModel):
     """Fires when the `quantile` latency is more than `threshold` (a fraction) above its value
     `offset` ago and above `floor`, so that tiny latencies never page."""
 
@@ -67,11 +69,25 @@ class LatencyRegression(SingleSelector, AlertSpec):
         )
         ctx.record(name, f"histogram_quantile({number(self.quantile)}, {buckets})")
         current = selector(name, matchers)
-        value = f"{current} / ({current} offset {self.offset} > 0)"
         factor = 1 + self.threshold
-        expr = f"{value} > {number(factor)} and {current} > {number(self.floor.seconds)}"
-        variant = AlertVariant(expr, Threshold(value, ">", factor, "factor"))
-        return KindRules(ctx.records, (variant,))
+        p = self.quantile_name()
+        ratio = Quantity(
+            expr=f"{current} / ({current} offset {self.offset} > 0)",
+            unit="factor",
+            what=f"{p} of {self.metric} over {self.window} divided by its value {self.offset} earlier",
+            function="quantile_ratio",
+            window=self.window,
+        )
+        now = Quantity(
+            expr=current,
+            unit="seconds",
+            what=f"{p} of {self.metric} over {self.window}",
+            function="quantile",
+            window=self.window,
+        )
+        condition = All((Compare(ratio, ">", factor, "threshold"), Compare(now, ">", self.floor.seconds, "floor")))
+        expr = f"{ratio.expr} > {number(factor)} and {current} > {number(self.floor.seconds)}"
+        return KindRules(ctx.records, (AlertVariant(expr, condition),))
 
     def default_description(self) -> str:
         return (

@@ -8,26 +8,28 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from rulesgen import conventions
-from rulesgen.ir import Labels
+from rulesgen.ir import Labels, Quantity
 from rulesgen.kinds.base import (
-    BREACH,
-    IDLE,
-    SAFE,
-    AlertSpec,
+    AlertModel,
     CompileContext,
     KindRules,
-    Phase,
     Resolve,
     SelectorUse,
     compare,
     describe,
+    summed_by,
+)
+from rulesgen.kinds.toolkit import (
+    BREACH,
+    IDLE,
+    SAFE,
+    Phase,
     filter_group,
     increments,
     periodic,
     satisfying_labels,
 )
 from rulesgen.promql import Duration, number
-from rulesgen.simulate import ScenarioError, SeriesSet
 from rulesgen.spec.models import (
     Direction,
     DirectionField,
@@ -37,6 +39,7 @@ from rulesgen.spec.models import (
     Ratio,
     SelectorSpec,
 )
+from rulesgen.testgen.model.series import ScenarioError, SeriesSet
 
 
 def scale_for(threshold: float) -> int:
@@ -121,7 +124,7 @@ def ratio_expr(numerator: str, denominator_parts: list[str]) -> str:
     return f"{numerator} / ({den} > 0)"
 
 
-class RatioAlert(AlertSpec):
+class RatioAlert(AlertModel):
     """What the ratio kinds share: a 0..1 threshold crossed above or below, per `by`."""
 
     by: list[LabelName] = Field(default_factory=list)
@@ -164,8 +167,15 @@ class CounterRatio(RatioAlert):
         return ctx.record(name, ratio_expr(num, den))
 
     def compile(self, ctx: CompileContext) -> KindRules:
-        value = self.ratio_record(ctx, self.window, self.quantity or conventions.snake(self.name))
-        return KindRules(ctx.records, (compare(value, self.direction, self.threshold, "ratio"),))
+        quantity = Quantity(
+            expr=self.ratio_record(ctx, self.window, self.quantity or conventions.snake(self.name)),
+            unit="ratio",
+            what=f"rate of {self.numerator.metric} / rate of {' + '.join(p.metric for p in self.denominator)}"
+            f" over {self.window}{summed_by(self.by)}",
+            function="ratio_rate",
+            window=self.window,
+        )
+        return KindRules(ctx.records, (compare(quantity, self.direction, self.threshold),))
 
     def default_description(self) -> str:
         return describe(

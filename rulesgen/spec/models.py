@@ -298,10 +298,22 @@ class DashboardSettings(StrictModel):
 
 
 class Settings(StrictModel):
-    runbook_base_url: Url
-    grafana_base_url: Url
+    # Without these, alerts carry no runbook or dashboard link (lint warns: RG207, RG208).
+    runbook_base_url: Url | None = None
+    grafana_base_url: Url | None = None
     evaluation_interval: Duration = Duration.parse("1m")
     dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
+
+
+class Suppression(StrictModel):
+    """Turns a warning off, with the reason a reviewer reads. Errors cannot be turned off."""
+
+    check: Annotated[str, _pattern(re.compile(r"^RG\d{3}$"), "check ID (like RG203)")]
+    reason: Annotated[str, Field(min_length=1)]
+
+
+class LintSettings(StrictModel):
+    disable: list[Suppression] = Field(default_factory=list)
 
 
 class SpecHeader(StrictModel):
@@ -316,4 +328,7 @@ class SpecHeader(StrictModel):
     metrics: dict[MetricName, MetricSpec]
     label_sets: dict[Identifier, LabelSet] = Field(default_factory=dict)
     alertmanager: AlertmanagerSpec = Field(default_factory=AlertmanagerSpec)
+    lint: LintSettings = Field(default_factory=LintSettings)
+    # Target name -> its options, validated against the target's own model (emit.targets).
+    targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     alerts: list[Any]

@@ -12,18 +12,19 @@ from pydantic import BaseModel, ValidationError
 
 from rulesgen.errors import Path, SpecError, SpecErrors, did_you_mean
 from rulesgen.kinds import alert_adapter, registry
-from rulesgen.kinds.base import AlertSpec
+from rulesgen.kinds.base import AlertModel
 from rulesgen.spec.loader import Positions, load_yaml
 from rulesgen.spec.models import SpecHeader
 
 
 @dataclass(frozen=True)
-class Spec:
-    """A validated spec: header sections, alerts in file order, and where everything is."""
+class Document:
+    """A parsed spec: header sections, alerts in file order, and where everything is.
+    Cross-references are checked later, per environment, by the lint registry."""
 
     file: str
     header: SpecHeader
-    alerts: tuple[AlertSpec, ...]
+    alerts: tuple[AlertModel, ...]
     positions: Positions
 
     def has_alert(self, name: str) -> bool:
@@ -31,6 +32,10 @@ class Spec:
 
     def alert_path(self, name: str) -> Path:
         return ("alerts", self._index[name])
+
+    @property
+    def environments(self) -> tuple[str, ...]:
+        return tuple(self.header.environments)
 
     @cached_property
     def _index(self) -> dict[str, int]:
@@ -121,10 +126,8 @@ def pydantic_errors(exc: ValidationError, prefix: Path, data: Any, positions: Po
     return unique
 
 
-def parse_spec(text: str, file: str) -> Spec:
+def parse_spec(text: str, file: str) -> Document:
     """Validate spec text; raises SpecErrors listing every structural and reference error."""
-    from rulesgen.spec.checks import check_references
-
     data, positions = load_yaml(text, file)
     if not isinstance(data, dict):
         raise SpecErrors([positions.error((), "the spec must be a mapping with version, settings, ... alerts")])
@@ -135,24 +138,20 @@ def parse_spec(text: str, file: str) -> Spec:
     except ValidationError as exc:
         errors.extend(pydantic_errors(exc, (), data, positions))
     raw_alerts = data.get("alerts")
-    alerts: list[tuple[int, AlertSpec]] = []
+    alerts: list[tuple[int, AlertModel]] = []
     if isinstance(raw_alerts, list):
         for i, raw in enumerate(raw_alerts):
             try:
                 alerts.append((i, alert_adapter().validate_python(raw)))
             except ValidationError as exc:
                 errors.extend(pydantic_errors(exc, ("alerts", i), raw, positions))
-    if header is not None:
-        # Cross-references are checked on the alerts that did validate, so a typo
-        # in one alert does not hide an unknown metric in another.
-        errors.extend(check_references(header, alerts, positions))
     if errors:
         raise SpecErrors(errors)
     assert header is not None
-    return Spec(file, header, tuple(alert for _, alert in alerts), positions)
+    return Document(file, header, tuple(alert for _, alert in alerts), positions)
 
 
-def load_spec(path: str | FsPath) -> Spec:
+def load_spec(path: str | FsPath) -> Document:
     """Read and validate a spec file."""
     path = FsPath(path)
     try:

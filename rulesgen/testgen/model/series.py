@@ -1,4 +1,4 @@
-"""A small model of Prometheus evaluation, used to derive what generated tests expect.
+"""A small model of PromQL evaluation, used to derive what generated tests expect.
 
 Kinds synthesize input series for a scenario; this module evaluates the spec's
 intent on them (independently of the generated PromQL) so that promtool, running
@@ -15,7 +15,6 @@ and `keep_firing_for` counts from the first false evaluation.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from rulesgen.ir import Labels
 from rulesgen.promql import Duration, Matcher, escape_string
 
 Sample = float | None
+LOOKBACK = Duration.parse("5m")  # Prometheus's default --query.lookback-delta
 Group = dict[Labels, float]
 
 
@@ -122,6 +122,16 @@ class SeriesSet:
             out[i] = {k: float(reduce(v)) for k, v in groups.items()}
         return out
 
+    def present(self, metric: str, matchers: Iterable[Matcher], lookback: Duration = LOOKBACK) -> list[bool]:
+        """Whether an instant selector returns anything at each step: Prometheus 2.x
+        sees a series' last sample for `lookback` (5m), ends included."""
+        n = lookback.ms // self.step.ms
+        selected = [s.samples for s in self.select(metric, matchers)]
+        return [
+            any(v is not None for samples in selected for v in samples[max(0, i - n) : i + 1])
+            for i in range(self.length)
+        ]
+
     def histogram_quantile(
         self, q: float, metric: str, matchers: Iterable[Matcher], by: Sequence[str], window: Duration
     ) -> list[Group]:
@@ -169,166 +179,3 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
 
 
 # --- alert state ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Firing:
-    labels: Labels  # labels of the result sample (grouping labels)
-    value: float
-    variant: int
-
-
-def alert_states(
-    truth: Sequence[Sequence[Group]], for_: Sequence[Duration], keep_firing_for: Duration | None, step: Duration
-) -> list[list[Firing]]:
-    """Firing alerts at each step, from the condition's result per variant and step.
-
-    `truth[i][v]` holds the samples variant v's expression returns at step i.
-    """
-    active: dict[tuple[int, Labels], int] = {}  # pending or firing since step
-    firing: set[tuple[int, Labels]] = set()
-    false_since: dict[tuple[int, Labels], int] = {}
-    last_value: dict[tuple[int, Labels], float] = {}
-    out: list[list[Firing]] = []
-    kff = keep_firing_for.ms if keep_firing_for else 0
-    for i, variants in enumerate(truth):
-        now: list[Firing] = []
-        seen = set()
-        for v, group in enumerate(variants):
-            for labels, value in group.items():
-                key = (v, labels)
-                seen.add(key)
-                false_since.pop(key, None)
-                last_value[key] = value
-                active.setdefault(key, i)
-                if (i - active[key]) * step.ms >= for_[v].ms:
-                    firing.add(key)
-        for key in list(active):
-            if key in seen:
-                continue
-            if key in firing and kff:
-                since = false_since.setdefault(key, i)
-                if (i - since) * step.ms < kff:
-                    continue  # keeps firing with its last value
-            active.pop(key)
-            firing.discard(key)
-            false_since.pop(key, None)
-        for key in sorted(firing):
-            now.append(Firing(key[1], last_value[key], key[0]))
-        out.append(now)
-    return out
-
-
-# --- Prometheus template functions ----------------------------------------------
-
-
-def go_g4(value: float) -> str:
-    """Go's `fmt.Sprintf("%.4g", v)`."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return f"{value:.4g}"
-
-
-def humanize(value: float) -> str:
-    if value == 0 or math.isnan(value) or math.isinf(value):
-        return go_g4(value)
-    prefix = ""
-    if abs(value) >= 1:
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(value) < 1000:
-                break
-            prefix, value = p, value / 1000
-        return go_g4(value) + prefix
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(value) >= 1:
-            break
-        prefix, value = p, value * 1000
-    return go_g4(value) + prefix
-
-
-def humanize1024(value: float) -> str:
-    if abs(value) <= 1 or math.isnan(value) or math.isinf(value):
-        return go_g4(value)
-    prefix = ""
-    for p in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
-        if abs(value) < 1024:
-            break
-        prefix, value = p, value / 1024
-    return go_g4(value) + prefix
-
-
-def humanize_percentage(value: float) -> str:
-    return go_g4(value * 100) + "%"
-
-
-def humanize_duration(value: float) -> str:
-    if math.isnan(value) or math.isinf(value):
-        return go_g4(value)
-    if value == 0:
-        return "0s"
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if value >= 1:
-        whole = int(value)
-        seconds, minutes, hours, days = whole % 60, (whole // 60) % 60, (whole // 3600) % 24, whole // 86400
-        if days:
-            return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
-        if hours:
-            return f"{sign}{hours}h {minutes}m {seconds}s"
-        if minutes:
-            return f"{sign}{minutes}m {seconds}s"
-        return f"{sign}{go_g4(value)}s"
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if value >= 1:
-            break
-        prefix, value = p, value * 1000
-    return f"{sign}{go_g4(value)}{prefix}s"
-
-
-def go_float(value: float) -> str:
-    """How text/template prints a float64 (`%v`): shortest repr, exponent past 1e21."""
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    return repr(value)
-
-
-FUNCTIONS = {
-    "humanize": humanize,
-    "humanize1024": humanize1024,
-    "humanizePercentage": humanize_percentage,
-    "humanizeDuration": humanize_duration,
-}
-
-_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
-_VALUE = re.compile(r"^\$value(?:\s*\|\s*(\w+))?$|^(\w+)\s+\$value$")
-_LABEL = re.compile(r"^\$labels\.([A-Za-z_]\w*)$")
-
-
-class TemplateNotPredictable(ValueError):
-    """An annotation uses template features the test generator does not model."""
-
-
-def expand(template: str, labels: Labels, value: float) -> str:
-    """Expand the subset of Prometheus templates rulesgen predicts for tests:
-    `{{ $value }}`, `{{ $value | fn }}`, `{{ fn $value }}` and `{{ $labels.name }}`."""
-    label_map = dict(labels)
-
-    def action(match: re.Match[str]) -> str:
-        body = match.group(1)
-        value_match = _VALUE.match(body)
-        if value_match:
-            fn = value_match.group(1) or value_match.group(2)
-            if fn is None:
-                return go_float(value)
-            if fn not in FUNCTIONS:
-                raise TemplateNotPredictable(f"template function {fn!r}")
-            return FUNCTIONS[fn](value)
-        label_match = _LABEL.match(body)
-        if label_match:
-            return label_map.get(label_match.group(1), "")
-        raise TemplateNotPredictable(f"template action {{{{ {body} }}}}")
-
-    return _ACTION.sub(action, template)

@@ -7,16 +7,12 @@ that expects a page the spec would not give is a spec error, not a red CI run.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-from rulesgen.errors import SpecError
-from rulesgen.ir import CompiledAlert
-from rulesgen.kinds.base import Resolve
-from rulesgen.scenarios import Check, Scenario, Simulation
-from rulesgen.simulate import Series
-
-if TYPE_CHECKING:
-    from rulesgen.spec.validate import Spec
+from rulesgen.errors import Diagnostic
+from rulesgen.kinds.base import AlertModel, Resolve
+from rulesgen.spec.validate import Document
+from rulesgen.testgen.model.series import Series
+from rulesgen.testgen.planner import Plan, PlannedCheck, Simulation
 
 _TOKEN = re.compile(r"^(?:_(?:x(\d+))?|(-?[0-9.eE+]+)(?:([+-])([0-9.eE+]+)x(\d+))?)$")
 _SERIES = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?$")
@@ -71,8 +67,8 @@ def _fmt(label_sets: list[tuple[tuple[str, str], ...]]) -> str:
     return ", ".join("{" + ", ".join(f'{k}="{v}"' for k, v in labels) + "}" for labels in label_sets)
 
 
-def example_scenarios(compiled: CompiledAlert, resolve: Resolve, spec: Spec, errors: list[SpecError]) -> list[Scenario]:
-    alert = compiled.spec
+def example_plans(alert: AlertModel, resolve: Resolve, spec: Document, errors: list[Diagnostic]) -> list[Plan]:
+    """The alert's examples as plans, each checked against the thresholds first."""
     at = spec.alert_path(alert.name)
     out = []
     for n, example in enumerate(alert.examples):
@@ -113,10 +109,10 @@ def example_scenarios(compiled: CompiledAlert, resolve: Resolve, spec: Spec, err
                     )
                 )
                 continue
-            checks.append(Check(step, tuple(states[step])))
+            checks.append(PlannedCheck(step, tuple(states[step])))
         series = tuple(
             (Series(m, tuple(sorted(lb.items())), []).text(), values_text)
             for (m, lb, _), values_text in zip(parsed, (i.values for i in example.input_series), strict=True)
         )
-        out.append(Scenario(f"example_{n}", "example", example.interval, series, tuple(checks), example.interval))
+        out.append(Plan(f"example_{n}", "example", example.interval, series, tuple(checks), example.interval))
     return out

@@ -1,9 +1,11 @@
-"""Scenarios that prove each alert: the series that make it fire and stay silent, and
-exactly what promtool must see at chosen evaluation times.
+"""Scenario plans that prove each alert: the series that make it fire and stay silent,
+and which alerts fire at chosen evaluation times.
 
-The kind synthesizes series and states its intent (`evaluate`); this module runs
-the alert state machine over them (`simulate.alert_states`) and turns the result
-into checks. Promtool then runs the real generated rules on the same series.
+The kind synthesizes series and states its intent (`evaluate`) and its invariants
+(what no data means); this module runs the alert state machine over them and turns
+the result into checks, knowing no kind. Promtool then runs the real generated rules
+on the same series. Plans do not depend on the environment: `testgen` expands them
+with each environment's labels and annotations.
 """
 
 from __future__ import annotations
@@ -11,50 +13,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rulesgen.ir import AlertRule, CompiledAlert, Labels
-from rulesgen.kinds.base import BREACH, IDLE, SAFE, AlertSpec, Phase, Resolve
+from rulesgen.kinds.base import AlertModel, Resolve
+from rulesgen.kinds.toolkit import BREACH, IDLE, SAFE, Phase
 from rulesgen.promql import Duration
-from rulesgen.simulate import Firing, ScenarioError, SeriesSet, alert_states, expand
 from rulesgen.spec.models import LabelSet
+from rulesgen.testgen.model.alertstate import Firing, alert_states
+from rulesgen.testgen.model.series import ScenarioError, SeriesSet
 
 
 @dataclass(frozen=True)
-class ExpectedAlert:
-    labels: Labels  # without alertname, as promtool's exp_labels
-    annotations: Labels
-
-
-@dataclass(frozen=True)
-class Check:
-    """At this step exactly these alerts fire (empty: silent). Environment-independent:
-    emitters render them with each environment's labels and annotations."""
+class PlannedCheck:
+    """At this sample step exactly these alerts fire (empty: silent)."""
 
     step: int
     firing: tuple[Firing, ...]
 
 
 @dataclass(frozen=True)
-class Scenario:
+class Plan:
     name: str
     purpose: str  # healthy, breach, short_breach, recovery, label_scope, no_data, example, ...
     step: Duration  # sample interval; check steps count these
     series: tuple[tuple[str, str], ...]  # (series, values) in promtool notation
-    checks: tuple[Check, ...]
+    checks: tuple[PlannedCheck, ...]
     eval_step: Duration  # rule evaluation interval, a multiple of `step`
-
-    @property
-    def fires(self) -> bool:
-        return any(c.firing for c in self.checks)
-
-    @property
-    def silent(self) -> bool:
-        return any(not c.firing for c in self.checks)
 
 
 class Simulation:
     """One alert's series and the firing alerts they lead to, step by step."""
 
-    def __init__(self, alert: AlertSpec, resolve: Resolve, step: Duration, length: int, every: int = 1) -> None:
+    def __init__(self, alert: AlertModel, resolve: Resolve, step: Duration, length: int, every: int = 1) -> None:
         self.alert = alert
         self.resolve = resolve
         self.sim = SeriesSet(step, length, every=every)
@@ -118,7 +106,7 @@ def _num(value: float) -> str:
 class Planner:
     """Builds the scenarios of one compiled alert."""
 
-    def __init__(self, alert: AlertSpec, resolve: Resolve, label_sets: dict[str, LabelSet]) -> None:
+    def __init__(self, alert: AlertModel, resolve: Resolve, label_sets: dict[str, LabelSet]) -> None:
         self.alert = alert
         self.resolve = resolve
         self.label_sets = label_sets
@@ -165,13 +153,13 @@ class Planner:
 
     def scenario(
         self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], steps: Sequence[int]
-    ) -> Scenario:
+    ) -> Plan:
         last = max(steps) - max(steps) % self.k
         series = tuple((s.text(), notation(s.samples[: last + 1])) for _, s in sorted(sim.sim.series.items()))
         # Checks sit on evaluation steps; `fire - k` is "one evaluation before".
         at = sorted({i - i % self.k for i in steps if i >= 0})
-        checks = tuple(Check(i, tuple(states[i])) for i in at)
-        return Scenario(name, purpose, self.step, series, checks, self.eval_step)
+        checks = tuple(PlannedCheck(i, tuple(states[i])) for i in at)
+        return Plan(name, purpose, self.step, series, checks, self.eval_step)
 
     def simulate(
         self,
@@ -186,11 +174,11 @@ class Planner:
 
     # --- the scenarios --------------------------------------------------------------
 
-    def plan(self) -> list[Scenario]:
+    def plan(self) -> list[Plan]:
         main, second, outside = self.scopes()
         warm, horizon = self.warm, self.horizon
         length = warm + horizon
-        out: list[Scenario] = []
+        out: list[Plan] = []
 
         sim, states = self.simulate([(main, [Phase(SAFE, length)])], length)
         self._require(not any(states), "healthy traffic fires")
@@ -199,16 +187,17 @@ class Planner:
         for level in self.alert.firing_levels():
             out.extend(self._breach(level, main, second))
 
+        invariants = self.alert.invariants
         sim, states = self.simulate([(main, [Phase(IDLE, length)])], length)
-        self._require(not any(states), "no traffic fires")
-        out.append(self.scenario("no_data", "no_data", sim, states, [warm, length - 1]))
+        out.append(self._invariant("no_data", "no_data", sim, states, invariants.no_data_fires, "no data"))
 
         for relabel in outside:
             breach = [Phase(SAFE, warm), Phase(self.alert.firing_levels()[0], horizon)]
             sim, states = self.simulate([(main, breach)], length, relabel)
-            self._require(not any(states), "a breach outside the alert's matchers fires")
             label = next(iter(relabel))
-            out.append(self.scenario(f"outside_{label}", "label_scope", sim, states, [warm, length - 1]))
+            fires = invariants.outside_matchers_fire
+            what = "a breach outside the alert's matchers"
+            out.append(self._invariant(f"outside_{label}", "label_scope", sim, states, fires, what))
 
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
@@ -216,13 +205,26 @@ class Planner:
             out.append(self.scenario(name, "silent", sim, states, [warm, length - 1]))
         return out
 
+    def _invariant(
+        self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], fires: bool, what: str
+    ) -> Plan:
+        """A scenario whose outcome the kind declares: it fires (checked just before and
+        when it does) or stays silent throughout."""
+        first = self._first(states)
+        if not fires:
+            self._require(first is None, f"{what} fires")
+            return self.scenario(name, purpose, sim, states, [self.warm, len(states) - 1])
+        self._require(first is not None, f"{what} never fires, though the kind says it does")
+        assert first is not None
+        return self.scenario(name, purpose, sim, states, [first - self.k, first, len(states) - 1])
+
     def _first(self, states: list[list[Firing]], variant: int | None = None, start: int = 0) -> int | None:
         for i in range(start, len(states)):
             if any(variant is None or f.variant == variant for f in states[i]):
                 return i
         return None
 
-    def _breach(self, level: str, main: dict[str, str], second: dict[str, str] | None) -> list[Scenario]:
+    def _breach(self, level: str, main: dict[str, str], second: dict[str, str] | None) -> list[Plan]:
         warm, horizon = self.warm, self.horizon
         length = warm + horizon
         variant = self.alert.firing_levels().index(level) if len(self.alert.variant_fors()) > 1 else 0
@@ -263,9 +265,7 @@ class Planner:
             out.append(self.scenario("one_group_only", "label_scope", sim, states, [fire, length - 1]))
         return out
 
-    def _short_breach(
-        self, level: str, variant: int, main: dict[str, str], suffix: str, longest: int
-    ) -> list[Scenario]:
+    def _short_breach(self, level: str, variant: int, main: dict[str, str], suffix: str, longest: int) -> list[Plan]:
         """The longest breach that stays pending: it must never fire."""
         warm, horizon = self.warm, self.horizon
 
@@ -301,23 +301,6 @@ class Planner:
             raise ScenarioError(f"cannot build tests for {self.alert.name}: {what}")
 
 
-def plan_scenarios(alert: AlertSpec, resolve: Resolve, label_sets: dict[str, LabelSet]) -> list[Scenario]:
+def plan_scenarios(alert: AlertModel, resolve: Resolve, label_sets: dict[str, LabelSet]) -> list[Plan]:
     """Every generated scenario of one alert (the same in every environment it is unchanged in)."""
     return Planner(alert, resolve, label_sets).plan()
-
-
-def expected_alerts(compiled: CompiledAlert, firing: Sequence[Firing]) -> tuple[ExpectedAlert, ...]:
-    """What promtool must see: every label and annotation, templates expanded."""
-    out = []
-    for f in firing:
-        rule: AlertRule = compiled.rules[f.variant]
-        labels = {**dict(f.labels), **dict(rule.labels)}
-        annotations = tuple((k, expand(v, f.labels, f.value)) for k, v in rule.annotations)
-        out.append(ExpectedAlert(tuple(sorted(labels.items())), annotations))
-    return tuple(sorted(out, key=lambda e: e.labels))
-
-
-def check_predictable(rule: AlertRule) -> None:
-    """Raise TemplateNotPredictable for annotations tests cannot expand."""
-    for _, template in rule.annotations:
-        expand(template, (), 1.0)

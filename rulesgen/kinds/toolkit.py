@@ -1,0 +1,73 @@
+"""The scenario toolkit kinds build their test series with: phases of a timeline,
+per-step increments whose every full window sums exactly, and labels that satisfy
+an alert's matchers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rulesgen.ir import Labels
+from rulesgen.promql import Matcher
+
+SAFE, BREACH, IDLE = "safe", "breach", "idle"
+
+
+@dataclass(frozen=True)
+class Phase:
+    level: str
+    steps: int
+
+
+def periodic(total: float, n: int) -> list[float]:
+    """n per-step increments summing to `total`, whole numbers where `total` is one.
+
+    Any n consecutive steps of the repeated pattern hold each position once, so
+    every full window sums to exactly `total` with no floating-point drift.
+    """
+    if float(total).is_integer():
+        q, r = divmod(int(total), n)
+        return [float(q + 1)] * r + [float(q)] * (n - r)
+    return [total / n] * n
+
+
+def runs(timeline: Sequence[Phase], length: int) -> list[tuple[str, int]]:
+    """(level, steps) covering exactly `length` steps; the last phase extends to the end."""
+    out: list[tuple[str, int]] = []
+    done = 0
+    for n, phase in enumerate(timeline):
+        steps = length - done if n == len(timeline) - 1 else min(phase.steps, length - done)
+        if steps > 0:
+            out.append((phase.level, steps))
+            done += steps
+    return out
+
+
+def levels(timeline: Sequence[Phase], length: int) -> list[str]:
+    """The level at every step."""
+    return [level for level, steps in runs(timeline, length) for _ in range(steps)]
+
+
+def increments(timeline: Sequence[Phase], length: int, patterns: dict[str, list[float]]) -> list[float]:
+    """Per-step increments following the timeline, each level repeating its pattern
+    (aligned to the step number, so a window of the pattern's length sums exactly)."""
+    out: list[float] = []
+    for level, steps in runs(timeline, length):
+        pattern = patterns[level]
+        shift = len(out) % len(pattern)
+        rotated = pattern[shift:] + pattern[:shift]
+        out.extend((rotated * -(-steps // len(pattern)))[:steps])
+    return out
+
+
+def satisfying_labels(matchers: Sequence[Matcher], scope: dict[str, str]) -> dict[str, str]:
+    """Labels for a synthesized series that the matchers select, scope values winning."""
+    labels = {m.label: ("rulesgen-other" if m.negate else m.values[0]) for m in matchers}
+    return {**labels, **scope}
+
+
+def filter_group(group: dict[Labels, float], op: str, threshold: float) -> dict[Labels, float]:
+    """The samples a `> threshold` (or `<`) comparison keeps."""
+    if op == ">":
+        return {k: v for k, v in group.items() if v > threshold}
+    return {k: v for k, v in group.items() if v < threshold}

@@ -1,0 +1,87 @@
+"""Test generation: scenario plans per alert, expanded per environment into plain-data
+tests (`ir.TestSuite`) with every expected label and annotation spelled out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rulesgen.errors import Diagnostic, SpecErrors
+from rulesgen.ir import Alert, AlertTests, Check, ExpectedAlert, Scenario, TestSuite
+from rulesgen.kinds.base import AlertModel, Resolve
+from rulesgen.spec.validate import Document
+from rulesgen.testgen.examples import example_plans
+from rulesgen.testgen.model.alertstate import Firing
+from rulesgen.testgen.model.gotemplate import TemplateNotPredictable, expand
+from rulesgen.testgen.model.series import ScenarioError
+from rulesgen.testgen.planner import Plan, plan_scenarios
+
+
+def expected_alerts(alert: Alert, firing: Sequence[Firing]) -> tuple[ExpectedAlert, ...]:
+    """What promtool must see: every label and annotation, templates expanded."""
+    out = []
+    for f in firing:
+        rule = alert.rules[f.variant]
+        labels = {**dict(f.labels), **dict(rule.labels)}
+        annotations = tuple((k, expand(v, f.labels, f.value)) for k, v in rule.annotations)
+        out.append(ExpectedAlert(tuple(sorted(labels.items())), annotations))
+    return tuple(sorted(out, key=lambda e: e.labels))
+
+
+def expand_plans(alert: Alert, plans: Sequence[Plan]) -> AlertTests:
+    """One environment's tests of an alert from its environment-independent plans."""
+    scenarios = tuple(
+        Scenario(
+            name=plan.name,
+            purpose=plan.purpose,
+            interval=plan.step,
+            series=plan.series,
+            checks=tuple(Check(plan.step * c.step, expected_alerts(alert, c.firing)) for c in plan.checks),
+        )
+        for plan in plans
+    )
+    return AlertTests(alert.env, alert.name, plans[0].eval_step, scenarios)
+
+
+class TestGenerator:
+    """Plans each alert model once (environments that do not override an alert share
+    its plans) and expands the plans for every environment."""
+
+    def __init__(self, doc: Document, resolve: Resolve) -> None:
+        self.doc = doc
+        self.resolve = resolve
+        self.plans: dict[int, list[Plan]] = {}
+
+    def plans_of(self, model: AlertModel, errors: list[Diagnostic]) -> list[Plan]:
+        plans = self.plans.get(id(model))
+        if plans is None:
+            plans = plan_scenarios(model, self.resolve, self.doc.header.label_sets)
+            plans += example_plans(model, self.resolve, self.doc, errors)
+            self.plans[id(model)] = plans
+        return plans
+
+    def tests(self, alert: Alert, model: AlertModel, errors: list[Diagnostic]) -> AlertTests | None:
+        try:
+            for rule in alert.rules:
+                for _, template in rule.annotations:
+                    expand(template, (), 1.0)
+            plans = self.plans_of(model, errors)
+        except (ScenarioError, TemplateNotPredictable) as exc:
+            at = self.doc.alert_path(alert.name)
+            errors.append(self.doc.positions.error(at, f"cannot generate tests: {exc}"))
+            return None
+        return expand_plans(alert, plans) if plans else None
+
+
+def generate_tests(doc: Document, resolve: Resolve, alerts: Sequence[tuple[Alert, AlertModel]]) -> TestSuite:
+    """The tests of every (IR alert, its model in that environment); raises SpecErrors
+    when an alert cannot be tested or an example disagrees with the thresholds."""
+    generator = TestGenerator(doc, resolve)
+    errors: list[Diagnostic] = []
+    out = []
+    for alert, model in alerts:
+        tests = generator.tests(alert, model, errors)
+        if tests is not None:
+            out.append(tests)
+    if errors:
+        raise SpecErrors(errors)
+    return TestSuite(tuple(out))
