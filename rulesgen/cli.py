@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rulesgen import __version__
 from rulesgen.emit import Files
-from rulesgen.errors import SpecErrors, ToolMissing
+from rulesgen.errors import SpecErrors, ToolMissing, did_you_mean
 from rulesgen.pipeline import build
 from rulesgen.writer import compare_tree, write_tree
 
@@ -117,6 +117,48 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    """Every check of the registry on the spec and on each environment's result."""
+    from rulesgen.lint import registry
+    from rulesgen.lint.report import render_diagnostics, render_list
+    from rulesgen.pipeline import lint_and_lower
+    from rulesgen.spec.validate import load_spec
+
+    if args.list:
+        print(render_list(registry().values(), args.format))
+        return EXIT_OK
+    try:
+        diagnostics, _ = lint_and_lower(load_spec(args.spec))
+    except SpecErrors as exc:  # the spec does not parse: those are RG001 errors
+        diagnostics = list(exc.errors)
+    text = render_diagnostics(diagnostics, args.format)
+    if text:
+        print(text)
+    if any(d.is_error for d in diagnostics):
+        return EXIT_BAD_INPUT
+    return EXIT_CHECK_FAILED if args.strict and diagnostics else EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """One alert in words, PromQL, numbers, routes, panel and tests, per environment."""
+    from rulesgen.explain import explain, render_text
+    from rulesgen.pipeline import compile_document
+    from rulesgen.spec.validate import load_spec
+
+    compiled = compile_document(load_spec(args.spec))
+    envs = [e.env for e in compiled.program.envs]
+    if args.env and args.env not in envs:
+        print(f"rulesgen: unknown environment {args.env!r}; known: {', '.join(envs)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    names = sorted({a.name for a in compiled.doc.alerts})
+    if args.alert not in names:
+        print(f"rulesgen: unknown alert {args.alert!r}{did_you_mean(args.alert, names)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    data = explain(compiled.program, compiled.tests, args.alert, [args.env] if args.env else envs)
+    print(json.dumps(data, indent=2, sort_keys=True) if args.format == "json" else render_text(data))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Files], int]] = {
     "generate": cmd_generate,
     "check": cmd_check,
@@ -143,6 +185,16 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
             cmd.add_argument("--junit", type=Path, help="also write JUnit XML here")
             cmd.add_argument("--jobs", type=int, default=None, help="parallel promtool processes (default: cores)")
+    lint = sub.add_parser("lint", help="run every check; warnings exit 0 (1 with --strict), errors 2")
+    lint.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
+    lint.add_argument("--format", choices=("text", "json", "github"), default="text", help="report format")
+    lint.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+    lint.add_argument("--list", action="store_true", help="list every check with its ID and title")
+    explain = sub.add_parser("explain", help="what an alert watches, its PromQL, numbers, routes, panel and tests")
+    explain.add_argument("alert", help="the alert's name")
+    explain.add_argument("--env", help="only this environment")
+    explain.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
+    explain.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     return top
 
 
@@ -152,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "test":
             return cmd_test(args)
+        if args.command == "lint":
+            return cmd_lint(args)
+        if args.command == "explain":
+            return cmd_explain(args)
         files = build(args.spec)
         return COMMANDS[args.command](args, files)
     except SpecErrors as exc:

@@ -167,13 +167,13 @@ def run_tests(output: Path, envs: list[str] | None = None, jobs: int | None = No
 def verify_routing(spec_path: Path, output: Path, envs: list[str] | None) -> tuple[list[RouteResult], list[str]]:
     """`amtool check-config` on every config, and `amtool config routes test` for every
     alert rule against the receiver the spec says it must reach."""
-    from rulesgen.lower import lower
-    from rulesgen.routing import expected_receiver
+    from rulesgen.lower.routing import expected_receiver
+    from rulesgen.pipeline import compile_spec
     from rulesgen.spec.validate import load_spec
 
     amtool = tool("amtool")
     spec = load_spec(spec_path)
-    program = lower(spec, tests=False)
+    program = compile_spec(spec, tests=False)
     config_errors: list[str] = []
     jobs: list[tuple[RouteResult, list[str]]] = []
     for env in program.envs:
