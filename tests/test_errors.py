@@ -61,13 +61,13 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "unknown metric",
         'metric: "tx_total"\n    matchers: {status: "failed"}\n    by',
         'metric: "tx_totl"\n    matchers: {status: "failed"}\n    by',
-        ["spec.yaml:27:13: alerts[0].metric: unknown metric 'tx_totl'; declare it under metrics"],
+        ["spec.yaml:27:13: alerts[0].metric: unknown metric 'tx_totl'; declare it under metrics; did you mean 'tx_total'?"],
     ),
     (
         "unknown label",
         'matchers: {status: "failed"}\n    by',
         'matchers: {state: "failed"}\n    by',
-        ["spec.yaml:28:16: alerts[0].matchers.state: metric 'tx_total' has no label 'state'; it has: status, network"],
+        ["spec.yaml:28:16: alerts[0].matchers.state: metric 'tx_total' has no label 'state'; it has: status, network; did you mean 'status'?"],
     ),
     (
         "unknown grouping label",
@@ -113,7 +113,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         'kind: "ratio"',
         'kind: "ratioo"',
         [
-            "spec.yaml:37:11: alerts[1].kind: unknown kind 'ratioo'; expected one of: burn_rate, counter_increase, "
+            "spec.yaml:37:11: alerts[1].kind: unknown kind 'ratioo'; expected one of: absent, burn_rate, counter_increase, "
             "gauge_ratio, gauge_threshold, latency_regression, ratio",
         ],
     ),
@@ -150,7 +150,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "  prod:\n    overrides:\n      TxFail: {threshold: 3}\n      TxRatio: {treshold: 0.2}",
         [
             "spec.yaml:8:7: environments.prod.overrides.TxFail: override names unknown alert 'TxFail'; "
-            "did you mean 'TxFailing'?",
+            "did you mean 'TxFailing'? [prod]",
             "spec.yaml:9:17: environments.prod.overrides.TxRatio.treshold: ratio alert TxRatio has no field "
             "'treshold'; did you mean 'threshold'?",
         ],
@@ -159,7 +159,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "override with a bad value",
         "  prod: {}",
         "  prod:\n    overrides:\n      TxRatio: {threshold: 2}",
-        ["spec.yaml:8:28: environments.prod.overrides.TxRatio.threshold: Input should be less than or equal to 1"],
+        ["spec.yaml:8:28: environments.prod.overrides.TxRatio.threshold: Input should be less than or equal to 1 [prod]"],
     ),
     (
         "several errors at once",
@@ -309,7 +309,7 @@ ROUTING_CASES: list[tuple[str, str, str, list[str]]] = [
         'alertmanager:\n  inhibit_rules:\n    - {name: "x", source: {alertname: "TxFail"}, target: {state: "warning"}}\n'
         "label_sets:",
         [
-            "spec.yaml:14:27: alertmanager.inhibit_rules[0].source: inhibit rule 'x': no alert matches its source",
+            "spec.yaml:14:27: alertmanager.inhibit_rules[0].source: inhibit rule 'x': no alert in prod matches its source",
             "spec.yaml:14:39: alertmanager.inhibit_rules[0].source.alertname: unknown alert 'TxFail'",
             "spec.yaml:14:59: alertmanager.inhibit_rules[0].target.state: no alert carries label 'state'",
         ],

@@ -15,12 +15,15 @@ from conftest import OUTPUT, SPEC, minimal_text, require
 from rulesgen import conventions
 from rulesgen.emit.yamlout import dump
 from rulesgen.errors import SpecErrors
-from rulesgen.lower import lower, panel_query
+from rulesgen.ir import Absent, Compare
+from rulesgen.lower.dashboards import plotted
+from rulesgen.pipeline import compile_spec
+from rulesgen.promql import panel_query
 from rulesgen.pipeline import build_text
 from rulesgen.spec.validate import load_spec
 from rulesgen.verify import check_rules
 
-PROGRAM = lower(load_spec(SPEC), tests=False)
+PROGRAM = compile_spec(load_spec(SPEC), tests=False)
 
 
 def dashboards(env: str) -> list[dict[str, Any]]:
@@ -45,10 +48,17 @@ def test_every_alert_has_exactly_one_panel_with_its_threshold(env: str) -> None:
         mine = [p for p in with_thresholds if p["id"] == conventions.alert_panel_id(compiled.name)]
         assert len(mine) == 1, compiled.name
         panel = mine[0]
-        assert threshold_values(panel) == sorted({t.value for t in compiled.thresholds}), compiled.name
+        shown = plotted(compiled)
         base = panel["fieldConfig"]["defaults"]["thresholds"]["steps"][0]
-        assert base == {"color": "green" if compiled.thresholds[0].op == ">" else "red", "value": None}
-        assert {t["expr"] for t in panel["targets"]} == {t.value_expr for t in compiled.thresholds}
+        exprs = {t["expr"] for t in panel["targets"]}
+        if isinstance(shown[0], Absent):  # plots how many series exist; red below one
+            assert threshold_values(panel) == [1] and base == {"color": "red", "value": None}
+            assert exprs == {f"count({shown[0].selector}) or vector(0)"}
+            continue
+        compares = [leaf for leaf in shown if isinstance(leaf, Compare)]
+        assert threshold_values(panel) == sorted({c.value for c in compares}), compiled.name
+        assert base == {"color": "green" if compares[0].op == ">" else "red", "value": None}
+        assert exprs == {c.quantity.expr for c in compares}
         assert panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] == {"mode": "line"}
 
 

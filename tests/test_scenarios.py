@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,10 @@ from conftest import OUTPUT, SPEC, minimal_text, require, run_cli
 from rulesgen.emit.prometheus import groups_document
 from rulesgen.emit.promtool_tests import alert_group, rule_file_name, unit_test_file
 from rulesgen.emit.yamlout import dump
-from rulesgen.errors import SpecError
-from rulesgen.ir import CompiledAlert
-from rulesgen.lower import compile_alert, lower
-from rulesgen.pipeline import build_text
+from rulesgen.errors import Diagnostic
+from rulesgen.ir import Alert
+from rulesgen.lower.alerts import AlertCompiler
+from rulesgen.pipeline import build_text, compile_document
 from rulesgen.spec.validate import load_spec
 from rulesgen.testrun import run_tests
 
@@ -77,25 +78,25 @@ def test_label_scope_scenarios() -> None:
 
 def _mutants(tmp_path: Path) -> list[tuple[str, str]]:
     """Write, per alert and environment, its original tests against mutated rules."""
-    spec = load_spec(SPEC)
-    program = lower(spec)
+    result = compile_document(load_spec(SPEC))
+    compiler = AlertCompiler(result.doc)
     made = []
-    for env in program.envs:
-        for compiled in env.alerts:
-            variants = {"nudged": compiled.spec.nudged()}
-            if any(f.ms for f in compiled.spec.variant_fors()):
-                variants["no_for"] = compiled.spec.without_for()
+    for ctx in result.contexts:
+        for alert, compiled in ctx.compiled():
+            variants = {"nudged": alert.model.nudged()}
+            if any(f.ms for f in alert.model.variant_fors()):
+                variants["no_for"] = alert.model.without_for()
             for name, mutant in variants.items():
-                errors: list[SpecError] = []
-                mutated: CompiledAlert = compile_alert(spec, env.env, mutant, errors, tests=False)
+                errors: list[Diagnostic] = []
+                mutated: Alert = compiler.compile(ctx.env, replace(alert, model=mutant), errors)
                 assert not errors
                 assert mutated.rules != compiled.rules, (compiled.name, name)
-                root = tmp_path / f"{env.env}-{compiled.name}-{name}"
+                root = tmp_path / f"{ctx.env}-{compiled.name}-{name}"
                 (root / "prometheus").mkdir(parents=True)
                 tests = root / "tests"
                 (tests / "rules").mkdir(parents=True)
-                shutil.copy(OUTPUT / env.env / "tests" / unit_test_file(compiled.name), tests)
-                step = compiled.scenarios[0].eval_step
+                shutil.copy(OUTPUT / ctx.env / "tests" / unit_test_file(compiled.name), tests)
+                step = next(t for t in result.tests.of(ctx.env) if t.alert == compiled.name).evaluation_interval
                 group = alert_group(mutated, step)
                 (tests / rule_file_name(compiled.name)).write_bytes(dump(groups_document([group])))
                 made.append((root.name, compiled.name))

@@ -14,7 +14,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
     for alert in ctx.alerts:
         team = alert.model.team
         if team not in teams:
-            message = f"unknown team {team!r} in {ctx.env}; declared: {', '.join(teams)}"
+            message = f"unknown team {team!r}; declared: {', '.join(teams)}"
             yield ctx.finding(alert, "team", message, did_you_mean(team, teams))
 
 

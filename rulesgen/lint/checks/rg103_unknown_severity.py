@@ -14,7 +14,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
     for alert in ctx.alerts:
         for path, severity in alert.model.referenced_severities():
             if severity not in severities:
-                message = f"unknown severity {severity!r} in {ctx.env}; declared: {', '.join(severities)}"
+                message = f"unknown severity {severity!r}; declared: {', '.join(severities)}"
                 yield ctx.finding(alert, str(path[0]), message, did_you_mean(severity, severities))
 
 

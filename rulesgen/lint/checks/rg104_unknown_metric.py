@@ -16,7 +16,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
             metric = use.selector.metric
             if metric not in metrics:
                 field = str(use.path[0]) if use.path else "metric"
-                message = f"unknown metric {metric!r} in {ctx.env}; declare it under metrics"
+                message = f"unknown metric {metric!r}; declare it under metrics"
                 yield ctx.finding(alert, field, message, did_you_mean(metric, metrics))
 
 

@@ -34,7 +34,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
                 if label not in spec.labels:
                     path, overridden = alert.where("by")
                     message = (
-                        f"cannot group by {label!r} in {ctx.env}: metric {use.selector.metric!r} has no such label"
+                        f"cannot group by {label!r}: metric {use.selector.metric!r} has no such label"
                     )
                     yield Finding(
                         (*path, i),

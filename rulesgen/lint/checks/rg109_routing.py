@@ -33,7 +33,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
                 ("environments", ctx.env, "routing", severity) if overridden else ("severities", severity, "route_to")
             )
             message = (
-                f"{severity} alerts route to receiver {routed!r} in {ctx.env}, which team {team!r} does not declare "
+                f"{severity} alerts route to receiver {routed!r}, which team {team!r} does not declare "
                 f"(it has: {', '.join(team_spec.receivers) or 'none'})"
             )
             yield Finding(where, message, env=ctx.env if overridden else None)

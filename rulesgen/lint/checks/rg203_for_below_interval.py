@@ -13,7 +13,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
     for alert, compiled in ctx.compiled():
         if 0 < compiled.for_.ms < interval.ms:
             yield ctx.finding(
-                alert, "for", f"for {compiled.for_} is shorter than the evaluation interval {interval} in {ctx.env}"
+                alert, "for", f"for {compiled.for_} is shorter than the evaluation interval {interval}"
             )
 
 

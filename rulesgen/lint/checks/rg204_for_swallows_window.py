@@ -16,7 +16,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
             for leaf in compares(rule.condition):
                 window = leaf.quantity.window
                 if leaf.quantity.function == "increase" and window is not None and rule.for_.ms >= window.ms:
-                    message = f"for {rule.for_} is not shorter than the {window} window in {ctx.env}: a burst shorter than the window never notifies"
+                    message = f"for {rule.for_} is not shorter than the {window} window: a burst shorter than the window never notifies"
                     yield ctx.finding(alert, "for", message)
 
 
