@@ -152,7 +152,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
             "spec.yaml:8:7: environments.prod.overrides.TxFail: override names unknown alert 'TxFail'; "
             "did you mean 'TxFailing'? [prod]",
             "spec.yaml:9:17: environments.prod.overrides.TxRatio.treshold: ratio alert TxRatio has no field "
-            "'treshold'; did you mean 'threshold'?",
+            "'treshold'; did you mean 'threshold'? [prod]",
         ],
     ),
     (
