@@ -45,34 +45,62 @@ def cmd_validate(args: argparse.Namespace, files: Files) -> int:
 
 
 def cmd_generate(args: argparse.Namespace, files: Files) -> int:
-    """Write `output/` atomically."""
-    drift = compare_tree(args.output, files)
-    write_tree(args.output, files)
-    changed = len(drift.missing) + len(drift.extra) + len(drift.changed)
+    """Write `output/` all or nothing, replacing or deleting only files rulesgen wrote."""
+    from rulesgen.writer import OutputRefused, WriteFailed, check_location
+
+    try:
+        check_location(args.output, args.spec)
+        result = write_tree(args.output, files)
+    except (OutputRefused, WriteFailed) as exc:
+        paths = exc.paths if isinstance(exc, OutputRefused) else []
+        if args.format == "json":
+            _print_json({"ok": False, "error": str(exc), "not_generated": paths})
+        else:
+            print(f"rulesgen: {exc}", file=sys.stderr)
+            for path in paths:
+                print(f"  {args.output / path}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.format == "json":
-        _print_json({"ok": True, "files": len(files), "changed": changed})
-    else:
-        print(f"wrote {len(files)} files to {args.output} ({changed} changed)")
+        _print_json({"ok": True, "files": len(files), "changed": result.changed, "edited": result.edited})
+        return EXIT_OK
+    if result.edited:
+        # Generated files say DO NOT EDIT; an edit is overwritten, but not silently.
+        print(f"rulesgen: replaced {len(result.edited)} generated file(s) edited by hand:", file=sys.stderr)
+        for path in result.edited:
+            print(f"  {args.output / path}", file=sys.stderr)
+    print(f"wrote {len(files)} files to {args.output} ({result.changed} changed)")
     return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace, files: Files) -> int:
     """Exit 1 when `output/` is not what `generate` would write; writes nothing."""
     drift = compare_tree(args.output, files)
+    foreign = set(drift.foreign)
     if args.format == "json":
-        _print_json({"ok": drift.clean, "missing": drift.missing, "extra": drift.extra, "changed": drift.changed})
+        _print_json(
+            {
+                "ok": drift.clean,
+                "missing": drift.missing,
+                "extra": drift.extra,
+                "changed": drift.changed,
+                "foreign": drift.foreign,
+            }
+        )
     elif drift.clean:
         print(f"{args.output} is up to date ({len(files)} files)")
     else:
         for label, paths in (
             ("missing", drift.missing),
             ("stale", drift.changed),
-            ("not generated", drift.extra),
+            ("obsolete", [p for p in drift.extra if p not in foreign]),
+            ("not generated", drift.foreign),
         ):
             for path in paths:
                 print(f"{label}: {args.output}/{path}")
         if drift.diff:
             print(drift.diff)
+        if foreign:
+            print(f"{args.output} holds files rulesgen did not write: `rulesgen generate` refuses until they move out")
         print(f"{args.output} is stale: run `rulesgen generate` (or `make generate`) and commit it")
     return EXIT_OK if drift.clean else EXIT_CHECK_FAILED
 
