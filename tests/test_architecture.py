@@ -1,0 +1,58 @@
+"""The layout is a contract: the IR is plain data that imports neither the spec models
+nor the kinds, targets read only the IR, and no module but a kind names a kind."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from rulesgen.kinds import registry
+
+PACKAGE = Path(__file__).resolve().parent.parent / "rulesgen"
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+    return out
+
+
+def test_ir_imports_neither_spec_models_nor_kinds() -> None:
+    found = imports(PACKAGE / "ir.py")
+    assert not {m for m in found if m.startswith(("rulesgen.spec", "rulesgen.kinds", "pydantic"))}, found
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "emit").glob("*.py")), ids=lambda p: p.name)
+def test_targets_import_no_kind_and_no_spec_model(path: Path) -> None:
+    found = {m for m in imports(path) if m.startswith(("rulesgen.kinds", "rulesgen.spec.models"))}
+    assert not found, f"{path.name} imports {found}"
+
+
+def test_no_module_outside_kinds_names_a_kind() -> None:
+    """Adding a kind is adding a file: nothing else may mention a kind by name."""
+    kinds = set(registry())
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.parent.name == "kinds":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            # A kind named where code decides something: `x.kind == "ratio"`, `kind in (...)`.
+            if isinstance(node, ast.Compare):
+                for const in ast.walk(node):
+                    if isinstance(const, ast.Constant) and isinstance(const.value, str) and const.value in kinds:
+                        offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {const.value!r}")
+    assert not offenders, offenders
+
+
+def test_the_planner_knows_no_kind() -> None:
+    text = (PACKAGE / "testgen" / "planner.py").read_text()
+    for kind in registry():
+        assert not re.search(rf"\b{kind}\b", text), kind
