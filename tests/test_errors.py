@@ -61,13 +61,17 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "unknown metric",
         'metric: "tx_total"\n    matchers: {status: "failed"}\n    by',
         'metric: "tx_totl"\n    matchers: {status: "failed"}\n    by',
-        ["spec.yaml:27:13: alerts[0].metric: unknown metric 'tx_totl'; declare it under metrics; did you mean 'tx_total'?"],
+        [
+            "spec.yaml:27:13: alerts[0].metric: unknown metric 'tx_totl'; declare it under metrics; did you mean 'tx_total'?"
+        ],
     ),
     (
         "unknown label",
         'matchers: {status: "failed"}\n    by',
         'matchers: {state: "failed"}\n    by',
-        ["spec.yaml:28:16: alerts[0].matchers.state: metric 'tx_total' has no label 'state'; it has: status, network; did you mean 'status'?"],
+        [
+            "spec.yaml:28:16: alerts[0].matchers.state: metric 'tx_total' has no label 'state'; it has: status, network; did you mean 'status'?"
+        ],
     ),
     (
         "unknown grouping label",
@@ -159,7 +163,9 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "override with a bad value",
         "  prod: {}",
         "  prod:\n    overrides:\n      TxRatio: {threshold: 2}",
-        ["spec.yaml:8:28: environments.prod.overrides.TxRatio.threshold: Input should be less than or equal to 1 [prod]"],
+        [
+            "spec.yaml:8:28: environments.prod.overrides.TxRatio.threshold: Input should be less than or equal to 1 [prod]"
+        ],
     ),
     (
         "several errors at once",

@@ -11,9 +11,9 @@ import pytest
 from conftest import SPEC, run_cli
 from rulesgen.lint import registry
 
-OVERRIDE = '''      BillingPendingBacklog:
+OVERRIDE = """      BillingPendingBacklog:
         threshold: 50
-'''
+"""
 
 
 def test_list_prints_every_check() -> None:
