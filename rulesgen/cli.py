@@ -74,6 +74,11 @@ def cmd_generate(args: argparse.Namespace, files: Files) -> int:
 
 def cmd_check(args: argparse.Namespace, files: Files) -> int:
     """Exit 1 when `output/` is not what `generate` would write; writes nothing."""
+    from rulesgen.schema import schema_drift
+
+    # The JSON Schema and field reference beside the spec are generated too.
+    if (stale_schema := schema_drift(args.spec.parent)) is not None:
+        print(stale_schema, file=sys.stderr if args.format == "json" else sys.stdout)
     drift = compare_tree(args.output, files)
     foreign = set(drift.foreign)
     if args.format == "json":
@@ -102,7 +107,23 @@ def cmd_check(args: argparse.Namespace, files: Files) -> int:
         if foreign:
             print(f"{args.output} holds files rulesgen did not write: `rulesgen generate` refuses until they move out")
         print(f"{args.output} is stale: run `rulesgen generate` (or `make generate`) and commit it")
-    return EXIT_OK if drift.clean else EXIT_CHECK_FAILED
+    return EXIT_OK if drift.clean and stale_schema is None else EXIT_CHECK_FAILED
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Write the spec's JSON Schema and the alert kinds' field reference beside the spec.
+
+    Both come from the models alone, so the spec is not read (a broken spec is what
+    the schema helps fix)."""
+    from rulesgen.schema import REFERENCE_PATH, SCHEMA_PATH, write_generated
+
+    root = args.spec.parent
+    changed = write_generated(root)
+    if args.format == "json":
+        _print_json({"ok": True, "files": [SCHEMA_PATH, REFERENCE_PATH], "changed": changed})
+    else:
+        print(f"wrote {root / SCHEMA_PATH} and {root / REFERENCE_PATH} ({len(changed)} changed)")
+    return EXIT_OK
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -203,6 +224,7 @@ def parser() -> argparse.ArgumentParser:
         "check": "exit 1 if output/ is stale; writes nothing",
         "validate": "check the spec only; writes nothing",
         "test": "run the generated promtool tests in output/; exit 1 on a failure or a coverage gap",
+        "schema": "write schema/thresholds.schema.json and docs/alert-kinds.md (beside --spec) from the models",
     }
     for name, text in helps.items():
         cmd = sub.add_parser(name, help=text, description=text)
@@ -236,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lint(args)
         if args.command == "explain":
             return cmd_explain(args)
+        if args.command == "schema":
+            return cmd_schema(args)
         files = build(args.spec)
         return COMMANDS[args.command](args, files)
     except SpecErrors as exc:
