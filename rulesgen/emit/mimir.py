@@ -1,0 +1,64 @@
+"""Grafana Mimir (and Cortex) ruler: one rule namespace file per environment and team,
+`<env>/mimir/<team>.yaml`, in the format `mimirtool rules load` and `mimirtool rules sync`
+read (cortextool's is the same):
+
+    namespace: "<namespace_prefix><env>-<team>"
+    groups: [{name, interval, rules}, ...]
+
+mimirtool decodes these files strictly (unknown keys are errors) into a namespace and
+Prometheus rule groups, which may also carry Mimir's `source_tenants` (federated rules);
+rulesgen writes none. The namespace is named in the file rather than taken from the file
+name, so the same file loads the same way wherever it is copied, and it includes the
+environment, so environments that share a tenant do not replace each other's rules.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from rulesgen.emit.prometheus import groups_document, header
+from rulesgen.emit.yamlout import dump
+from rulesgen.ir import ProgramIR, RuleGroup
+
+# Namespaces become part of the ruler's storage object keys and its API paths
+# (/prometheus/config/v1/rules/<namespace>): keep them to URL- and path-safe characters.
+_NAMESPACE_PREFIX = re.compile(r"^[A-Za-z0-9_.-]*$")
+
+
+class Options(BaseModel):
+    """The `mimir` target's settings. `emit` ignores `enabled`: the caller skips
+    disabled targets."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    enabled: bool = False
+    namespace_prefix: str = "rulesgen-"
+
+    @field_validator("namespace_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _NAMESPACE_PREFIX.match(value):
+            raise ValueError(f"{value!r} may contain only letters, digits, '_', '.' and '-'")
+        return value
+
+
+def team_of(group: RuleGroup) -> str:
+    """The team a rule group belongs to: rulesgen writes one group per team, in `<team>.rules.yml`."""
+    return group.file.removesuffix(".yml").removesuffix(".yaml").removesuffix(".rules")
+
+
+def namespace(env: str, group: RuleGroup, options: Options) -> str:
+    return f"{options.namespace_prefix}{env}-{team_of(group)}"
+
+
+def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for env in program.envs:
+        for group in env.groups:
+            files[f"{env.env}/mimir/{team_of(group)}.yaml"] = dump(
+                {"namespace": namespace(env.env, group, options), **groups_document([group])},
+                header(program.source, f"{env.env} Mimir ruler namespace of group {group.name}"),
+            )
+    return files

@@ -1,0 +1,49 @@
+"""Thanos Ruler: rule files `<env>/thanos/<team>.rules.yml`.
+
+Thanos Ruler reads the Prometheus rule format plus one group field,
+`partial_response_strategy`: what a rule evaluation does when some Store API behind the
+Querier does not answer. `abort` (the default here) fails the evaluation, so an alert
+never fires or resolves on a partial view of the data; `warn` evaluates what did answer
+and only logs, which suits rules that tolerate a missing cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from rulesgen.emit.prometheus import groups_document, header
+from rulesgen.emit.yamlout import dump
+from rulesgen.ir import ProgramIR, RuleGroup
+
+
+class Options(BaseModel):
+    """The `thanos` target's settings. `emit` ignores `enabled`: the caller skips
+    disabled targets."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    enabled: bool = False
+    partial_response_strategy: Literal["abort", "warn"] = "abort"
+
+
+def group_document(group: RuleGroup, options: Options) -> dict[str, Any]:
+    (doc,) = groups_document([group])["groups"]
+    return {
+        "name": doc["name"],
+        "interval": doc["interval"],
+        "partial_response_strategy": options.partial_response_strategy,
+        "rules": doc["rules"],
+    }
+
+
+def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for env in program.envs:
+        for group in env.groups:
+            files[f"{env.env}/thanos/{group.file}"] = dump(
+                {"groups": [group_document(group, options)]},
+                header(program.source, f"{env.env} Thanos Ruler rules of group {group.name}"),
+            )
+    return files

@@ -1,0 +1,334 @@
+"""vmalert, for real: VictoriaMetrics single-node holds the data, vmalert evaluates the
+generated prod vmalert rule files against it, and a tiny local webhook in the test plays
+Alertmanager (vmalert posts to its `/api/v2/alerts`).
+
+The data is one broken platform that fires every prod alert once, beside series that
+must stay silent: an Arbitrum that is healthy, a testnet that fails (a testnet never
+pages), a Redis without a memory limit, a route whose latency did not regress. It is
+imported through VictoriaMetrics' `/api/v1/import/prometheus` with timestamps: fifteen
+minutes of history at once, then a new sample every second. The latency alert compares
+with a week earlier, so a week-old value of its recording rule is imported as vmalert
+would have written it (vmalert labels the alerts it sends with their `alertgroup`, but
+not the series its recording rules write).
+
+The test then requires exactly the expected alerts, with exactly the expected labels,
+and every annotation of every alert rendered by vmalert's templates (whose functions
+differ from Prometheus's): no `{{` left, no `<no value>`, no error.
+
+As in the Prometheus live test, the copies of the rule files only change what a test
+needs to run quickly: group intervals become 1s and `for` is dropped (the promtool tests
+prove `for`). Everything listens on 127.0.0.1, the run is bounded (60 s), and the
+servers are stopped by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+from test_live import free_port, serve, start, stop
+
+from conftest import SPEC
+from rulesgen.emit import vmalert
+from rulesgen.pipeline import compile_spec
+from rulesgen.spec.validate import load_spec
+
+DEADLINE = 60.0
+VMALERT = shutil.which("vmalert")
+VICTORIA_METRICS = shutil.which("victoria-metrics")
+
+pytestmark = pytest.mark.skipif(
+    VMALERT is None or VICTORIA_METRICS is None,
+    reason="vmalert and victoria-metrics are not installed (Debian package victoria-metrics; make test installs it)",
+)
+
+WEEK_MS = 7 * 24 * 3600 * 1000
+HISTORY_MS = 15 * 60 * 1000
+HISTORY_STEP_MS = 15_000
+
+# Per-second rates of the counters, values of the gauges.
+COUNTERS: dict[str, float] = {
+    # Polygon: 12% of its transactions fail; Arbitrum is healthy. Globally 1.2 of 12/s
+    # fail: a 10% error ratio burns a 99% objective 10x, above the 6x page tier and both
+    # ticket tiers but below the 14.4x one.
+    'billing_transactions_total{status="failed",network="polygon",token="usdc",source="api"}': 1.2,
+    'billing_transactions_total{status="succeeded",network="polygon",token="usdc",source="api"}': 8.8,
+    'billing_transactions_total{status="failed",network="arbitrum",token="usdc",source="api"}': 0.0,
+    'billing_transactions_total{status="succeeded",network="arbitrum",token="usdc",source="api"}': 2.0,
+    'billing_transactions_network_failed_total{network="polygon",token="usdc"}': 1.2,
+    'billing_transactions_network_failed_total{network="polygon-amoy",token="usdc"}': 5.0,
+    'billing_contract_events_total{event="Transfer",status="failed",chain_id="137",method="transfer"}': 0.1,
+    'billing_contract_events_total{event="Transfer",status="succeeded",chain_id="137",method="transfer"}': 5.0,
+    'billing_contract_events_total{event="Mint",status="succeeded",chain_id="137",method="mint"}': 1.0,
+    # 80% of lookups hit on redis-1 (below 85%), 99% on redis-2.
+    'redis_keyspace_hits_total{instance="redis-1"}': 80.0,
+    'redis_keyspace_misses_total{instance="redis-1"}': 20.0,
+    'redis_keyspace_hits_total{instance="redis-2"}': 99.0,
+    'redis_keyspace_misses_total{instance="redis-2"}': 1.0,
+}
+GAUGES: dict[str, float] = {
+    'billing_transactions_network_pending_total{network="polygon",token="usdc"}': 50,
+    'billing_transactions_network_pending_total{network="arbitrum",token="usdc"}': 3,
+    "billing_subscriptions_churn_ratio": 0.3,
+    'redis_memory_used_bytes{instance="redis-1"}': 700e6,
+    'redis_memory_max_bytes{instance="redis-1"}': 1000e6,
+    # No memory limit: never pages, however much it uses.
+    'redis_memory_used_bytes{instance="redis-2"}': 900e6,
+    'redis_memory_max_bytes{instance="redis-2"}': 0,
+}
+# Cumulative bucket rates: 80% of requests between 0.25s and 0.5s, so p95 is about 0.48s
+# on every route (the same histogram interpolation in PromQL and MetricsQL).
+BUCKETS = {"0.1": 1.0, "0.25": 2.0, "0.5": 10.0, "1": 10.0, "+Inf": 10.0}
+ROUTES = ("/v1/nodes", "/v1/notifications", "/v1/users")
+for _route in ROUTES:
+    for _le, _rate in BUCKETS.items():
+        COUNTERS[f'http_request_duration_seconds_bucket{{route="{_route}",method="GET",le="{_le}"}}'] = _rate
+# A week ago: /v1/nodes was at 0.2s (more than 20% faster: a regression now), the
+# monitored /v1/notifications at 0.45s (within 20%), and /v1/users, which is not
+# monitored, at 0.1s.
+WEEK_AGO = {"/v1/nodes": 0.2, "/v1/notifications": 0.45, "/v1/users": 0.1}
+
+BILLING = {"alertgroup": "rulesgen.billing", "env": "prod", "team": "billing"}
+PLATFORM = {"alertgroup": "rulesgen.platform", "env": "prod", "team": "platform"}
+EXPECTED: list[dict[str, str]] = [
+    {"alertname": "BillingTransactionsFailing", "network": "polygon", "severity": "critical", **BILLING},
+    {"alertname": "BillingTransactionFailureRatioHigh", "network": "polygon", "severity": "critical", **BILLING},
+    {"alertname": "BillingPendingBacklog", "network": "polygon", "severity": "warning", **BILLING},
+    {"alertname": "BillingMainnetNetworkFailures", "network": "polygon", "severity": "critical", **BILLING},
+    {"alertname": "BillingSubscriptionChurnHigh", "severity": "warning", **BILLING},
+    {
+        "alertname": "BillingContractEventsFailing",
+        "chain_id": "137",
+        "event": "Transfer",
+        "severity": "warning",
+        **BILLING,
+    },
+    *(
+        {
+            "alertname": "BillingTransactionsErrorBudgetBurn",
+            "slo_tier": tier,
+            "long_window": long,
+            "short_window": short,
+            "severity": severity,
+            **BILLING,
+        }
+        for tier, long, short, severity in (
+            ("page", "6h", "30m", "critical"),
+            ("ticket", "1d", "2h", "warning"),
+            ("ticket", "3d", "6h", "warning"),
+        )
+    ),
+    {"alertname": "ApiLatencyRegression", "route": "/v1/nodes", "severity": "warning", **PLATFORM},
+    {"alertname": "NodeCacheHitRatioLow", "instance": "redis-1", "severity": "warning", **PLATFORM},
+    {"alertname": "RedisMemoryHigh", "instance": "redis-1", "severity": "warning", **PLATFORM},
+]
+
+# What a template that did not render leaves: its own braces, Go's `<no value>` for a
+# missing label, a `%!` bad-format verb, or the text of a template or function error
+# (not the words "error budget").
+UNRENDERED = re.compile(r"\{\{|\}\}|<no value>|%!|\btemplate: |error (expanding|executing|evaluating|calling)", re.I)
+
+# A known defect, kept visible: the burn-rate description reads `$labels.long_window` and
+# `$labels.short_window`, labels the rule adds. Neither Prometheus nor vmalert puts a
+# rule's own labels in `$labels` (only the query result's), so the windows render empty
+# in Prometheus and as `<no value>` in vmalert. Once the kind writes the windows in at
+# generation this entry must go: the test fails when the set differs either way.
+KNOWN_UNRENDERED = {("BillingTransactionsErrorBudgetBurn", "description")}
+
+
+def key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+class Notifier(BaseHTTPRequestHandler):
+    """Alertmanager's alerts API as vmalert calls it: a JSON list of alerts per POST."""
+
+    received: ClassVar[dict[tuple[tuple[str, str], ...], dict[str, Any]]] = {}
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:
+        alerts = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.lock:
+            for alert in alerts:
+                self.received[key(alert["labels"])] = alert
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Feeder:
+    """Imports the series into VictoriaMetrics: history at once, then one sample a second."""
+
+    url: str
+    start_ms: int = field(default_factory=lambda: int(time.time() * 1000) - HISTORY_MS)
+    stopped: threading.Event = field(default_factory=threading.Event)
+    errors: list[str] = field(default_factory=list)
+
+    def lines(self, at_ms: int) -> list[str]:
+        elapsed = (at_ms - self.start_ms) / 1000
+        out = [f"{series} {rate * elapsed:.3f} {at_ms}" for series, rate in COUNTERS.items()]
+        out.extend(f"{series} {value} {at_ms}" for series, value in GAUGES.items())
+        return out
+
+    def post(self, lines: list[str]) -> None:
+        request = urllib.request.Request(f"{self.url}/api/v1/import/prometheus", data="\n".join(lines).encode())
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+        # Make the samples searchable now rather than at the next periodic flush.
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=5):
+            pass
+
+    def backfill(self) -> None:
+        now = int(time.time() * 1000)
+        lines = [line for at in range(self.start_ms, now, HISTORY_STEP_MS) for line in self.lines(at)]
+        # What vmalert recorded a week ago, around this test's run.
+        for at in range(now - WEEK_MS - HISTORY_MS, now - WEEK_MS + HISTORY_MS, HISTORY_STEP_MS):
+            lines.extend(
+                f'route:http_request_duration_seconds:p95_rate5m{{route="{route}"}} {value} {at}'
+                for route, value in WEEK_AGO.items()
+            )
+        self.post(lines)
+
+    def run(self) -> None:
+        while not self.stopped.wait(1.0):
+            try:
+                self.post(self.lines(int(time.time() * 1000)))
+            except OSError as error:  # reported by the test, which fails on missing alerts anyway
+                self.errors.append(str(error))
+
+
+def live_rules(tmp: Path) -> list[Path]:
+    """The prod vmalert rule files, with 1s intervals and no `for`."""
+    program = compile_spec(load_spec(SPEC), tests=False)
+    paths = []
+    for name, content in sorted(vmalert.emit(program, vmalert.Options()).items()):
+        if not name.startswith("prod/"):
+            continue
+        doc = yaml.safe_load(content)
+        for group in doc["groups"]:
+            group["interval"] = "1s"
+            for rule in group["rules"]:
+                rule.pop("for", None)
+        path = tmp / Path(name).name
+        path.write_text(yaml.safe_dump(doc))
+        paths.append(path)
+    return paths
+
+
+def wait_ready(url: str, proc: Any, log: Path) -> None:
+    until = time.monotonic() + 15
+    while time.monotonic() < until:
+        if proc.poll() is not None:
+            pytest.fail(f"{url} exited early:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"{url} did not become ready:\n{log.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def vm_stack(tmp_path: Path) -> Iterator[tuple[dict[tuple[tuple[str, str], ...], dict[str, Any]], Path, Feeder]]:
+    assert VMALERT and VICTORIA_METRICS
+    Notifier.received = {}
+    notifier, notifier_port = serve(Notifier)
+    vm_port, vmalert_port = free_port(), free_port()
+    vm_url = f"http://127.0.0.1:{vm_port}"
+    vm = start(
+        [
+            VICTORIA_METRICS,
+            f"-httpListenAddr=127.0.0.1:{vm_port}",
+            f"-storageDataPath={tmp_path / 'vm-data'}",
+            # Samples are visible to queries at once (default: 30s later), and backfilled
+            # history is never hidden behind a cached response.
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+        ],
+        tmp_path / "victoria-metrics.log",
+    )
+    procs = [vm]
+    feeder = Feeder(vm_url)
+    thread = threading.Thread(target=feeder.run, daemon=True)
+    try:
+        wait_ready(vm_url, vm, tmp_path / "victoria-metrics.log")
+        feeder.backfill()
+        thread.start()
+        vmalert_proc = start(
+            [
+                VMALERT,
+                f"-httpListenAddr=127.0.0.1:{vmalert_port}",
+                f"-datasource.url={vm_url}",
+                # Alerts read recording rules, which vmalert must write back to be read.
+                f"-remoteWrite.url={vm_url}",
+                "-remoteWrite.flushInterval=1s",
+                f"-notifier.url=http://127.0.0.1:{notifier_port}",
+                "-evaluationInterval=1s",
+                "-rule.resendDelay=1s",
+                *(f"-rule={path}" for path in live_rules(tmp_path)),
+            ],
+            tmp_path / "vmalert.log",
+        )
+        procs.append(vmalert_proc)
+        wait_ready(f"http://127.0.0.1:{vmalert_port}", vmalert_proc, tmp_path / "vmalert.log")
+        yield Notifier.received, tmp_path, feeder
+    finally:
+        feeder.stopped.set()
+        for proc in reversed(procs):
+            stop(proc)
+        notifier.shutdown()
+
+
+def test_vmalert_fires_exactly_the_expected_alerts_with_rendered_annotations(
+    vm_stack: tuple[dict[tuple[tuple[str, str], ...], dict[str, Any]], Path, Feeder],
+) -> None:
+    received, logs, feeder = vm_stack
+    expected = {key(labels) for labels in EXPECTED}
+    began = time.monotonic()
+    while time.monotonic() - began < DEADLINE - 20:
+        with Notifier.lock:
+            got = set(received)
+        if expected <= got:
+            break
+        time.sleep(0.5)
+    # Give alerts that should stay silent time to show up if they were going to.
+    time.sleep(5)
+    with Notifier.lock:
+        alerts = dict(received)
+    context = "\n".join(
+        re.sub(r"\s+", " ", (logs / f).read_text())[-1500:] for f in ("vmalert.log", "victoria-metrics.log")
+    )
+    assert expected <= set(alerts), f"missing: {expected - set(alerts)}\nfeeder: {feeder.errors[-3:]}\n{context}"
+    assert set(alerts) == expected, f"unexpected alerts: {set(alerts) - expected}"
+
+    unrendered: dict[tuple[str, str], str] = {}
+    for labels, alert in alerts.items():
+        name = dict(labels)["alertname"]
+        assert set(alert["annotations"]) == {"summary", "description", "runbook_url", "dashboard_url"}, name
+        for annotation, text in alert["annotations"].items():
+            if not text.strip() or UNRENDERED.search(text):
+                unrendered[(name, annotation)] = text
+    assert set(unrendered) == KNOWN_UNRENDERED, f"annotations that did not render: {unrendered}"
+
+    by_name = {dict(labels)["alertname"]: alert for labels, alert in alerts.items()}
+    # Values went through vmalert's humanize functions, as Prometheus would render them.
+    ratio = by_name["BillingTransactionFailureRatioHigh"]["annotations"]["description"]
+    assert re.search(r"\b12(\.0+)?%", ratio), ratio
+    failing = by_name["BillingTransactionsFailing"]["annotations"]
+    assert "on network polygon" in failing["summary"], failing
+    latency = by_name["ApiLatencyRegression"]["annotations"]
+    assert "/v1/nodes" in latency["summary"], latency
