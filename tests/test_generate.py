@@ -120,8 +120,8 @@ def test_validate_writes_nothing(tmp_path: Path) -> None:
 def test_staging_override_changes_only_staging() -> None:
     prod = (OUTPUT / "prod" / "prometheus" / "billing.rules.yml").read_text()
     staging = (OUTPUT / "staging" / "prometheus" / "billing.rules.yml").read_text()
-    assert 'increase5m{status=\\"failed\\"}) > 5"' in prod
-    assert 'increase5m{status=\\"failed\\"}) > 20"' in staging
+    assert 'increase5m{network=~\\"arbitrum|polygon\\",status=\\"failed\\"}) > 5"' in prod
+    assert 'increase5m{network=~\\"arbitrum|polygon\\",status=\\"failed\\"}) > 20"' in staging
     assert "BillingSubscriptionChurnHigh" in prod and "BillingSubscriptionChurnHigh" not in staging
     assert 'cluster: "staging"' in staging and "cluster:" not in prod
 

@@ -17,9 +17,8 @@ from rulesgen.emit.yamlout import dump
 from rulesgen.errors import SpecErrors
 from rulesgen.ir import Absent, Compare
 from rulesgen.lower.dashboards import plotted
-from rulesgen.pipeline import compile_spec
+from rulesgen.pipeline import build_text, compile_spec
 from rulesgen.promql import panel_query
-from rulesgen.pipeline import build_text
 from rulesgen.spec.validate import load_spec
 from rulesgen.verify import check_rules
 

@@ -26,12 +26,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from rulesgen import conventions
+from rulesgen.emit import base
 from rulesgen.emit.prometheus import groups_document, header
 from rulesgen.emit.yamlout import dump
-from rulesgen.ir import EnvIR, ProgramIR, RuleGroup
+from rulesgen.ir import EnvIR, ProgramIR, RuleGroup, TestSuite
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PrometheusRule"
@@ -72,13 +73,12 @@ def dns_name(*parts: str) -> str:
     return name
 
 
-class Options(BaseModel):
+class Options(base.Options):
     """The `kubernetes` target's settings. `emit` ignores `enabled`: the caller skips
     disabled targets."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    enabled: bool = False
     namespace: str = "monitoring"
     # What the Prometheus object's `ruleSelector` matches (kube-prometheus-stack: `release`).
     labels: dict[str, str] = Field(default_factory=lambda: {"release": "kube-prometheus-stack"})
@@ -134,9 +134,7 @@ def prometheus_rule(env: EnvIR, group: RuleGroup, options: Options) -> dict[str,
 def dashboard_configmaps(program: ProgramIR, env: str) -> list[str]:
     """Paths, relative to `<env>/`, of the ConfigMaps the Grafana emitter writes: one per
     dashboard, named by the same UID convention (the alerts overview and each board)."""
-    boards = program.dashboards.boards if program.dashboards is not None else []
-    titles = [conventions.ALERTS_DASHBOARD, *(board.title for board in boards)]
-    return sorted(f"grafana/configmaps/{conventions.dashboard_uid(title, env)}.yaml" for title in titles)
+    return sorted(f"grafana/configmaps/{d.uid}.yaml" for d in program.env(env).dashboards)
 
 
 def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
@@ -170,3 +168,16 @@ def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
             header(program.source, f"{env.env} PrometheusRules and dashboards for kustomize, Argo CD or Flux"),
         )
     return files
+
+
+def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:
+    return emit(program, options)
+
+
+TARGET = base.Target(
+    "kubernetes",
+    Options,
+    _emit,
+    default=False,
+    description="PrometheusRule objects and a kustomization per environment",
+)

@@ -16,24 +16,24 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
+from rulesgen.emit import base
 from rulesgen.emit.prometheus import groups_document, header
 from rulesgen.emit.yamlout import dump
-from rulesgen.ir import ProgramIR, RuleGroup
+from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
 
 # Namespaces become part of the ruler's storage object keys and its API paths
 # (/prometheus/config/v1/rules/<namespace>): keep them to URL- and path-safe characters.
 _NAMESPACE_PREFIX = re.compile(r"^[A-Za-z0-9_.-]*$")
 
 
-class Options(BaseModel):
+class Options(base.Options):
     """The `mimir` target's settings. `emit` ignores `enabled`: the caller skips
     disabled targets."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    enabled: bool = False
     namespace_prefix: str = "rulesgen-"
 
     @field_validator("namespace_prefix")
@@ -62,3 +62,10 @@ def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
                 header(program.source, f"{env.env} Mimir ruler namespace of group {group.name}"),
             )
     return files
+
+
+def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:
+    return emit(program, options)
+
+
+TARGET = base.Target("mimir", Options, _emit, default=False, description="Mimir / Cortex ruler namespace files")

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from rulesgen.emit import base
 from rulesgen.emit.prometheus import groups_document, header
 from rulesgen.emit.yamlout import dump
-from rulesgen.ir import ProgramIR, RuleGroup
+from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
 
 
-class Options(BaseModel):
+class Options(base.Options):
     """The `thanos` target's settings. `emit` ignores `enabled`: the caller skips
     disabled targets."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    enabled: bool = False
     partial_response_strategy: Literal["abort", "warn"] = "abort"
 
 
@@ -47,3 +47,10 @@ def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
                 header(program.source, f"{env.env} Thanos Ruler rules of group {group.name}"),
             )
     return files
+
+
+def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:
+    return emit(program, options)
+
+
+TARGET = base.Target("thanos", Options, _emit, default=False, description="Thanos Ruler rule files")

@@ -21,20 +21,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from rulesgen.emit import base
 from rulesgen.emit.prometheus import groups_document, header
 from rulesgen.emit.yamlout import dump
-from rulesgen.ir import ProgramIR, RuleGroup
+from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
 
 
-class Options(BaseModel):
+class Options(base.Options):
     """The `vmalert` target's settings. `emit` ignores `enabled`: the caller skips
     disabled targets."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    enabled: bool = False
     # How many of a group's rules vmalert evaluates at once; None keeps vmalert's default, 1.
     concurrency: int | None = Field(default=None, ge=1)
 
@@ -58,3 +58,10 @@ def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
                 header(program.source, f"{env.env} vmalert rules of group {group.name}"),
             )
     return files
+
+
+def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:
+    return emit(program, options)
+
+
+TARGET = base.Target("vmalert", Options, _emit, default=False, description="vmalert rule files")

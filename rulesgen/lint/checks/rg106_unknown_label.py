@@ -33,9 +33,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
             for i, label in enumerate(by):
                 if label not in spec.labels:
                     path, overridden = alert.where("by")
-                    message = (
-                        f"cannot group by {label!r}: metric {use.selector.metric!r} has no such label"
-                    )
+                    message = f"cannot group by {label!r}: metric {use.selector.metric!r} has no such label"
                     yield Finding(
                         (*path, i),
                         message,

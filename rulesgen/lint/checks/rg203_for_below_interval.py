@@ -12,9 +12,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
     interval = ctx.doc.header.settings.evaluation_interval
     for alert, compiled in ctx.compiled():
         if 0 < compiled.for_.ms < interval.ms:
-            yield ctx.finding(
-                alert, "for", f"for {compiled.for_} is shorter than the evaluation interval {interval}"
-            )
+            yield ctx.finding(alert, "for", f"for {compiled.for_} is shorter than the evaluation interval {interval}")
 
 
 CHECK = run
