@@ -130,8 +130,9 @@ def main() -> None:
 
 def stages(n: int) -> None:
     """Where the time of the rules-only compile goes, stage by stage, in this process."""
-    from rulesgen.emit import all_emitters
-    from rulesgen.lower import lower
+    from rulesgen.emit import registry, target_options
+    from rulesgen.ir import TestSuite
+    from rulesgen.pipeline import compile_spec
     from rulesgen.spec.validate import parse_spec
 
     text = synthetic_spec(n)
@@ -139,12 +140,12 @@ def stages(n: int) -> None:
     spec = parse_spec(text, "synthetic.yaml")
     rows = [("load + validate", time.perf_counter() - start)]
     start = time.perf_counter()
-    program = lower(spec, tests=False)
-    rows.append(("lower", time.perf_counter() - start))
-    for emitter in all_emitters():
+    program = compile_spec(spec, tests=False)
+    rows.append(("lint + lower", time.perf_counter() - start))
+    for name, options in target_options(spec, []).items():
         start = time.perf_counter()
-        emitter(program)
-        rows.append((f"emit {emitter.__module__.rsplit('.', 1)[-1]}", time.perf_counter() - start))
+        registry()[name].run(program, TestSuite(), options)
+        rows.append((f"target {name}", time.perf_counter() - start))
     print(f"\n| stage ({n:,} alerts x 2 envs, no tests) | seconds |")
     print("|---|---|")
     for name, secs in rows:

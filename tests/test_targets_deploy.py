@@ -40,7 +40,8 @@ from pydantic import ValidationError
 
 from conftest import ROOT, SPEC, require
 from rulesgen.emit import grafana, kubernetes, mimir, prometheus, thanos, vmalert
-from rulesgen.ir import AlertRule, EnvIR, ProgramIR, RecordingRule, RuleGroup
+from rulesgen.emit.base import Options
+from rulesgen.ir import AlertRule, Compare, EnvIR, ProgramIR, Quantity, RecordingRule, RuleGroup, TestSuite
 from rulesgen.pipeline import compile_spec
 from rulesgen.promql import Duration
 from rulesgen.spec.validate import load_spec
@@ -64,7 +65,7 @@ def program() -> ProgramIR:
 def prom_groups(program: ProgramIR) -> dict[str, list[dict[str, Any]]]:
     """The plain Prometheus groups, keyed by `<env>/<team>`, as parsed from their files."""
     out = {}
-    for path, content in prometheus.emit(program).items():
+    for path, content in prometheus.emit(program, TestSuite(), Options()).items():
         env, _, name = path.split("/")
         out[f"{env}/{name.removesuffix('.rules.yml')}"] = yaml.safe_load(content)["groups"]
     return out
@@ -98,6 +99,7 @@ def toy_program(*teams: str) -> ProgramIR:
                     for_=Duration.parse("5m"),
                     labels=(("severity", "critical"),),
                     annotations=(("summary", "{{ $labels.job }} is down"),),
+                    condition=Compare(Quantity("job:up:sum", "count", "up targets per job"), "==", 0),
                 ),
             ),
         )
@@ -211,7 +213,7 @@ def test_the_crd_schema_rejects_an_object_without_spec(crd_validator: jsonschema
 
 def test_kustomization_lists_every_rule_and_dashboard_configmap(program: ProgramIR) -> None:
     files = kubernetes.emit(program, kubernetes.Options())
-    dashboards = grafana.emit(program)
+    dashboards = grafana.emit(program, TestSuite(), Options())
     for env in program.envs:
         doc = yaml.safe_load(files[f"{env.env}/kustomization.yaml"])
         assert doc["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
@@ -233,7 +235,10 @@ def test_kustomize_builds_each_environment(program: ProgramIR, tmp_path: Path) -
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed: the kustomization is checked by structure only")
-    files = {**kubernetes.emit(program, kubernetes.Options(namespace="observability")), **grafana.emit(program)}
+    files = {
+        **kubernetes.emit(program, kubernetes.Options(namespace="observability")),
+        **grafana.emit(program, TestSuite(), Options()),
+    }
     for path, content in files.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_bytes(content)

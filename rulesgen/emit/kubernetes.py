@@ -30,7 +30,8 @@ from pydantic import ConfigDict, Field, field_validator
 
 from rulesgen import conventions
 from rulesgen.emit import base
-from rulesgen.emit.prometheus import groups_document, header
+from rulesgen.emit.base import header
+from rulesgen.emit.prometheus import groups_document
 from rulesgen.emit.yamlout import dump
 from rulesgen.ir import EnvIR, ProgramIR, RuleGroup, TestSuite
 

@@ -19,7 +19,8 @@ import re
 from pydantic import ConfigDict, field_validator
 
 from rulesgen.emit import base
-from rulesgen.emit.prometheus import groups_document, header
+from rulesgen.emit.base import header
+from rulesgen.emit.prometheus import groups_document
 from rulesgen.emit.yamlout import dump
 from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
 

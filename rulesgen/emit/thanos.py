@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 
 from rulesgen.emit import base
-from rulesgen.emit.prometheus import groups_document, header
+from rulesgen.emit.base import header
+from rulesgen.emit.prometheus import groups_document
 from rulesgen.emit.yamlout import dump
 from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
 

@@ -121,7 +121,7 @@ class BurnRate(AlertModel):
 
     def compile(self, ctx: CompileContext) -> KindRules:
         budget = f"(1 - {number(self.objective)})"
-        variants = []
+        variants: list[AlertVariant] = []
         for tier in self.tiers:
             long, short = self.error_ratio(ctx, tier.long), self.error_ratio(ctx, tier.short)
             limit = f"({number(tier.factor)} * {budget})"
