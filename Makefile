@@ -35,6 +35,7 @@ unit: $(STAMP)
 ## check: fail when output/ is stale
 check: $(STAMP)
 	$(BIN)/rulesgen check
+	$(BIN)/rulesgen lint --strict
 
 ## bench: print the benchmark tables (several minutes: one big promtool file is the slow baseline)
 bench: $(STAMP) tools
