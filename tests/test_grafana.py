@@ -149,7 +149,9 @@ def test_one_threshold_change_moves_rule_tests_and_panel_together() -> None:
     assert '"value": 30.0' in after[overview].decode() and '"value": 30.0' not in before[overview].decode()
     # staging overrides this threshold, so staging does not move
     assert not any(p.startswith("staging/") for p in changed)
-    assert {p.split("/")[1] for p in changed} == {"prometheus", "tests", "grafana"}
+    # the rule moves in every deploy format of it too, and nowhere else
+    deploy = {"kubernetes", "vmalert", "mimir", "thanos"}
+    assert {p.split("/")[1] for p in changed} == {"prometheus", "tests", "grafana", *deploy}
 
 
 BAD_DASHBOARDS = [
@@ -166,7 +168,7 @@ BAD_DASHBOARDS = [
     (
         '  grafana_base_url: "https://grafana.example.com"',
         '  grafana_base_url: "https://grafana.example.com"\n  dashboards:\n    panel_overrides:\n      TxFail: {title: "x"}',
-        "spec.yaml:7:7: settings.dashboards.panel_overrides.TxFail: unknown alert 'TxFail'",
+        "spec.yaml:7:7: settings.dashboards.panel_overrides.TxFail: unknown alert 'TxFail'; did you mean 'TxFailing'?",
     ),
 ]
 
