@@ -41,6 +41,7 @@ check: $(STAMP)
 bench: $(STAMP) tools
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_verify.py
+	$(BIN)/python bench/bench_rule_cost.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

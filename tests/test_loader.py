@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import minimal_text
+from rulesgen.cli import main
 from rulesgen.errors import SpecErrors
 from rulesgen.spec.loader import load_yaml
 
@@ -372,3 +375,31 @@ def test_errors_name_both_yaml_versions() -> None:
     for text in ("a: 1:30", "a: 010", "a: 0b101", "a: 1_000", "a: 0o10"):
         (message,) = errors_of(text)
         assert re.search(r"YAML 1\.1 reads .* but YAML 1\.2 as ", message), message
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (".inf", ".inf is not a finite number; numbers must be finite"),
+        ("1e999", "the number 1e999 is too large (it overflows to infinity)"),
+        ("010", "YAML 1.1 reads 010 as the octal number 8 but YAML 1.2 as the number 10"),
+    ],
+)
+def test_cli_reports_the_value_with_exit_2(
+    value: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_text().replace("    threshold: 5\n", f"    threshold: {value}\n", 1))
+    assert main(["validate", "--spec", str(spec), "--output", str(tmp_path / "out")]) == 2
+    printed = capsys.readouterr()
+    assert printed.err.startswith(f"{spec}:31:16: alerts[0].threshold: {message}")
+    assert "Traceback" not in printed.out + printed.err
+
+
+@pytest.mark.parametrize("text", ["1e3", "1e-7", "-.5", "0o17", "09", "1e308", "+.5e2"])
+def test_the_suggested_spelling_is_read_alike_by_both_versions(text: str) -> None:
+    (message,) = errors_of(f"a: {text}")
+    suggestion = re.search(r"write (\S+) for the number$", message)
+    assert suggestion is not None, message
+    data, _ = load_yaml(f"a: {suggestion[1]}", "f.yaml")
+    assert data["a"] == (int(text[2:], 8) if text.startswith("0o") else float(text))

@@ -248,11 +248,21 @@ def _ambiguity(text: str) -> str:
     read12 = _describe(tag12, value12, text)
     hint = f'quote it ("{text}") for text'
     if value12 is not None and tag11 == _STR_TAG:
-        hint += f", or write {value12!r} for the number"
+        hint += f", or write {_unambiguous(value12)} for the number"
     elif tag12 == _INT and tag11.endswith(":int"):
         octal = f", 0o{text.lstrip('0')} for octal" if text[0] == "0" else ""
         hint = f"write {value12} without leading zeros{octal}, or {hint}"
     return f"YAML 1.1 reads {text} as {read11} but YAML 1.2 as {read12}; {hint}"
+
+
+def _unambiguous(number: float) -> str:
+    """A spelling both YAML versions read as `number`: YAML 1.1 needs a dot in a float."""
+    if isinstance(number, int):
+        return str(number)
+    mantissa, _, exponent = repr(number).partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return f"{mantissa}e{exponent}" if exponent else mantissa
 
 
 def _int12(text: str) -> int:
