@@ -59,7 +59,26 @@ def _push(body: str, matchers: str, records: dict[str, str]) -> str:
         follows = body[match.end() : match.end() + 1]
         if follows == "(" or not (name in records or (":" not in name and (existing or follows in "[ )"))):
             continue
-        if name in ("by", "without", "on", "ignoring", "offset", "and", "or", "unless", "bool"):
+        if name in (
+            "by",
+            "without",
+            "on",
+            "ignoring",
+            "offset",
+            "and",
+            "or",
+            "unless",
+            "bool",
+            "sum",
+            "min",
+            "max",
+            "avg",
+            "count",
+            "stddev",
+            "topk",
+            "bottomk",
+            "quantile",
+        ):
             continue
         inner = ",".join(p for p in ((existing or "{}")[1:-1], matchers) if p)
         return body[: match.start()] + f"{name}{{{inner}}}" + body[match.end() :]
