@@ -57,7 +57,7 @@ def _push(body: str, matchers: str, records: dict[str, str]) -> str:
     for match in _SELECTOR.finditer(body):
         name, existing = match.group(1), match.group(2)
         follows = body[match.end() : match.end() + 1]
-        if follows == "(" or not (name in records or (":" not in name and (existing or follows in "[ )"))):
+        if follows == "(" or not (name in records or existing or (follows and follows in "[{")):
             continue
         if name in (
             "by",
