@@ -702,7 +702,8 @@ def ratio_row(name: str, num: float, den: float, num_samples: int, den_samples: 
     value = num / den if den else math.nan
     verdict = "met" if value <= target else "missed"
     by_samples = num_samples / den_samples if den_samples else math.nan
-    return f"| {name:<48} | {value:>6.2f}x | {by_samples:>6.2f}x | <= {target}x {verdict:<6} |"
+    shown = f"{by_samples:>6.2f}" if by_samples >= 0.01 else f"{by_samples:>6.4f}"
+    return f"| {name:<48} | {value:>6.2f}x | {shown}x | <= {target}x {verdict:<6} |"
 
 
 def main(argv: list[str] | None = None) -> int:
