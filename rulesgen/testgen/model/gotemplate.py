@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 from rulesgen.ir import Labels
 
@@ -59,8 +60,11 @@ def humanize_duration(value: float) -> str:
     sign = "-" if value < 0 else ""
     value = abs(value)
     if value >= 1:
-        whole = int(value)
-        seconds, minutes, hours, days = whole % 60, (whole // 60) % 60, (whole // 3600) % 24, whole // 86400
+        # Go's int64(v) is the minimum int64 for values out of its range (amd64), and
+        # Go's / and % truncate toward zero: a huge duration prints negative, as in Go.
+        whole = int(value) if value < 2**63 else -(2**63)
+        seconds, minutes = _rem(whole, 60), _rem(_quo(whole, 60), 60)
+        hours, days = _rem(_quo(_quo(whole, 60), 60), 24), _quo(_quo(_quo(whole, 60), 60), 24)
         if days:
             return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
         if hours:
@@ -76,11 +80,39 @@ def humanize_duration(value: float) -> str:
     return f"{sign}{go_g4(value)}{prefix}s"
 
 
+def _quo(a: int, b: int) -> int:
+    """Go's integer division, truncating toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _rem(a: int, b: int) -> int:
+    return a - b * _quo(a, b)
+
+
 def go_float(value: float) -> str:
-    """How text/template prints a float64 (`%v`): shortest repr, exponent past 1e21."""
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    return repr(value)
+    """How text/template prints a float64 (`%v`, that is strconv's shortest `%g`): the
+    shortest digits that round-trip, in exponent form when the decimal exponent is
+    below -4 or at least 6 (so 1e6 prints as `1e+06`, 123456 as `123456`)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "0"
+    # The shortest round-trip digits and the decimal exponent, from Python's repr.
+    _, coefficient, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    figures = "".join(map(str, coefficient))
+    exp = len(figures) + int(exponent) - 1
+    neg = "-" if value < 0 else ""
+    if exp < -4 or exp >= 6:
+        body = figures[0] + ("." + figures[1:] if len(figures) > 1 else "")
+        return f"{neg}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{neg}0.{'0' * (-exp - 1)}{figures}"
+    whole, frac = figures[: exp + 1], figures[exp + 1 :]
+    whole = whole + "0" * (exp + 1 - len(whole))
+    return f"{neg}{whole}" + (f".{frac}" if frac else "")
 
 
 FUNCTIONS = {
