@@ -126,44 +126,93 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_test(args: argparse.Namespace) -> int:
-    """Run the generated promtool tests in `output/` and the coverage gate."""
-    from rulesgen.testrun import format_report, junit_xml, run_tests, verify_routing
+def _bad_input(args: argparse.Namespace, message: str) -> int:
+    if args.format == "json":
+        _print_json({"ok": False, "error": message})
+    print(f"rulesgen: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
-    if not args.output.is_dir():
-        print(f"{args.output} does not exist: run `rulesgen generate` first", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    report = run_tests(args.output, args.env or None, args.jobs)
-    if any(
-        (args.output / env / "alertmanager").is_dir() for env in (args.env or [p.name for p in args.output.iterdir()])
-    ):
-        report.routes, report.config_errors = verify_routing(args.spec, args.output, args.env or None)
+
+def _tested_envs(args: argparse.Namespace) -> list[str] | str:
+    """The environments to test, or why `output/` cannot be tested (exit 2).
+
+    Tests that differ from what the spec generates judge an old spec, so they are
+    refused; deployed rule files that differ are what the tests exist to judge, so
+    they are kept in `args.edited` and tested."""
+    from rulesgen.testrun import environments, freshness
+
+    known = environments(args.output)
+    if not known:
+        return f"{args.output} holds no generated environments: run `rulesgen generate` first"
+    unknown = sorted(set(args.env or ()) - set(known))
+    if unknown:
+        return f"unknown environment {', '.join(map(repr, unknown))}; {args.output} has: {', '.join(known)}"
+    envs: list[str] = args.env or known
+    fresh = freshness(args.output, build(args.spec), envs)
+    if fresh.stale:
+        listed = "".join(f"\n  {args.output}/{path}" for path in fresh.stale[:20])
+        more = f"\n  ... and {len(fresh.stale) - 20} more" if len(fresh.stale) > 20 else ""
+        return (
+            f"{args.output} is stale: these files are not what {args.spec} generates:{listed}{more}\n"
+            f"run `rulesgen generate` before `rulesgen {args.command}`"
+        )
+    args.edited = [f"{args.output}/{path}" for path in fresh.edited]
+    return envs
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Run the generated promtool tests against the deployed rules in `output/`, the
+    coverage gate and the routing checks."""
+    from rulesgen.testrun import format_report, junit_xml, report_json, run_tests, verify_routing
+
+    envs = _tested_envs(args)
+    if isinstance(envs, str):
+        return _bad_input(args, envs)
+    report = run_tests(args.output, envs, args.jobs)
+    report.edited = args.edited
+    if any((args.output / env / "alertmanager").is_dir() for env in envs):
+        report.routes, report.config_errors = verify_routing(args.spec, args.output, envs)
     if args.junit:
         args.junit.write_bytes(junit_xml(report))
     if args.format == "json":
-        _print_json(
-            {
-                "ok": report.ok,
-                "alerts": [
-                    {
-                        "env": r.env,
-                        "alert": r.alert,
-                        "scenarios": len(r.scenarios),
-                        "failed": r.failed if not r.ok else [],
-                        "covered": r.covered,
-                    }
-                    for r in report.results
-                ],
-                "untested": [{"env": e, "alert": a} for e, a in report.untested],
-                "routes": [
-                    {"env": r.env, "alert": r.alert, "labels": r.labels, "receiver": r.expected, "ok": r.ok}
-                    for r in report.routes
-                ],
-            }
-        )
+        _print_json(report_json(report))
     else:
         print(format_report(report))
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+def cmd_mutate(args: argparse.Namespace) -> int:
+    """Mutate the deployed rules of each alert and run its tests against every mutant;
+    exit 1 when an environment's mutation score is below `--min-score`."""
+    import os
+
+    from rulesgen.ir import compares
+    from rulesgen.mutate import format_mutations, mutations_json, run_mutations
+    from rulesgen.pipeline import compile_spec
+    from rulesgen.spec.validate import load_spec
+    from rulesgen.verify import tool
+
+    tool("promtool")
+    envs = _tested_envs(args)
+    if isinstance(envs, str):
+        return _bad_input(args, envs)
+    program = compile_spec(load_spec(args.spec), tests=False)
+    units = {
+        (e.env, a.name): [(c.value, c.quantity.unit) for rule in a.rules for c in compares(rule.condition)]
+        for e in program.envs
+        for a in e.alerts
+    }
+    known = {a for e in program.envs if e.env in envs for a in units if a[0] == e.env}
+    unknown = sorted(set(args.alert or ()) - {name for _, name in known})
+    if unknown:
+        return _bad_input(args, f"unknown alert {', '.join(map(repr, unknown))} in {', '.join(envs)}")
+    report = run_mutations(args.output, envs, args.alert, args.jobs or os.cpu_count() or 2, units)
+    if args.format == "json":
+        _print_json(mutations_json(report))
+    else:
+        print(format_mutations(report))
+    low = [env for env in report.envs if (report.env_score(env) or 0.0) < args.min_score]
+    return EXIT_OK if report.baseline_ok and not low else EXIT_CHECK_FAILED
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -215,6 +264,26 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Files], int]] = {
 }
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _score(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a score is 0..1 (or a percentage up to 100), not {value}")
+    return value / 100 if value > 1 else value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="rulesgen", description=__doc__)
     top.add_argument("--version", action="version", version=f"rulesgen {__version__}")
@@ -224,6 +293,7 @@ def parser() -> argparse.ArgumentParser:
         "check": "exit 1 if output/ is stale; writes nothing",
         "validate": "check the spec only; writes nothing",
         "test": "run the generated promtool tests in output/; exit 1 on a failure or a coverage gap",
+        "mutate": "mutate the deployed rules and report which mutants the generated tests miss",
         "schema": "write schema/thresholds.schema.json and docs/alert-kinds.md (beside --spec) from the models",
     }
     for name, text in helps.items():
@@ -231,10 +301,19 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
         cmd.add_argument("--output", type=Path, default=Path("output"), help="default: %(default)s")
         cmd.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+        if name == "mutate":
+            cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
+            cmd.add_argument("--alert", action="append", help="only this alert (repeatable)")
+            cmd.add_argument("--min-score", type=_score, default=0.0, help="exit 1 below this score (0..1 or percent)")
+            cmd.add_argument(
+                "--jobs", type=_positive, default=None, help="parallel promtool processes (default: cores)"
+            )
         if name == "test":
             cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
             cmd.add_argument("--junit", type=Path, help="also write JUnit XML here")
-            cmd.add_argument("--jobs", type=int, default=None, help="parallel promtool processes (default: cores)")
+            cmd.add_argument(
+                "--jobs", type=_positive, default=None, help="parallel promtool processes (default: cores)"
+            )
     lint = sub.add_parser("lint", help="run every check; warnings exit 0 (1 with --strict), errors 2")
     lint.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     lint.add_argument("--format", choices=("text", "json", "github"), default="text", help="report format")
@@ -254,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "test":
             return cmd_test(args)
+        if args.command == "mutate":
+            return cmd_mutate(args)
         if args.command == "lint":
             return cmd_lint(args)
         if args.command == "explain":

@@ -1,7 +1,14 @@
-"""`rulesgen test`: run the generated promtool tests, check coverage, report per alert.
+"""`rulesgen test`: run the generated promtool tests against the deployed rules.
 
-promtool takes many test files per process, so the files are split into one batch
-per core, balanced by size, and the batches run in parallel.
+The committed test files name no rule files. For every alert the runner takes, from
+the environment's deployed rule files (`<env>/prometheus/*.rules.yml`), the alert's
+alerting rules and the recording rules they read, transitively, writes them to a
+temporary rule file and runs promtool on a temporary copy of the test that points at
+it. A hand edit of a deployed rule is therefore judged by the tests, exactly as
+Prometheus would load it.
+
+promtool takes many test files per process, so the files are split into batches
+balanced by cost, and the batches run in parallel.
 """
 
 from __future__ import annotations
@@ -10,13 +17,17 @@ import json
 import os
 import re
 import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import yaml
 
+from rulesgen.emit.promtool_tests import TEST_SUFFIX
 from rulesgen.promql import Duration
 from rulesgen.verify import tool
 
@@ -24,6 +35,118 @@ from rulesgen.verify import tool
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BLOCK = re.compile(r"^Unit Testing:\s+(.+)$", re.M)
 _FAILED_NAME = re.compile(r"^\s*name: (.+?),\s*$", re.M)
+# Characters PyYAML refuses in a stream but Prometheus's YAML reader takes; generated
+# files quote every string, so inside quotes they can be written as escapes instead.
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+RULE_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass(frozen=True)
+class DeployedGroup:
+    """One rule group as deployed, its rules as the YAML mappings Prometheus reads."""
+
+    file: Path
+    name: str
+    rules: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class ClosureGroup:
+    """The part of one deployed group an alert needs: its alerting rules and the
+    recording rules they read, in deployed order."""
+
+    name: str
+    file: Path
+    rules: tuple[dict[str, Any], ...]
+
+
+def load_yaml(text: str) -> Any:
+    """YAML as promtool reads it, also when a quoted string holds a non-printable character."""
+    try:
+        return yaml.load(text, Loader=_LOADER)
+    except yaml.reader.ReaderError:
+        return yaml.load(_NON_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text), Loader=_LOADER)
+
+
+def _json(doc: Any) -> str:
+    """JSON is valid YAML and much faster to write than block YAML; non-ASCII stays raw
+    as in the generated files (escaped astral characters would be split in two)."""
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def load_deployed(env_dir: Path) -> list[DeployedGroup]:
+    """Every rule group of `env_dir/prometheus/`, files in name order."""
+    directory = env_dir / "prometheus"
+    if not directory.is_dir():
+        return []
+    groups: list[DeployedGroup] = []
+    for path in sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in RULE_SUFFIXES):
+        doc = load_yaml(path.read_text()) or {}
+        for group in doc.get("groups") or []:
+            groups.append(DeployedGroup(path, str(group.get("name", "")), tuple(group.get("rules") or ())))
+    return groups
+
+
+def selector_names(expr: str) -> set[str]:
+    """Metric names an expression reads; empty when it does not parse (promtool will say why)."""
+    import promql_parser
+
+    try:
+        ast = promql_parser.parse(expr)
+    except Exception:  # the parser raises plain exceptions
+        return set()
+    names: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name:
+                names.add(node.name)
+            for matcher in node.matchers.matchers:
+                if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal:
+                    names.add(matcher.value)
+
+    promql_parser.walk(ast, visit)
+    return names
+
+
+def rule_closure(groups: Iterable[DeployedGroup], alert: str) -> list[ClosureGroup]:
+    """The alerting rules named `alert` and every recording rule they depend on.
+
+    Rules keep their deployed order and group, so recording rules are evaluated
+    before the rules reading them exactly when Prometheus would do so."""
+    groups = list(groups)
+    records: dict[str, list[tuple[int, int]]] = {}
+    for g, group in enumerate(groups):
+        for r, rule in enumerate(group.rules):
+            if "record" in rule:
+                records.setdefault(str(rule["record"]), []).append((g, r))
+    wanted = {
+        (g, r) for g, group in enumerate(groups) for r, rule in enumerate(group.rules) if rule.get("alert") == alert
+    }
+    pending = [str(groups[g].rules[r].get("expr", "")) for g, r in sorted(wanted)]
+    followed: set[str] = set()
+    while pending:
+        for name in sorted(selector_names(pending.pop())):
+            if name in records and name not in followed:
+                followed.add(name)
+                for g, r in records[name]:
+                    wanted.add((g, r))
+                    pending.append(str(groups[g].rules[r].get("expr", "")))
+    closure: list[ClosureGroup] = []
+    for g, group in enumerate(groups):
+        rules = tuple(rule for r, rule in enumerate(group.rules) if (g, r) in wanted)
+        if rules:
+            closure.append(ClosureGroup(group.name, group.file, rules))
+    return closure
+
+
+def closure_document(closure: Iterable[ClosureGroup], interval: str) -> dict[str, Any]:
+    """A rule file of the closure, every group evaluated every `interval`.
+
+    promtool evaluates all groups at the test's `evaluation_interval` anyway; giving
+    the groups the same interval keeps the semantics of the per-alert rule files
+    the tests were generated with."""
+    return {"groups": [{"name": g.name, "interval": interval, "rules": list(g.rules)} for g in closure]}
 
 
 @dataclass
@@ -40,6 +163,8 @@ class AlertResult:
     failed: list[str] = field(default_factory=list)
     output: str = ""
     ok: bool = True
+    run_file: Path | None = None  # the temporary copy promtool runs, with its rule_files
+    rule_sources: list[str] = field(default_factory=list)  # deployed files the rules came from
 
     @property
     def covered(self) -> bool:
@@ -56,6 +181,7 @@ class RouteResult:
     expected: str
     ok: bool
     output: str = ""
+    actual: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -64,34 +190,36 @@ class Report:
     untested: list[tuple[str, str]]  # (env, alert) with rules but no tests
     routes: list[RouteResult] = field(default_factory=list)
     config_errors: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)  # deployed rule files unlike what generate writes
 
     @property
     def ok(self) -> bool:
         return (
             not self.untested
             and not self.config_errors
+            and not self.edited
             and all(r.ok and r.covered for r in self.results)
             and all(r.ok for r in self.routes)
         )
 
 
-def _describe(env: str, path: Path) -> AlertResult:
-    doc = yaml.load(path.read_text(), Loader=_LOADER)
+def read_test(path: Path) -> dict[str, Any]:
+    doc = load_yaml(path.read_text())
+    return doc if isinstance(doc, dict) else {}
+
+
+def describe(env: str, path: Path, doc: Mapping[str, Any], rules: int) -> AlertResult:
+    """What one test file holds, and what it costs to run against `rules` rules."""
     tests = doc.get("tests") or []
     expectations = [case["exp_alerts"] for test in tests for case in test.get("alert_rule_test") or []]
     interval = Duration.parse(doc.get("evaluation_interval", "1m")).ms
-    rules = sum(
-        len(group.get("rules") or [])
-        for rule_file in doc.get("rule_files") or []
-        for group in (yaml.load((path.parent / rule_file).read_text(), Loader=_LOADER) or {}).get("groups") or []
-    )
     evaluations = sum(
         max((Duration.parse(c["eval_time"]).ms for c in test.get("alert_rule_test") or []), default=0) // interval + 1
         for test in tests
     )
     return AlertResult(
         env=env,
-        alert=path.name.removesuffix(".test.yml"),
+        alert=path.name.removesuffix(TEST_SUFFIX),
         file=path,
         scenarios=[test.get("name", "") for test in tests],
         fires=any(expectations),
@@ -100,19 +228,27 @@ def _describe(env: str, path: Path) -> AlertResult:
     )
 
 
-def _alerts_with_rules(env_dir: Path) -> set[str]:
-    names: set[str] = set()
-    for path in sorted((env_dir / "prometheus").glob("*.yml")):
-        for group in (yaml.load(path.read_text(), Loader=_LOADER) or {}).get("groups") or []:
-            names.update(rule["alert"] for rule in group.get("rules") or [] if "alert" in rule)
-    return names
+def write_run_files(
+    doc: Mapping[str, Any], closure: list[ClosureGroup], directory: Path, stem: str
+) -> tuple[Path, Path]:
+    """A rule file of `closure` and a copy of the test `doc` pointing at it, in `directory`."""
+    interval = str(doc.get("evaluation_interval", "1m"))
+    rules = directory / f"{stem}.rules.json"
+    rules.write_text(_json(closure_document(closure, interval)))
+    test = directory / f"{stem}.test.json"
+    test.write_text(_json({**doc, "rule_files": [str(rules)]}))
+    return rules, test
 
 
-def _batches(results: list[AlertResult], jobs: int) -> list[list[AlertResult]]:
+def _alerts_with_rules(groups: Iterable[DeployedGroup]) -> set[str]:
+    return {str(rule["alert"]) for group in groups for rule in group.rules if "alert" in rule}
+
+
+def _batches(results: list[AlertResult], count: int) -> list[list[AlertResult]]:
     """Costliest files first onto the least loaded batch."""
-    batches: list[list[AlertResult]] = [[] for _ in range(max(jobs, 1))]
+    batches: list[list[AlertResult]] = [[] for _ in range(max(count, 1))]
     loads = [0] * len(batches)
-    for result in sorted(results, key=lambda r: (-r.cost, str(r.file))):
+    for result in sorted(results, key=lambda r: (-r.cost, str(r.file), str(r.run_file))):
         i = loads.index(min(loads))
         batches[i].append(result)
         loads[i] += result.cost
@@ -120,22 +256,32 @@ def _batches(results: list[AlertResult], jobs: int) -> list[list[AlertResult]]:
 
 
 def _run_batch(promtool: str, batch: list[AlertResult], timeout: float) -> None:
-    proc = subprocess.run(
-        [promtool, "test", "rules", *(str(r.file) for r in batch)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    text = proc.stdout + proc.stderr
+    runs = {str(r.run_file or r.file): r for r in batch}
+    try:
+        # One pipe for both streams: promtool names each file on stdout but writes its
+        # failures to stderr, and only their interleaving says which failure is whose.
+        proc = subprocess.run(
+            [promtool, "test", "rules", *runs],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        for r in batch:
+            r.ok, r.failed, r.output = False, ["(timeout)"], f"promtool did not finish within {timeout:.0f}s"
+        return
+    text = proc.stdout
     blocks = _BLOCK.split(text)
-    by_file = {str(r.file): r for r in batch}
     # split() yields [preamble, file1, body1, file2, body2, ...]
     for name, body in zip(blocks[1::2], blocks[2::2], strict=True):
-        result = by_file.get(name.strip())
+        result = runs.get(name.strip())
         if result is None:
             continue
         result.output = body.strip()
+        if result.run_file is not None:  # name the committed test, not the temporary copy
+            result.output = result.output.replace(str(result.run_file), str(result.file))
         if "SUCCESS" not in body:
             result.ok = False
             result.failed = sorted({n.split("/", 1)[-1] for n in _FAILED_NAME.findall(body)}) or ["(file)"]
@@ -144,24 +290,101 @@ def _run_batch(promtool: str, batch: list[AlertResult], timeout: float) -> None:
             r.ok, r.output = False, text.strip()
 
 
-def run_tests(output: Path, envs: list[str] | None = None, jobs: int | None = None, timeout: float = 600) -> Report:
-    """Run every generated test under `output/<env>/tests/` (all environments by default)."""
+def run_promtool(results: list[AlertResult], jobs: int, timeout: float = 600, max_files: int = 0) -> None:
+    """Run every result's test file with promtool, `jobs` processes at a time, and record
+    the verdicts. `max_files` > 0 caps the files per process, so one slow batch cannot
+    hold back all the others."""
+    if not results:
+        return
     promtool = tool("promtool")
-    env_dirs = sorted(p for p in output.iterdir() if p.is_dir() and (p / "prometheus").is_dir())
-    if envs:
-        env_dirs = [p for p in env_dirs if p.name in envs]
-    results: list[AlertResult] = []
-    untested: list[tuple[str, str]] = []
-    for env_dir in env_dirs:
-        found = [_describe(env_dir.name, p) for p in sorted((env_dir / "tests").glob("*.test.yml"))]
-        results.extend(found)
-        tested = {r.alert for r in found}
-        untested.extend((env_dir.name, a) for a in sorted(_alerts_with_rules(env_dir) - tested))
-    batches = _batches(results, jobs or os.cpu_count() or 2)
-    with ThreadPoolExecutor(max_workers=len(batches) or 1) as pool:
+    count = max(jobs, 1)
+    if max_files > 0:
+        count = max(count, -(-len(results) // max_files))
+    batches = _batches(results, count)
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
         for future in [pool.submit(_run_batch, promtool, b, timeout) for b in batches]:
             future.result()
+
+
+def environments(output: Path) -> list[str]:
+    """The environments `output/` holds: directories with deployed rules."""
+    if not output.is_dir():
+        return []
+    return sorted(p.name for p in output.iterdir() if p.is_dir() and (p / "prometheus").is_dir())
+
+
+def run_tests(output: Path, envs: list[str] | None = None, jobs: int | None = None, timeout: float = 600) -> Report:
+    """Run every generated test under `output/<env>/tests/` (all environments by default)
+    against the rules deployed in `output/<env>/prometheus/`."""
+    tool("promtool")  # missing promtool is exit 2 before any work
+    results: list[AlertResult] = []
+    runnable: list[AlertResult] = []
+    untested: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="rulesgen-test-") as tmp:
+        for env in environments(output):
+            if envs and env not in envs:
+                continue
+            env_dir = output / env
+            deployed = load_deployed(env_dir)
+            work = Path(tmp) / env
+            work.mkdir()
+            found: list[AlertResult] = []
+            for path in sorted((env_dir / "tests").glob(f"*{TEST_SUFFIX}")):
+                doc = read_test(path)
+                alert = path.name.removesuffix(TEST_SUFFIX)
+                closure = rule_closure(deployed, alert)
+                result = describe(env, path, doc, sum(len(g.rules) for g in closure))
+                result.rule_sources = sorted({str(g.file) for g in closure})
+                found.append(result)
+                if not any("alert" in rule for g in closure for rule in g.rules):
+                    result.ok, result.failed = False, ["(no deployed rule)"]
+                    result.output = f"no alerting rule {alert} in {env_dir / 'prometheus'}"
+                    continue
+                _, result.run_file = write_run_files(doc, closure, work, alert)
+                runnable.append(result)
+            results.extend(found)
+            tested = {r.alert for r in found}
+            untested.extend((env, a) for a in sorted(_alerts_with_rules(deployed) - tested))
+        run_promtool(runnable, jobs or os.cpu_count() or 2, timeout)
     return Report(results, untested)
+
+
+@dataclass
+class Freshness:
+    """How `output/` differs from what `generate` would write, split by consequence."""
+
+    stale: list[str] = field(default_factory=list)  # tests, routing, dashboards: the spec moved on
+    edited: list[str] = field(default_factory=list)  # deployed rule files: run, and judged by the tests
+    diff: str = ""
+
+
+def freshness(output: Path, files: Mapping[str, bytes], envs: Iterable[str]) -> Freshness:
+    """Compare the environments `envs` of `output/` with the generated `files`.
+
+    A deployed rule file that differs is what the tests exist to judge, so it is
+    reported as edited and still tested; any other difference means the spec changed
+    without `rulesgen generate`, and the tests themselves would be out of date."""
+    from rulesgen.writer import compare_tree
+
+    prefixes = tuple(f"{env}/" for env in envs)
+    drift = compare_tree(output, dict(files))
+    result = Freshness(diff=drift.diff)
+    for path in sorted({*drift.missing, *drift.extra, *drift.changed}):
+        if not path.startswith(prefixes):
+            continue
+        if path.split("/")[1:2] == ["prometheus"]:
+            result.edited.append(path)
+        else:
+            result.stale.append(path)
+    return result
+
+
+def _receivers(stdout: str) -> list[str]:
+    """The receivers `amtool config routes test` resolved: its first plain output line."""
+    for line in stdout.splitlines():
+        if line.strip() and not line.lower().startswith("warning"):
+            return [r.strip() for r in line.split(",") if r.strip()]
+    return []
 
 
 def verify_routing(spec_path: Path, output: Path, envs: list[str] | None) -> tuple[list[RouteResult], list[str]]:
@@ -197,10 +420,47 @@ def verify_routing(spec_path: Path, output: Path, envs: list[str] | None) -> tup
         proc = subprocess.run(args, capture_output=True, text=True, check=False)
         result.ok = proc.returncode == 0
         result.output = (proc.stdout + proc.stderr).strip()
+        result.actual = _receivers(proc.stdout)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(run, jobs))
     return [r for r, _ in jobs], config_errors
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The report for CI: failures carry promtool's and amtool's own words."""
+    return {
+        "ok": report.ok,
+        "alerts": [
+            {
+                "env": r.env,
+                "alert": r.alert,
+                "file": str(r.file),
+                "rules_from": r.rule_sources,
+                "scenarios": len(r.scenarios),
+                "failed": r.failed if not r.ok else [],
+                "covered": r.covered,
+                "promtool": r.output if not r.ok else "",
+            }
+            for r in report.results
+        ],
+        "untested": [{"env": e, "alert": a} for e, a in report.untested],
+        "routes": [
+            {
+                "env": r.env,
+                "alert": r.alert,
+                "labels": r.labels,
+                "receiver": r.expected,
+                "expected": [r.expected],
+                "actual": r.actual,
+                "ok": r.ok,
+                "amtool": r.output if not r.ok else "",
+            }
+            for r in report.routes
+        ],
+        "config_errors": report.config_errors,
+        "edited_rule_files": report.edited,
+    }
 
 
 def format_report(report: Report) -> str:
@@ -219,14 +479,19 @@ def format_report(report: Report) -> str:
         lines.append(f"\nrouting: {routed} of {len(report.routes)} alert rules reach their receiver (amtool)")
     for route in report.routes:
         if not route.ok:
+            actual = ", ".join(route.actual) or "nothing"
             lines.append(
-                f"--- {route.env}/{route.alert} {route.labels} should reach {route.expected}; amtool says:\n{route.output}"
+                f"--- {route.env}/{route.alert} {route.labels} should reach {route.expected}, reaches {actual};"
+                f" amtool says:\n{route.output}"
             )
     for error in report.config_errors:
         lines.append(f"--- amtool check-config failed: {error}")
     for r in report.results:
         if not r.ok:
-            lines.append(f"\n--- {r.env}/{r.alert} failed ({', '.join(r.failed)}); promtool says:\n{r.output}")
+            sources = f" (rules from {', '.join(r.rule_sources)})" if r.rule_sources else ""
+            lines.append(f"\n--- {r.env}/{r.alert} failed ({', '.join(r.failed)}){sources}; promtool says:\n{r.output}")
+    for path in report.edited:
+        lines.append(f"\n--- deployed rule file {path} differs from what `rulesgen generate` writes (edited by hand?)")
     total = sum(len(r.scenarios) for r in report.results)
     failed = sum(len(r.failed) for r in report.results if not r.ok)
     lines.append(f"\n{len(report.results)} alerts, {total - failed} passed, {failed} failed")
@@ -245,7 +510,8 @@ def junit_xml(report: Report) -> bytes:
                 count += 1
                 name = scenario.split("/", 1)[-1]
                 case = ElementTree.SubElement(suite, "testcase", classname=f"{env}.{r.alert}", name=name)
-                if not r.ok and (name in r.failed or "(file)" in r.failed):
+                whole_file = any(f.startswith("(") for f in r.failed)  # (file), (timeout), (no deployed rule)
+                if not r.ok and (name in r.failed or whole_file):
                     failures += 1
                     ElementTree.SubElement(case, "failure", message="promtool test failed").text = r.output
             if not r.covered:

@@ -194,10 +194,8 @@ def test_minimal_spec_is_valid() -> None:
         "docs/routing.md",
         "prod/alertmanager/alertmanager.yml",
         "prod/prometheus/billing.rules.yml",
-        "prod/tests/TxFailing.test.yml",
-        "prod/tests/TxRatio.test.yml",
-        "prod/tests/rules/TxFailing.rules.yml",
-        "prod/tests/rules/TxRatio.rules.yml",
+        "prod/tests/TxFailing.promtool-test.yaml",
+        "prod/tests/TxRatio.promtool-test.yaml",
     ]
 
 

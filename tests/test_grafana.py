@@ -143,8 +143,7 @@ def test_one_threshold_change_moves_rule_tests_and_panel_together() -> None:
     after = build_text(text.replace(anchor, anchor.replace("20", "30")), "thresholds.yaml")
     changed = {path for path in before if before[path] != after[path]}
     assert "prod/prometheus/billing.rules.yml" in changed
-    assert "prod/tests/BillingPendingBacklog.test.yml" in changed
-    assert "prod/tests/rules/BillingPendingBacklog.rules.yml" in changed
+    assert "prod/tests/BillingPendingBacklog.promtool-test.yaml" in changed
     overview = next(p for p in changed if p.startswith("prod/grafana/dashboards/") and "alerts-overview" in p)
     assert '"value": 30.0' in after[overview].decode() and '"value": 30.0' not in before[overview].decode()
     # staging overrides this threshold, so staging does not move

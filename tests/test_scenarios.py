@@ -13,14 +13,14 @@ import yaml
 
 from conftest import OUTPUT, SPEC, minimal_text, require, run_cli
 from rulesgen.emit.prometheus import groups_document
-from rulesgen.emit.promtool_tests import alert_group, rule_file_name, unit_test_file
+from rulesgen.emit.promtool_tests import TEST_SUFFIX, unit_test_file
 from rulesgen.emit.yamlout import dump
 from rulesgen.errors import Diagnostic
-from rulesgen.ir import Alert
+from rulesgen.ir import Alert, RuleGroup
 from rulesgen.lower.alerts import AlertCompiler
 from rulesgen.pipeline import build_text, compile_document
 from rulesgen.spec.validate import load_spec
-from rulesgen.testrun import run_tests
+from rulesgen.testrun import format_report, run_tests
 
 ENVS = sorted(p.name for p in OUTPUT.iterdir() if (p / "prometheus").is_dir())
 
@@ -32,7 +32,7 @@ def test_rulesgen_test_passes_for_every_environment(env: str, tmp_path: Path) ->
     result = run_cli("test", "--env", env, "--junit", str(junit))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 failed" in result.stdout
-    assert junit.read_text().count("<testcase") >= 5 * len(list((OUTPUT / env / "tests").glob("*.test.yml")))
+    assert junit.read_text().count("<testcase") >= 5 * len(list((OUTPUT / env / "tests").glob(f"*{TEST_SUFFIX}")))
     assert "<failure" not in junit.read_text()
 
 
@@ -56,7 +56,7 @@ def test_every_alert_has_firing_and_silent_scenarios() -> None:
 
 def test_expected_alerts_are_complete() -> None:
     """Firing expectations carry every label and annotation of the rule, values expanded."""
-    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / "BillingTransactionsFailing.test.yml").read_text())
+    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / unit_test_file("BillingTransactionsFailing")).read_text())
     breach = next(t for t in doc["tests"] if t["name"].endswith("/breach"))
     firing = next(c for c in breach["alert_rule_test"] if c["exp_alerts"])["exp_alerts"][0]
     assert firing["exp_labels"] == {"env": "prod", "network": "polygon", "severity": "critical", "team": "billing"}
@@ -66,11 +66,11 @@ def test_expected_alerts_are_complete() -> None:
 
 
 def test_label_scope_scenarios() -> None:
-    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / "BillingMainnetNetworkFailures.test.yml").read_text())
+    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / unit_test_file("BillingMainnetNetworkFailures")).read_text())
     outside = next(t for t in doc["tests"] if t["name"].endswith("/outside_network"))
     assert 'network=\\"polygon-amoy\\"' in json.dumps(outside["input_series"])
     assert all(not c["exp_alerts"] for c in outside["alert_rule_test"])
-    latency = yaml.safe_load((OUTPUT / "prod" / "tests" / "ApiLatencyRegression.test.yml").read_text())
+    latency = yaml.safe_load((OUTPUT / "prod" / "tests" / unit_test_file("ApiLatencyRegression")).read_text())
     scoped = next(t for t in latency["tests"] if t["name"].endswith("/one_group_only"))
     fired = [a["exp_labels"]["route"] for c in scoped["alert_rule_test"] for a in c["exp_alerts"]]
     assert set(fired) == {"/v1/nodes"}  # /v1/notifications is healthy in the same test
@@ -94,11 +94,12 @@ def _mutants(tmp_path: Path) -> list[tuple[str, str]]:
                 root = tmp_path / f"{ctx.env}-{compiled.name}-{name}"
                 (root / "prometheus").mkdir(parents=True)
                 tests = root / "tests"
-                (tests / "rules").mkdir(parents=True)
+                tests.mkdir()
                 shutil.copy(OUTPUT / ctx.env / "tests" / unit_test_file(compiled.name), tests)
                 step = next(t for t in result.tests.of(ctx.env) if t.alert == compiled.name).evaluation_interval
-                group = alert_group(mutated, step)
-                (tests / rule_file_name(compiled.name)).write_bytes(dump(groups_document([group])))
+                # the runner takes the alert's rules from the deployed files: deploy the mutant
+                group = RuleGroup("mutant", "mutant.rules.yml", step, (*mutated.records, *mutated.rules))
+                (root / "prometheus" / "mutant.rules.yml").write_bytes(dump(groups_document([group])))
                 made.append((root.name, compiled.name))
     return made
 
@@ -125,23 +126,25 @@ def test_unmutated_copies_pass(tmp_path: Path) -> None:
 def test_coverage_gate_fails_an_alert_without_tests(tmp_path: Path) -> None:
     require("promtool")
     shutil.copytree(OUTPUT / "prod", tmp_path / "prod")
-    (tmp_path / "prod" / "tests" / "RedisMemoryHigh.test.yml").unlink()
-    result = run_cli("test", "--output", str(tmp_path))
-    assert result.returncode == 1
-    assert "RedisMemoryHigh" in result.stdout and "no tests" in result.stdout
+    (tmp_path / "prod" / "tests" / unit_test_file("RedisMemoryHigh")).unlink()
+    # `rulesgen test` refuses this tree as stale (exit 2); the runner itself is the gate
+    report = run_tests(tmp_path)
+    assert not report.ok and ("prod", "RedisMemoryHigh") in report.untested
+    assert "no tests" in format_report(report)
 
 
 def test_failing_test_reports_promtool_explanation(tmp_path: Path) -> None:
     require("promtool")
     shutil.copytree(OUTPUT / "prod", tmp_path / "prod")
-    rules = tmp_path / "prod" / "tests" / "rules" / "BillingPendingBacklog.rules.yml"
-    rules.write_text(rules.read_text().replace("> 20", "> 25"))
+    rules = tmp_path / "prod" / "prometheus" / "billing.rules.yml"  # the deployed file, edited by hand
+    rules.write_text(rules.read_text().replace('> 20"', '> 25"'))
     junit = tmp_path / "junit.xml"
     result = run_cli("test", "--output", str(tmp_path), "--junit", str(junit))
     assert result.returncode == 1
     assert "prod/BillingPendingBacklog failed" in result.stdout
     assert "exp:" in result.stdout and "got:" in result.stdout  # promtool's own words
     assert '<failure message="promtool test failed">' in junit.read_text()
+    assert "billing.rules.yml differs from what `rulesgen generate` writes" in result.stdout
 
 
 def test_missing_promtool_is_a_clear_error(tmp_path: Path) -> None:
@@ -173,7 +176,7 @@ def _with_example(values: str, at: str, firing: str, extra: str = "") -> str:
 
 def test_example_becomes_a_test() -> None:
     files = build_text(_with_example("0+2x10", "8m", '[{network: "polygon"}]'), "spec.yaml")
-    doc = yaml.safe_load(files["prod/tests/TxFailing.test.yml"])
+    doc = yaml.safe_load(files["prod/tests/" + unit_test_file("TxFailing")])
     example = next(t for t in doc["tests"] if t["name"] == "TxFailing/example_0")
     assert example["input_series"] == [{"series": 'tx_total{network="polygon",status="failed"}', "values": "0+2x10"}]
     assert example["alert_rule_test"][0]["exp_alerts"][0]["exp_labels"]["network"] == "polygon"

@@ -1,7 +1,9 @@
-"""promtool unit tests: `<env>/tests/<Alert>.test.yml`, each with a rule file of its own.
+"""promtool unit tests: `<env>/tests/<Alert>.promtool-test.yaml`, one file per alert.
 
-promtool evaluates every rule of a test's rule files at every step, so a rule file
-per alert (its recording rules and alerting rules only) keeps each test cheap. The
+The files carry no `rule_files`: `rulesgen test` fills them in at run time with the
+alert's rules taken from the deployed `<env>/prometheus/` files, so the tests judge
+what Prometheus loads. The suffix matches no rule-deploy glob (`*.rules.yml`,
+`*.rules.yaml`), so a test can never be shipped to Prometheus as a rule file. The
 scenarios and their expected alerts come fully expanded from the test generator.
 """
 
@@ -10,30 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from rulesgen.emit.base import Files, Options, Target, header
-from rulesgen.emit.prometheus import groups_document
 from rulesgen.emit.yamlout import dump
-from rulesgen.ir import Alert, AlertTests, ProgramIR, RuleGroup, Scenario, TestSuite
-from rulesgen.promql import Duration
+from rulesgen.ir import AlertTests, ProgramIR, Scenario, TestSuite
 
 TESTS_DIR = "tests"
-
-
-def rule_file_name(alert: str) -> str:
-    return f"rules/{alert}.rules.yml"
+TEST_SUFFIX = ".promtool-test.yaml"
 
 
 def unit_test_file(alert: str) -> str:
-    return f"{alert}.test.yml"
-
-
-def alert_group(alert: Alert, step: Duration) -> RuleGroup:
-    """The alert's own rules, evaluated at the scenarios' step."""
-    return RuleGroup(
-        name=f"rulesgen.test.{alert.name}",
-        file=rule_file_name(alert.name),
-        interval=step,
-        rules=(*alert.records, *alert.rules),
-    )
+    """The file name of one alert's tests inside `<env>/tests/`."""
+    return f"{alert}{TEST_SUFFIX}"
 
 
 def scenario_dict(alert: str, scenario: Scenario) -> dict[str, Any]:
@@ -55,8 +43,10 @@ def scenario_dict(alert: str, scenario: Scenario) -> dict[str, Any]:
 
 
 def unit_test_document(tests: AlertTests) -> dict[str, Any]:
+    """promtool's test document without `rule_files`; the test runner adds them and
+    gives the rule groups it writes this `evaluation_interval`, as the per-alert rule
+    files used to have."""
     return {
-        "rule_files": [rule_file_name(tests.alert)],
         "evaluation_interval": str(tests.evaluation_interval),
         "tests": [scenario_dict(tests.alert, s) for s in tests.scenarios],
     }
@@ -65,15 +55,13 @@ def unit_test_document(tests: AlertTests) -> dict[str, Any]:
 def emit(program: ProgramIR, suite: TestSuite, options: Options) -> Files:
     files: Files = {}
     for tests in suite.tests:
-        alert = program.env(tests.env).alert(tests.alert)
-        base = f"{tests.env}/{TESTS_DIR}"
-        files[f"{base}/{rule_file_name(alert.name)}"] = dump(
-            groups_document([alert_group(alert, tests.evaluation_interval)]),
-            header(program.source, f"{tests.env} rules of {alert.name}, for its unit tests"),
-        )
-        files[f"{base}/{unit_test_file(alert.name)}"] = dump(
+        files[f"{tests.env}/{TESTS_DIR}/{unit_test_file(tests.alert)}"] = dump(
             unit_test_document(tests),
-            header(program.source, f"{tests.env} unit tests of {alert.name}; run `rulesgen test`"),
+            header(
+                program.source,
+                f"{tests.env} unit tests of {tests.alert}; `rulesgen test` runs them against"
+                f" the deployed rules in {tests.env}/prometheus/",
+            ),
         )
     return files
 

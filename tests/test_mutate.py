@@ -1,0 +1,149 @@
+"""`rulesgen mutate`: operators make the intended mutants, equivalence is only claimed
+when provable, and the generated tests are scored against the mutants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import SPEC, require, run_cli
+from rulesgen.mutate import alert_mutants, expr_mutants, regex_alternatives, threshold_step
+from rulesgen.pipeline import build
+from rulesgen.testrun import ClosureGroup
+
+CASES = [
+    ("x > 5", "comparison-flipped", "x < 5"),
+    ("x > 5", "comparison-boundary", "x >= 5"),
+    ("x < 0.85", "comparison-boundary", "x <= 0.85"),
+    ("x > 5", "threshold-toward-firing", "x > 4"),
+    ("x > 5", "threshold-toward-silence", "x > 6"),
+    ("x < 0.85", "threshold-toward-firing", "x < 0.86"),
+    ("x > (14.4 * (1 - 0.99))", "threshold-toward-firing", "x > 0.134"),
+    ("x > 0.01", "threshold-toward-silence", "x > 0.011"),
+    ("sum by (a) (rate(m[5m]))", "range-halved", "sum by (a) (rate(m[2m30s]))"),
+    ("sum by (a) (rate(m[5m]))", "range-doubled", "sum by (a) (rate(m[10m]))"),
+    ("x / (x offset 1w > 0)", "offset-halved", "x / (x offset 3d12h > 0)"),
+    ("x / (x offset 1w > 0)", "offset-doubled", "x / (x offset 2w > 0)"),
+    ("sum by (a) (m)", "sum-to-max", "max by (a) (m)"),
+    ("sum by (a) (m)", "sum-to-avg", "avg by (a) (m)"),
+    ("sum by (a, b) (m)", "by-label-dropped", "sum by (b) (m)"),
+    ('m{a="1",b="2"} > 0', "matcher-dropped", 'm{b="2"} > 0'),
+    ('m{a=~"x|y\\\\.z"}', "regex-alternative-removed", 'm{a=~"y\\\\.z"}'),
+    ("sum(a) / (sum(b) > 0)", "denominator-guard-dropped", "sum(a) / (sum(b))"),
+    ("a > 1 and b > 2", "and-dropped-keep-left", "a > 1"),
+    ("a > 1 and b > 2", "and-dropped-keep-right", "b > 2"),
+    ("a > 1 and b > 2 or c", "and-dropped-keep-right", "b > 2 or c"),
+    ("a > 1 and on (x) b > 2", "and-to-or", "a > 1 or on (x) b > 2"),
+    ("rate(m[5m])", "rate-to-irate", "irate(m[5m])"),
+    ("increase(m[5m])", "increase-to-delta", "delta(m[5m])"),
+]
+
+
+@pytest.mark.parametrize(("expr", "operator", "expected"), CASES)
+def test_operator_makes_the_expected_mutant(expr: str, operator: str, expected: str) -> None:
+    made = [m.expr for m in expr_mutants(expr) if m.operator == operator]
+    assert expected in made, made
+
+
+def test_guards_are_not_thresholds_and_every_mutant_parses() -> None:
+    import promql_parser
+
+    expr = "sum(a) / (sum(b) > 0) > 0.1"
+    mutants = expr_mutants(expr)
+    for m in mutants:
+        promql_parser.parse(m.expr)
+    nudged = [m.expr for m in mutants if m.operator.startswith(("threshold", "comparison"))]
+    assert nudged and all("(sum(b) > 0)" in e for e in nudged)  # only the `> 0.1` threshold moves
+
+
+def test_units_set_the_step() -> None:
+    assert threshold_step(20, "count") == 1
+    assert threshold_step(0.2, "ratio") == 0.01
+    assert threshold_step(0.05, "ratio") == pytest.approx(0.005)
+    assert threshold_step(1.2, "factor") == pytest.approx(0.012)
+    assert threshold_step(1073741824, None) == pytest.approx(10737418.24)  # not a count: 1%
+    assert [m.expr for m in expr_mutants("x > 0.1", [(0.1, "seconds")]) if "threshold" in m.operator] == [
+        "x > 0.099",
+        "x > 0.101",
+    ]
+
+
+def test_regex_alternatives_respect_groups_and_escapes() -> None:
+    assert regex_alternatives("a|b(c|d)|e\\|f|[|]") == ["a", "b(c|d)", "e\\|f", "[|]"]
+
+
+def test_sum_swap_is_equivalent_only_when_each_group_is_one_series() -> None:
+    record = {"record": "a_status:m:rate5m", "expr": "sum by (a, status) (rate(m[5m]))"}
+    fixed = {"alert": "A", "expr": 'sum by (a) (a_status:m:rate5m{status="failed"}) > 1', "for": "1m"}
+    loose = {"alert": "A", "expr": 'sum by (a) (a_status:m:rate5m{status=~"failed|ok"}) > 1', "for": "1m"}
+    for rule, expected in ((fixed, "equivalent"), (loose, "pending")):
+        closure = [ClosureGroup("g", Path("g.rules.yml"), (record, rule))]
+        statuses = {
+            m.status for m, _ in alert_mutants("prod", "A", closure) if m.rule == "alert A" and "sum-to" in m.operator
+        }
+        assert statuses == {expected}
+    # the recording rule's own `sum` reads a raw metric: never provably equivalent
+    closure = [ClosureGroup("g", Path("g.rules.yml"), (record, fixed))]
+    assert all(m.status == "pending" for m, _ in alert_mutants("prod", "A", closure) if m.rule.startswith("record"))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("generated") / "output"
+    for rel, data in build(SPEC).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def test_mutate_scores_one_alert_and_names_its_survivors(generated: Path) -> None:
+    """BillingPendingBacklog: the threshold nudges are killed; summing a per-network gauge
+    that has one series per network in every scenario cannot tell sum from max, a known
+    weakness the report must name."""
+    require("promtool")
+    args = ["mutate", "--output", str(generated), "--env", "prod", "--alert", "BillingPendingBacklog"]
+    result = run_cli(*args, "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {"ok", "envs", "alerts"}
+    (alert,) = report["alerts"]
+    assert alert["alert"] == "BillingPendingBacklog" and alert["baseline_ok"]
+    assert alert["mutants"] == len(alert["details"]) > 5
+    assert (
+        alert["killed"] + alert["survived"] + alert["equivalent"] + alert["invalid"] + alert["errors"]
+        == alert["mutants"]
+    )
+    assert alert["score"] == pytest.approx(
+        alert["killed"] / (alert["mutants"] - alert["equivalent"] - alert["invalid"])
+    )
+    assert report["envs"]["prod"]["score"] == pytest.approx(alert["score"])
+    status = {(d["operator"], d["after"]): d["status"] for d in alert["details"]}
+    assert (
+        status[("threshold-toward-silence", "sum by (network) (billing_transactions_network_pending_total) > 21")]
+        == "killed"
+    )
+    assert status[("sum-to-max", "max by (network) (billing_transactions_network_pending_total) > 20")] == "survived"
+    assert all(
+        set(d) == {"operator", "rule", "field", "before", "after", "status", "explanation"} for d in alert["details"]
+    )
+    strict = run_cli(*args, "--min-score", "100")
+    assert strict.returncode == 1
+    assert "sum-to-max in alert BillingPendingBacklog" in strict.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "nope"], "unknown environment"),
+        (["--alert", "Nope"], "unknown alert 'Nope'"),
+        (["--min-score", "150"], "a score is 0..1"),
+        (["--jobs", "0"], "must be 1 or more"),
+    ],
+)
+def test_mutate_bad_input_exits_2(generated: Path, args: list[str], message: str) -> None:
+    result = run_cli("mutate", "--output", str(generated), *args)
+    assert result.returncode == 2
+    assert message in result.stderr
