@@ -1,12 +1,11 @@
-"""Command line: `rulesgen generate | check | validate`.
-
-Exit codes are a contract for CI: 0 ok, 1 check failed, 2 bad input.
-"""
+"""rulesgen: typed alert thresholds in, proven Prometheus rules, Alertmanager routing,
+Grafana dashboards and deploy files out."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +17,8 @@ from rulesgen.pipeline import build
 from rulesgen.writer import compare_tree, write_tree
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what shell tools report when their reader goes away
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what shell tools report when their reader goes away
 
 
 def _print_json(payload: object) -> None:
@@ -61,7 +62,15 @@ def cmd_generate(args: argparse.Namespace, files: Files) -> int:
                 print(f"  {args.output / path}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.format == "json":
-        _print_json({"ok": True, "files": len(files), "changed": result.changed, "edited": result.edited})
+        _print_json(
+            {
+                "ok": True,
+                "files": len(files),
+                "changed": result.changed,
+                "changed_files": result.paths,
+                "edited": result.edited,
+            }
+        )
         return EXIT_OK
     if result.edited:
         # Generated files say DO NOT EDIT; an edit is overwritten, but not silently.
@@ -84,11 +93,13 @@ def cmd_check(args: argparse.Namespace, files: Files) -> int:
     if args.format == "json":
         _print_json(
             {
-                "ok": drift.clean,
+                "ok": drift.clean and stale_schema is None,
                 "missing": drift.missing,
                 "extra": drift.extra,
                 "changed": drift.changed,
                 "foreign": drift.foreign,
+                "diff": drift.diff,
+                "schema": stale_schema,
             }
         )
     elif drift.clean:
@@ -284,8 +295,26 @@ def _score(text: str) -> float:
     return value / 100 if value > 1 else value
 
 
+EPILOG = """examples:
+  rulesgen generate                     compile thresholds.yaml into output/
+  rulesgen check                        exit 1 when output/ is stale (CI)
+  rulesgen validate --format json       check the spec only, machine-readable
+  rulesgen lint --strict --format github    every check, as GitHub annotations
+  rulesgen explain BillingPendingBacklog --env prod
+  rulesgen test --env prod --junit junit.xml
+  rulesgen mutate --env prod --min-score 95
+  rulesgen schema                       write the JSON Schema and kind reference
+
+exit codes: 0 ok; 1 a check failed (stale output, failing test, lint --strict
+warnings, mutation score below --min-score); 2 bad input (spec errors with
+file:line:column, unknown environment, missing promtool/amtool, refused output);
+141 the reader of stdout went away (a closed pipe)."""
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="rulesgen", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="rulesgen", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     top.add_argument("--version", action="version", version=f"rulesgen {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
     helps = {
@@ -329,6 +358,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rulesgen` console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `rulesgen lint | head -1`: the reader left. Exit quietly, as `yes | head` does,
+        # with 128 + SIGPIPE, and keep Python from complaining while flushing stdout.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command == "test":
@@ -345,9 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, files)
     except SpecErrors as exc:
         return _report_errors(exc, args.format)
-    except ToolMissing as exc:  # promtool or amtool
-        print(f"rulesgen: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:  # an unwritable output directory, a full disk
-        print(f"rulesgen: {exc}", file=sys.stderr)
+    except (ToolMissing, OSError) as exc:  # promtool or amtool missing; an unreadable file, a full disk
+        if isinstance(exc, BrokenPipeError):
+            raise
+        if getattr(args, "format", "text") == "json":
+            _print_json({"ok": False, "error": str(exc), "kind": type(exc).__name__})
+        else:
+            print(f"rulesgen: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

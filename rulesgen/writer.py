@@ -223,6 +223,7 @@ class WriteResult:
     changed: int
     edited: list[str]
     in_place: bool
+    paths: list[str] = field(default_factory=list)  # the changed files, relative to the root
 
 
 def write_tree(root: Path, files: Files) -> WriteResult:
@@ -253,7 +254,7 @@ def write_tree(root: Path, files: Files) -> WriteResult:
             owner.foreign,
         )
     changed = [rel for rel in sorted(set(target) | set(scan.files)) if target.get(rel) != scan.files.get(rel)]
-    result = WriteResult(len(changed), owner.edited, in_place=False)
+    result = WriteResult(len(changed), owner.edited, in_place=False, paths=changed)
     if not changed:
         # Nothing to do: leaving the tree alone keeps its timestamps for make and reloaders.
         return result
