@@ -3,6 +3,7 @@ codes, JSON on every path, and a closed pipe that ends quietly."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -16,7 +17,8 @@ from rulesgen.cli import parser
 
 def test_help_lists_every_command_with_examples_and_exit_codes() -> None:
     out = run_cli("--help").stdout
-    commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    action = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    commands = list(action.choices)
     for command in commands:
         assert command in out
     assert "examples:" in out and "exit codes:" in out and "2 bad input" in out
