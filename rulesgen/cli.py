@@ -268,6 +268,46 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What changing the spec means: the IR of `--base` (a git ref) or `--base-spec`
+    against the IR of `--spec`, per environment and alert."""
+    from rulesgen.diff import BaseNotFound, diff_programs, render_json, render_markdown, render_text, spec_at_ref
+    from rulesgen.errors import SpecError
+    from rulesgen.pipeline import compile_document
+    from rulesgen.spec.validate import Document, load_spec, parse_spec
+
+    text: str | None = None
+    if args.base_spec is not None:
+        base_name = str(args.base_spec)
+    else:
+        try:
+            text, base_name = spec_at_ref(args.base, args.spec)
+        except BaseNotFound as exc:
+            print(f"rulesgen: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+
+    def load(which: str) -> Document:
+        if which == "spec":
+            return load_spec(args.spec)
+        return parse_spec(text, base_name) if text is not None else load_spec(args.base_spec)
+
+    # Both sides are compiled before any error is reported, so a broken base and a
+    # broken spec are listed together, each error under its own file name.
+    errors: list[SpecError] = []
+    programs = []
+    for which in ("base", "spec"):
+        try:
+            programs.append(compile_document(load(which), tests=False).program)
+        except SpecErrors as exc:
+            errors += exc.errors
+    if errors:
+        raise SpecErrors(errors)
+    diff = diff_programs(programs[0], programs[1], base_name, str(args.spec))
+    render = {"json": render_json, "markdown": render_markdown, "text": render_text}[args.format]
+    print(render(diff), end="" if args.format == "markdown" else "\n")
+    return EXIT_CHECK_FAILED if args.exit_code and diff.changed else EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Files], int]] = {
     "generate": cmd_generate,
     "check": cmd_check,
@@ -353,6 +393,18 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--env", help="only this environment")
     explain.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     explain.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    diff = sub.add_parser(
+        "diff",
+        help="what a spec change means per environment and alert; exit 1 on changes with --exit-code",
+        description="Compare the compiled spec with a base version: thresholds (and whether they page sooner or "
+        "later), for, windows, severities, receivers, labels, annotations, alerts, recording rules, dashboards, routes.",
+    )
+    base = diff.add_mutually_exclusive_group()
+    base.add_argument("--base", default="HEAD", help="git ref holding the base spec (default: %(default)s)")
+    base.add_argument("--base-spec", type=Path, help="the base spec as a file instead of a git ref")
+    diff.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes (like git diff)")
     return top
 
 
@@ -379,6 +431,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_lint(args)
         if args.command == "explain":
             return cmd_explain(args)
+        if args.command == "diff":
+            return cmd_diff(args)
         if args.command == "schema":
             return cmd_schema(args)
         files = build(args.spec)

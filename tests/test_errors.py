@@ -191,6 +191,7 @@ def test_bad_input_message(old: str, new: str, expected: list[str]) -> None:
 def test_minimal_spec_is_valid() -> None:
     files = build_text(minimal_text(), "spec.yaml")
     assert sorted(f for f in files if "/grafana/" not in f) == [
+        "docs/alerts.md",
         "docs/routing.md",
         "prod/alertmanager/alertmanager.yml",
         "prod/prometheus/billing.rules.yml",
