@@ -336,6 +336,8 @@ class AlertTests:
 
 @dataclass(frozen=True)
 class TestSuite:
+    __test__ = False  # a data class, not a pytest test class
+
     tests: tuple[AlertTests, ...] = ()
 
     def of(self, env: str) -> tuple[AlertTests, ...]:

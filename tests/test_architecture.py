@@ -46,8 +46,9 @@ def test_no_module_outside_kinds_names_a_kind() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             # A kind named where code decides something: `x.kind == "ratio"`, `kind in (...)`.
             # (units share a word with kinds: `quantity.unit != "ratio"` is about units)
-            is_unit = (
-                isinstance(node, ast.Compare) and isinstance(node.left, ast.Attribute) and node.left.attr == "unit"
+            left = node.left if isinstance(node, ast.Compare) else None
+            is_unit = (isinstance(left, ast.Attribute) and left.attr == "unit") or (
+                isinstance(left, ast.Name) and left.id == "unit"
             )
             if isinstance(node, ast.Compare) and not is_unit:
                 for const in ast.walk(node):
