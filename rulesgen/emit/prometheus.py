@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rulesgen.emit.base import Files, Options, Target, header
@@ -34,15 +35,24 @@ def groups_document(groups: tuple[RuleGroup, ...] | list[RuleGroup]) -> dict[str
     }
 
 
-def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
-    """One rule file per team and environment."""
+def rule_files(
+    program: ProgramIR, folder: str, what: str, group_document: Callable[[RuleGroup], dict[str, Any]]
+) -> Files:
+    """`<env>/<folder>/<team>.rules.yml` for every group: the layout every rule-file
+    format shares (Prometheus, vmalert, Thanos); only the group's own keys differ."""
     files: Files = {}
     for env in program.envs:
         for group in env.groups:
-            files[f"{env.env}/prometheus/{group.file}"] = dump(
-                groups_document([group]), header(program.source, f"{env.env} rules of group {group.name}")
+            files[f"{env.env}/{folder}/{group.file}"] = dump(
+                {"groups": [group_document(group)]},
+                header(program.source, f"{env.env} {what}rules of group {group.name}"),
             )
     return files
+
+
+def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
+    """One rule file per team and environment."""
+    return rule_files(program, "prometheus", "", lambda group: groups_document([group])["groups"][0])
 
 
 TARGET = Target("prometheus", Options, emit, description="Prometheus rule files, one per team")

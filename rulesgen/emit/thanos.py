@@ -14,9 +14,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 
 from rulesgen.emit import base
-from rulesgen.emit.base import header
-from rulesgen.emit.prometheus import groups_document
-from rulesgen.emit.yamlout import dump
+from rulesgen.emit.prometheus import groups_document, rule_files
 from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
 
 
@@ -40,14 +38,7 @@ def group_document(group: RuleGroup, options: Options) -> dict[str, Any]:
 
 
 def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for env in program.envs:
-        for group in env.groups:
-            files[f"{env.env}/thanos/{group.file}"] = dump(
-                {"groups": [group_document(group, options)]},
-                header(program.source, f"{env.env} Thanos Ruler rules of group {group.name}"),
-            )
-    return files
+    return rule_files(program, "thanos", "Thanos Ruler ", lambda group: group_document(group, options))
 
 
 def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:

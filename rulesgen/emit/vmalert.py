@@ -24,9 +24,7 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from rulesgen.emit import base
-from rulesgen.emit.base import header
-from rulesgen.emit.prometheus import groups_document
-from rulesgen.emit.yamlout import dump
+from rulesgen.emit.prometheus import groups_document, rule_files
 from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
 
 
@@ -51,14 +49,7 @@ def group_document(group: RuleGroup, options: Options) -> dict[str, Any]:
 
 
 def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for env in program.envs:
-        for group in env.groups:
-            files[f"{env.env}/vmalert/{group.file}"] = dump(
-                {"groups": [group_document(group, options)]},
-                header(program.source, f"{env.env} vmalert rules of group {group.name}"),
-            )
-    return files
+    return rule_files(program, "vmalert", "vmalert ", lambda group: group_document(group, options))
 
 
 def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:
