@@ -299,22 +299,24 @@ def check_dashboards(spec: Spec, envs: list[EnvIR], errors: list[SpecError]) -> 
         known |= {rule.record for group in env.groups for rule in group.rules if isinstance(rule, RecordingRule)}
     for b, board in enumerate(settings.boards):
         for p, panel in enumerate(board.panels):
-            where = (*at, "boards", b, "panels", p, "expr")
-            try:
-                ast = promql_parser.parse(panel_query(panel.expr))
-            except Exception as exc:  # the parser raises plain exceptions with its message
-                errors.append(spec.positions.error(where, f"PromQL does not parse: {exc}"))
-                continue
-            names: list[str] = []
+            for q, query in enumerate(panel.all_queries()):
+                panel_at: Path = (*at, "boards", b, "panels", p)
+                where = (*panel_at, "queries", q, "expr") if panel.queries else (*panel_at, "expr")
+                try:
+                    ast = promql_parser.parse(panel_query(query.expr))
+                except Exception as exc:  # the parser raises plain exceptions with its message
+                    errors.append(spec.positions.error(where, f"PromQL does not parse: {exc}"))
+                    continue
+                names: list[str] = []
 
-            def visit(node: Any, names: list[str] = names) -> None:
-                if isinstance(node, promql_parser.VectorSelector) and node.name:
-                    names.append(node.name)
+                def visit(node: Any, names: list[str] = names) -> None:
+                    if isinstance(node, promql_parser.VectorSelector) and node.name:
+                        names.append(node.name)
 
-            promql_parser.walk(ast, visit)
-            for name in names:
-                if name not in known:
-                    errors.append(spec.positions.error(where, f"unknown metric {name!r}: declare it under metrics"))
+                promql_parser.walk(ast, visit)
+                for name in names:
+                    if name not in known:
+                        errors.append(spec.positions.error(where, f"unknown metric {name!r}: declare it under metrics"))
         for v, variable in enumerate(board.variables):
             if variable.metric not in spec.header.metrics:
                 errors.append(
