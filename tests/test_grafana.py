@@ -3,6 +3,7 @@ clean layout, and a threshold change that moves rule, tests and panel together."
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import OUTPUT, SPEC, minimal_text, require
 from rulesgen import conventions
-from rulesgen.emit.yamlout import dump
+from rulesgen.emit.yamlout import BlockText, dump
 from rulesgen.errors import SpecErrors
 from rulesgen.ir import Absent, Compare
 from rulesgen.lower.dashboards import plotted
@@ -150,7 +153,8 @@ def test_one_threshold_change_moves_rule_tests_and_panel_together() -> None:
     assert not any(p.startswith("staging/") for p in changed)
     # the rule moves in every deploy format of it too, and nowhere else
     deploy = {"kubernetes", "vmalert", "mimir", "thanos"}
-    assert {p.split("/")[1] for p in changed} == {"prometheus", "tests", "grafana", *deploy}
+    assert {p.split("/")[1] for p in changed if p.startswith("prod/")} == {"prometheus", "tests", "grafana", *deploy}
+    assert {p for p in changed if not p.startswith("prod/")} == {"docs/alerts.md"}  # the catalog states it
 
 
 BAD_DASHBOARDS = [
@@ -176,4 +180,178 @@ BAD_DASHBOARDS = [
 def test_bad_dashboard_settings(old: str, new: str, expected: str) -> None:
     with pytest.raises(SpecErrors) as err:
         build_text(minimal_text().replace(old, new, 1), "spec.yaml", tests=False)
+    assert [str(e) for e in err.value.errors] == [expected]
+
+
+def test_every_panel_has_a_threshold_step_list() -> None:
+    # grafanalib writes `"steps": ""` for a stat panel; Grafana needs a list with a base step.
+    for env in ("prod", "staging"):
+        for _, panel in panels(env):
+            steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+            assert isinstance(steps, list) and steps, panel["title"]
+            assert steps[0]["value"] is None, panel["title"]
+            assert all(isinstance(s["value"], (int, float)) for s in steps[1:]), panel["title"]
+
+
+def _no_nulls_but_base_steps(data: Any, path: str = "$") -> list[str]:
+    if isinstance(data, dict):
+        found = []
+        for key, value in data.items():
+            if value is None and not (key == "value" and ".steps[0]" in path):
+                found.append(f"{path}.{key}")
+            found += _no_nulls_but_base_steps(value, f"{path}.{key}")
+        return found
+    if isinstance(data, list):
+        return [n for i, v in enumerate(data) for n in _no_nulls_but_base_steps(v, f"{path}[{i}]")]
+    return []
+
+
+def test_no_nulls_and_no_legacy_keys() -> None:
+    legacy = {"rows", "style", "hideControls", "sharedCrosshair", "span", "minSpan", "step", "intervalFactor"}
+    for env in ("prod", "staging"):
+        for dashboard in dashboards(env):
+            assert _no_nulls_but_base_steps(dashboard) == [], dashboard["title"]
+            assert not legacy & set(dashboard), dashboard["title"]
+            for panel in dashboard["panels"]:
+                assert not legacy & set(panel), panel["title"]
+                for target in panel["targets"]:
+                    assert not legacy & set(target), panel["title"]
+
+
+def _built(text: str, path_part: str) -> dict[str, str]:
+    files = build_text(text, "thresholds.yaml", tests=False)
+    return {path: data.decode() for path, data in files.items() if path_part in path}
+
+
+def test_a_threshold_change_is_a_one_line_diff_in_dashboard_and_configmap() -> None:
+    text = SPEC.read_text()
+    anchor = "billing.contracts worker.\n    threshold: 20\n"
+    assert anchor in text
+    before = _built(text, "prod/grafana/")
+    after = _built(text.replace(anchor, anchor.replace("20", "30")), "prod/grafana/")
+    changed = sorted(path for path in before if before[path] != after[path])
+    assert [p.split("/")[2] for p in changed] == ["configmaps", "dashboards"]
+    for path in changed:
+        diff = [
+            line
+            for line in difflib.unified_diff(before[path].splitlines(), after[path].splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ]
+        assert [line[0] + line[1:].strip() for line in diff] == ['-"value": 20.0', '+"value": 30.0'], path
+
+
+def test_configmap_holds_the_dashboard_as_a_block_of_sorted_pretty_json() -> None:
+    for env in ("prod", "staging"):
+        grafana = OUTPUT / env / "grafana"
+        for path in (grafana / "dashboards").glob("*.json"):
+            text = path.read_text()
+            data = json.loads(text)
+            assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            cm_text = (grafana / "configmaps" / f"{path.stem}.yaml").read_text()
+            assert f'  "{path.name}": |\n    {{\n      "annotations": {{\n' in cm_text
+            assert max(len(line) for line in cm_text.splitlines()) < 400
+
+
+def test_yaml_strings_stay_quoted_unless_marked_as_block_text() -> None:
+    text = dump({"a": "No", "b": "two\nlines\n", "c": BlockText("two\nlines\n"), "d": ["x"]}).decode()
+    assert text == 'a: "No"\nb: "two\\nlines\\n"\nc: |\n  two\n  lines\nd:\n- "x"\n'
+
+
+@pytest.mark.parametrize(
+    ("value", "header"),
+    [("a\nb\n", "|"), ("a\nb", "|-"), ("  indented\nb\n", "|2"), ("\nleading blank\n", "|2"), ("a\n\n\nb", "|-")],
+)
+def test_block_text_headers(value: str, header: str) -> None:
+    text = dump({"data": {"k": BlockText(value)}}).decode()
+    assert text.startswith(f"data:\n  k: {header}\n")
+    assert yaml.safe_load(text) == {"data": {"k": value}}
+    assert not any(line.endswith(" ") for line in text.splitlines())
+
+
+@pytest.mark.parametrize("value", ["", "\n", "a\n\n", "cr\r\nlf", "nel\x85", "del\x7f\nx", "bom\ufeff\n"])
+def test_block_text_a_block_cannot_carry_is_quoted(value: str) -> None:
+    text = dump({"k": BlockText(value)}).decode()
+    assert text.startswith('k: "')
+    assert yaml.safe_load(text) == {"k": value}
+
+
+YAML_TEXT = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"]) | st.sampled_from(" \t\n{}[]:#-|>\"'&*!%@`"), max_size=60
+)
+
+
+@given(value=YAML_TEXT, nested=st.booleans())
+def test_block_and_quoted_text_read_back_exactly(value: str, nested: bool) -> None:
+    doc: dict[str, Any] = {"block": BlockText(value), "quoted": value, "after": ["x", 1]}
+    data = {"data": doc} if nested else doc
+    assert yaml.safe_load(dump(data)) == data
+
+
+def _board_text(panel: str) -> str:
+    anchor = '  grafana_base_url: "https://grafana.example.com"\n'
+    board = f'  dashboards:\n    boards:\n      - title: "B"\n        panels:\n          - {panel}\n'
+    return minimal_text().replace(anchor, anchor + board, 1)
+
+
+def test_a_panel_with_several_queries_has_one_target_each() -> None:
+    panel = (
+        '{title: "x", queries: [{expr: "sum(tx_total)", legend: "all"},'
+        ' {expr: "sum(tx_total{status=\\"failed\\"})", legend: "failed"}, {expr: "sum(pending)"}]}'
+    )
+    files = build_text(_board_text(panel), "spec.yaml", tests=False)
+    board = next(json.loads(data) for path, data in files.items() if "/dashboards/" in path and "-b-" in path)
+    assert [(t["refId"], t["expr"], t["legendFormat"]) for t in board["panels"][0]["targets"]] == [
+        ("A", "sum(tx_total)", "all"),
+        ("B", 'sum(tx_total{status="failed"})', "failed"),
+        ("C", "sum(pending)", ""),
+    ]
+
+
+def test_the_redis_panel_draws_used_and_limit_as_separate_series() -> None:
+    for env in ("prod", "staging"):
+        panel = next(p for _, p in panels(env) if p["title"] == "Redis memory used and limit")
+        targets = {t["refId"]: t for t in panel["targets"]}
+        assert sorted(targets) == ["A", "B"]
+        assert "redis_memory_used_bytes" in targets["A"]["expr"] and "max" not in targets["A"]["expr"]
+        assert "redis_memory_max_bytes" in targets["B"]["expr"] and "used" not in targets["B"]["expr"]
+        assert [t["legendFormat"].split()[0] for t in panel["targets"]] == ["used", "limit"]
+        assert not any(" or " in t["expr"] for t in panel["targets"])
+
+
+BAD_PANELS = [
+    (
+        '{title: "x", expr: "sum(tx_total)", queries: [{expr: "sum(tx_total)"}]}',
+        "spec.yaml:9:13: settings.dashboards.boards[0].panels[0]: a panel takes either expr (with legend) or queries, not both: move expr and legend into queries",
+    ),
+    (
+        '{title: "x", legend: "a", queries: [{expr: "sum(tx_total)"}]}',
+        "spec.yaml:9:13: settings.dashboards.boards[0].panels[0]: a panel takes either expr (with legend) or queries, not both: move expr and legend into queries",
+    ),
+    (
+        '{title: "x"}',
+        "spec.yaml:9:13: settings.dashboards.boards[0].panels[0]: a panel needs expr (one query) or queries (a list of {expr, legend})",
+    ),
+    (
+        '{title: "x", queries: []}',
+        "spec.yaml:9:35: settings.dashboards.boards[0].panels[0].queries: List should have at least 1 item after validation, not 0",
+    ),
+    (
+        '{title: "x", queries: [{expr: "sum(tx_total)"}, {expr: "sum(nope_total)", legend: "b"}]}',
+        "spec.yaml:9:68: settings.dashboards.boards[0].panels[0].queries[1].expr: unknown metric 'nope_total': declare it under metrics",
+    ),
+    (
+        '{title: "x", queries: [{expr: "sum(tx_total)"}, {expr: "sum(", legend: "b"}]}',
+        "spec.yaml:9:68: settings.dashboards.boards[0].panels[0].queries[1].expr: PromQL does not parse: unclosed left parenthesis",
+    ),
+    (
+        '{title: "x", expr: "sum(nope_total)"}',
+        "spec.yaml:9:32: settings.dashboards.boards[0].panels[0].expr: unknown metric 'nope_total': declare it under metrics",
+    ),
+]
+
+
+@pytest.mark.parametrize(("panel", "expected"), BAD_PANELS)
+def test_bad_board_panels(panel: str, expected: str) -> None:
+    with pytest.raises(SpecErrors) as err:
+        build_text(_board_text(panel), "spec.yaml", tests=False)
     assert [str(e) for e in err.value.errors] == [expected]

@@ -15,7 +15,7 @@ from typing import Any
 from grafanalib import core as g
 
 from rulesgen.emit.base import Files, Options, Target, header
-from rulesgen.emit.yamlout import dump
+from rulesgen.emit.yamlout import BlockText, dump
 from rulesgen.ir import Dashboard, Panel, ProgramIR, TestSuite
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -96,26 +96,52 @@ def build(env: str, dashboard: Dashboard) -> g.Dashboard:
     )
 
 
+# Keys grafanalib still writes that the current dashboard model (schemaVersion 39+)
+# does not have: Grafana migrates them away when it loads a dashboard, but a
+# provisioned file keeps them and a schema check of the file rejects them.
+_LEGACY_KEYS = {
+    "dashboard": frozenset({"__inputs", "hideControls", "rows", "sharedCrosshair", "style"}),
+    "panel": frozenset({"editable", "error", "height", "minSpan", "span"}),
+    # intervalFactor 2 halves the query resolution; current Grafana leaves it unset.
+    "target": frozenset({"intervalFactor", "metric", "query", "step", "target"}),
+    "variable": frozenset({"tagValuesQuery", "tagsQuery", "useTags"}),
+    "timepicker": frozenset({"time_options"}),
+    "option": frozenset({"tags"}),
+}
+# A panel without alert thresholds still needs the base step Grafana draws values in.
+BASE_STEPS: list[dict[str, Any]] = [{"color": "green", "value": None}]
+# Stat options Grafana 11 always saves; grafanalib leaves them out.
+STAT_OPTIONS = {"percentChangeColorMode": "standard", "showPercentChange": False, "wideLayout": True}
+
+
 def plain(data: Any) -> Any:
-    """grafanalib objects as plain JSON data (what its DashboardEncoder does), with
-    threshold steps normalized: grafanalib emits legacy keys and a `"null"` string,
-    current Grafana wants `{"color", "value"}` with a real null for the base step."""
+    """grafanalib objects as plain JSON data (what its DashboardEncoder does), without
+    its unset (None) values, and with threshold steps normalized: grafanalib emits
+    legacy keys, a `"null"` string, or `""` for no steps; current Grafana wants a list
+    of `{"color", "value"}` whose base step has a real null value."""
     to_json = getattr(data, "to_json_data", None)
     if to_json is not None:
         return plain(to_json())
     if isinstance(data, dict):
-        if isinstance(data.get("steps"), list):
-            data = {
-                **data,
-                "steps": [
-                    {"color": s["color"], "value": None if s.get("value") in (None, "null") else s["value"]}
-                    for s in data["steps"]
-                ],
-            }
-        return {k: plain(v) for k, v in data.items()}
+        out = {}
+        for key, value in data.items():
+            if key == "steps" and isinstance(value, (list, str)):
+                out[key] = _steps(value)
+            elif value is not None:
+                out[key] = plain(value)
+        return out
     if isinstance(data, (list, tuple)):
         return [plain(v) for v in data]
     return data
+
+
+def _steps(steps: list[Any] | str) -> list[dict[str, Any]]:
+    if not steps:
+        return [dict(step) for step in BASE_STEPS]
+    return [
+        {"color": s["color"], "value": None if s.get("value") in (None, "null") else s["value"]}
+        for s in (plain(step) for step in steps)
+    ]
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -125,30 +151,72 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _drop(data: dict[str, Any], kind: str) -> dict[str, Any]:
+    legacy = _LEGACY_KEYS[kind]
+    return {k: v for k, v in data.items() if k not in legacy}
+
+
+def _panel_json(panel: dict[str, Any]) -> dict[str, Any]:
+    """One panel in the current model: extraJson merged, legacy keys gone, and the
+    options Grafana requires of its plugin type present."""
+    extra = panel.pop("extraJson", None)
+    if extra:
+        panel = _merge(panel, extra)
+    panel = _drop(panel, "panel")
+    panel["targets"] = [_drop(t, "target") for t in panel.get("targets", [])]
+    options = panel.setdefault("options", {})
+    if panel["type"] == "stat":
+        for key, value in STAT_OPTIONS.items():
+            options.setdefault(key, value)
+    if "legend" in options:
+        options["legend"] = {"showLegend": True, **options["legend"]}
+    return panel
+
+
 def dashboard_json(dashboard: g.Dashboard) -> dict[str, Any]:
-    data: dict[str, Any] = plain(dashboard)
-    for panel in data.get("panels", []):
-        extra = panel.pop("extraJson", None)
-        if extra:
-            panel.update(_merge(panel, extra))
+    """The dashboard as current Grafana JSON: what the Grafana dashboard schema accepts,
+    with no legacy keys and no nulls except the base threshold step's value."""
+    data: dict[str, Any] = _drop(plain(dashboard), "dashboard")
+    panels = data.get("panels", [])
+    for i, panel in enumerate(panels):
+        # In place: a dashboard of thousands of panels need not exist twice.
+        panels[i] = _panel_json(panel)
+    templating = data.get("templating", {})
+    if "list" in templating:
+        templating["list"] = [_variable_json(v) for v in templating["list"]]
+    if "timepicker" in data:
+        data["timepicker"] = _drop(data["timepicker"], "timepicker")
     return data
 
 
-def render(data: Any, depth: int = 3, level: int = 0) -> bytes:
-    """Sorted JSON, indented down to `depth` and compact below it: a threshold change
-    is one readable line in a diff, and a dashboard of thousands of panels renders with
-    the C encoder instead of the slow pure-Python indenting one."""
-    return (_render(data, depth, level) + "\n").encode()
+def _variable_json(variable: dict[str, Any]) -> dict[str, Any]:
+    variable = _drop(variable, "variable")
+    if "current" in variable:
+        variable["current"] = _drop(variable["current"], "option")
+    variable["options"] = [_drop(o, "option") for o in variable.get("options", [])]
+    return variable
 
 
-def _render(data: Any, depth: int, level: int) -> str:
+def render(data: Any) -> bytes:
+    """Sorted JSON indented two spaces all the way down (exactly `json.dumps(data,
+    indent=2, sort_keys=True)`), so a changed threshold, query or title is a one-line
+    diff."""
+    return (_render(data, 0) + "\n").encode()
+
+
+def _render(data: Any, level: int) -> str:
+    # The indenting encoder collects every token of its output in one list before
+    # joining it; encoding the top two levels piecewise bounds that list to one panel.
     pad = "  " * level
-    if level < depth and isinstance(data, dict) and data:
-        items = (f"{pad}  {json.dumps(k)}: {_render(v, depth, level + 1)}" for k, v in sorted(data.items()))
+    if level < 2 and isinstance(data, dict) and data:
+        items = (
+            f"{pad}  {json.dumps(k, ensure_ascii=False)}: {_render(v, level + 1)}" for k, v in sorted(data.items())
+        )
         return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if level < depth and isinstance(data, list) and data:
-        return "[\n" + ",\n".join(f"{pad}  {_render(v, depth, level + 1)}" for v in data) + f"\n{pad}]"
-    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+    if level < 2 and isinstance(data, list) and data:
+        return "[\n" + ",\n".join(f"{pad}  {_render(v, level + 1)}" for v in data) + f"\n{pad}]"
+    # JSON strings hold no raw newline, so every newline here starts an indented line.
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + pad)
 
 
 def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
@@ -171,7 +239,7 @@ def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
                         "labels": {"grafana_dashboard": "1", "app.kubernetes.io/managed-by": "rulesgen"},
                         "annotations": {"grafana_folder": folder},
                     },
-                    "data": {f"{dashboard.uid}.json": text.decode()},
+                    "data": {f"{dashboard.uid}.json": BlockText(text.decode())},
                 },
                 header(program.source, f"{env.env} dashboard {dashboard.title} for the Grafana sidecar"),
             )

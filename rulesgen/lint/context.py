@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from rulesgen.errors import Path
 from rulesgen.ir import Alert, EnvIR
 from rulesgen.lint import Finding
 from rulesgen.lower.overrides import EnvAlert
@@ -37,3 +38,16 @@ class EnvContext:
         for alert in self.alerts:
             if alert.model.name in by_name:
                 yield alert, by_name[alert.model.name]
+
+
+def board_queries(doc: Document) -> Iterator[tuple[Path, str]]:
+    """Every domain-dashboard query with the spec path of its `expr`, whichever form
+    (`expr` or `queries`) the panel was written in."""
+    for b, board in enumerate(doc.header.settings.dashboards.boards):
+        for p, panel in enumerate(board.panels):
+            at: Path = ("settings", "dashboards", "boards", b, "panels", p)
+            if panel.queries:
+                for q, query in enumerate(panel.queries):
+                    yield (*at, "queries", q, "expr"), query.expr
+            else:
+                yield (*at, "expr"), panel.expr

@@ -82,7 +82,7 @@ def board(env: str, spec: BoardSpec, settings: DashboardSettings, first_id: int)
             type=p.type,
             unit=p.unit,
             width=p.width,
-            queries=(PanelQuery(p.expr, p.legend),),
+            queries=tuple(PanelQuery(q.expr, q.legend) for q in p.all_queries()),
         )
         for i, p in enumerate(spec.panels)
     )

@@ -265,13 +265,43 @@ class PanelOverride(StrictModel):
     description: str | None = None
 
 
-class PanelSpec(StrictModel):
-    title: str
+class QuerySpec(StrictModel):
+    """One PromQL query of a board panel, drawn as its own series with its legend."""
+
     expr: str
     legend: str = ""
+
+
+class PanelSpec(StrictModel):
+    """A board panel: one query (`expr`, `legend`) or several (`queries`), never both.
+
+    Series of different queries stay apart: joining them with `or` would drop every
+    series whose labels another query already returned (a limit next to its usage)."""
+
+    title: str
+    expr: str = ""
+    legend: str = ""
+    # Grafana names a panel's queries A..Z (refId).
+    queries: list[QuerySpec] = Field(default_factory=list, min_length=1, max_length=26)
     unit: str = "short"
     type: Literal["timeseries", "stat"] = "timeseries"
     width: int = Field(default=12, ge=3, le=24)
+
+    @model_validator(mode="after")
+    def _one_query_form(self) -> PanelSpec:
+        # Which keys the spec wrote, not their values: `expr: ""` is still the one-query form.
+        given = self.model_fields_set
+        if "queries" not in given and "expr" not in given:
+            raise ValueError("a panel needs expr (one query) or queries (a list of {expr, legend})")
+        if "queries" in given and given & {"expr", "legend"}:
+            raise ValueError(
+                "a panel takes either expr (with legend) or queries, not both: move expr and legend into queries"
+            )
+        return self
+
+    def all_queries(self) -> list[QuerySpec]:
+        """The panel's queries in order, whichever form the spec used."""
+        return list(self.queries) or [QuerySpec(expr=self.expr, legend=self.legend)]
 
 
 class VariableSpec(StrictModel):

@@ -6,7 +6,7 @@ from typing import Any
 
 from rulesgen.ir import RecordingRule
 from rulesgen.lint import ERROR, PROGRAM, Finding, check
-from rulesgen.lint.context import EnvContext
+from rulesgen.lint.context import EnvContext, board_queries
 from rulesgen.promql import panel_query
 
 
@@ -18,25 +18,24 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
     header = ctx.doc.header
     known = set(header.metrics) | {f"{m}_bucket" for m, s in header.metrics.items() if s.type.value == "histogram"}
     known |= {r.record for g in ctx.ir.groups for r in g.rules if isinstance(r, RecordingRule)}
+    for where, expr in board_queries(ctx.doc):
+        try:
+            ast = promql_parser.parse(panel_query(expr))
+        except Exception as exc:  # the parser raises plain exceptions with its message
+            yield Finding(where, f"PromQL does not parse: {exc}")
+            continue
+        names: list[str] = []
+
+        def visit(node: Any, names: list[str] = names) -> None:
+            if isinstance(node, promql_parser.VectorSelector) and node.name:
+                names.append(node.name)
+
+        promql_parser.walk(ast, visit)
+        for name in names:
+            if name not in known:
+                yield Finding(where, f"unknown metric {name!r}: declare it under metrics")
     at = ("settings", "dashboards", "boards")
     for b, board in enumerate(header.settings.dashboards.boards):
-        for p, panel in enumerate(board.panels):
-            where = (*at, b, "panels", p, "expr")
-            try:
-                ast = promql_parser.parse(panel_query(panel.expr))
-            except Exception as exc:  # the parser raises plain exceptions with its message
-                yield Finding(where, f"PromQL does not parse: {exc}")
-                continue
-            names: list[str] = []
-
-            def visit(node: Any, names: list[str] = names) -> None:
-                if isinstance(node, promql_parser.VectorSelector) and node.name:
-                    names.append(node.name)
-
-            promql_parser.walk(ast, visit)
-            for name in names:
-                if name not in known:
-                    yield Finding(where, f"unknown metric {name!r}: declare it under metrics")
         for v, variable in enumerate(board.variables):
             if variable.metric not in header.metrics:
                 yield Finding((*at, b, "variables", v, "metric"), f"unknown metric {variable.metric!r}")

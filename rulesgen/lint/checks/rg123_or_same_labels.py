@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rulesgen.lint import DOCUMENT, WARNING, Finding, check
-from rulesgen.lint.context import DocContext
+from rulesgen.lint.context import DocContext, board_queries
 from rulesgen.promql import panel_query
 
 
@@ -43,13 +43,10 @@ def same_label_or(expr: str) -> bool:
 
 @check("RG123", "or-same-labels", WARNING, "`a or b` where both sides return the same labels", DOCUMENT)
 def run(ctx: DocContext) -> Iterator[Finding]:
-    for b, board in enumerate(ctx.doc.header.settings.dashboards.boards):
-        for p, panel in enumerate(board.panels):
-            if same_label_or(panel.expr):
-                yield Finding(
-                    ("settings", "dashboards", "boards", b, "panels", p, "expr"),
-                    "the right side of `or` is never shown: both sides return the same labels; use two queries",
-                )
+    for where, expr in board_queries(ctx.doc):
+        if same_label_or(expr):
+            message = "the right side of `or` is never shown: both sides return the same labels; use two queries"
+            yield Finding(where, message)
 
 
 CHECK = run
