@@ -14,6 +14,21 @@ from rulesgen.pipeline import build_text
 # (id, text to replace in the minimal spec, replacement, expected errors)
 CASES: list[tuple[str, str, str, list[str]]] = [
     (
+        "zero window",
+        'window: "5m"\n    threshold: 5',
+        'window: "0s"\n    threshold: 5',
+        ["spec.yaml:30:13: alerts[0].window: 0s must be longer than 0s"],
+    ),
+    (
+        "window too long to test",
+        'window: "5m"\n    threshold: 5',
+        'window: "10000w"\n    threshold: 5',
+        [
+            "spec.yaml:25:5: alerts[0]: cannot generate tests: a test scenario would need 100,800,018 samples "
+            "of 1m (at most 100,000): shorten the window, offset or `for`, or lengthen the interval"
+        ],
+    ),
+    (
         "malformed yaml",
         'window: "5m"\n    threshold: 5',
         'window: "5m"\n    threshold: [5',

@@ -27,7 +27,7 @@ from rulesgen.kinds.toolkit import (
     Phase,
 )
 from rulesgen.promql import Duration, number
-from rulesgen.spec.models import Identifier, LabelName, MetricType, SelectorSpec, StrictModel
+from rulesgen.spec.models import Identifier, LabelName, MetricType, PositiveDuration, SelectorSpec, StrictModel
 from rulesgen.testgen.model.series import SeriesSet
 
 
@@ -36,8 +36,8 @@ class Tier(StrictModel):
 
     tier: Literal["page", "ticket"]
     factor: float = Field(gt=0)
-    long: Duration
-    short: Duration
+    long: PositiveDuration
+    short: PositiveDuration
     for_: Duration = Field(default=Duration(0), alias="for")
 
 

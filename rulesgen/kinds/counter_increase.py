@@ -30,8 +30,8 @@ from rulesgen.kinds.toolkit import (
     periodic,
     satisfying_labels,
 )
-from rulesgen.promql import Duration, number, selector
-from rulesgen.spec.models import Direction, MetricType, NonNegative
+from rulesgen.promql import number, selector
+from rulesgen.spec.models import Direction, MetricType, NonNegative, PositiveDuration
 from rulesgen.testgen.model.series import SeriesSet
 
 
@@ -39,7 +39,7 @@ class CounterIncrease(SingleSelector, AlertModel):
     """Fires when `increase(metric[window])`, summed by `by`, is above `threshold`."""
 
     kind: Literal["counter_increase"]
-    window: Duration
+    window: PositiveDuration
     threshold: NonNegative = Field(description="fires when the increase is strictly above this count")
 
     def selectors(self) -> Iterable[SelectorUse]:

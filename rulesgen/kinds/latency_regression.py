@@ -29,7 +29,7 @@ from rulesgen.kinds.toolkit import (
     satisfying_labels,
 )
 from rulesgen.promql import Duration, number, selector
-from rulesgen.spec.models import MetricType, SelectorSpec
+from rulesgen.spec.models import MetricType, PositiveDuration, SelectorSpec
 from rulesgen.testgen.model.series import SeriesSet
 
 
@@ -39,10 +39,10 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     kind: Literal["latency_regression"]
     quantile: float = Field(default=0.95, gt=0, lt=1)
-    window: Duration = Duration.parse("5m")
-    offset: Duration = Duration.parse("1w")
+    window: PositiveDuration = Duration.parse("5m")
+    offset: PositiveDuration = Duration.parse("1w")
     threshold: float = Field(gt=0, description="0.2 fires when latency is more than 20% above the baseline")
-    floor: Duration = Field(description="current latency must also exceed this (for example 100ms)")
+    floor: PositiveDuration = Field(description="current latency must also exceed this (for example 100ms)")
 
     def selectors(self) -> Iterable[SelectorUse]:
         yield SelectorUse((), self.as_selector(), frozenset({MetricType.histogram}))

@@ -36,6 +36,7 @@ from rulesgen.spec.models import (
     Identifier,
     LabelName,
     MetricType,
+    PositiveDuration,
     Ratio,
     SelectorSpec,
 )
@@ -152,7 +153,7 @@ class CounterRatio(RatioAlert):
     kind: Literal["ratio"]
     numerator: SelectorSpec
     denominator: list[SelectorSpec] = Field(min_length=1)
-    window: Duration
+    window: PositiveDuration
 
     def selectors(self) -> Iterable[SelectorUse]:
         counters = frozenset({MetricType.counter})

@@ -41,6 +41,14 @@ def _url(value: str) -> str:
     return value
 
 
+def _positive(value: Duration) -> Duration:
+    if value.ms <= 0:
+        raise ValueError(f"{value} must be longer than 0s")
+    return value
+
+
+# Windows, offsets, floors and sample intervals: a zero one is meaningless PromQL.
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 MetricName = Annotated[str, _pattern(METRIC_NAME_RE, "metric name")]
 LabelName = Annotated[str, _pattern(LABEL_NAME_RE, "label name")]
 AlertName = Annotated[str, _pattern(ALERT_NAME_RE, "alert name (CamelCase identifier)")]
@@ -118,7 +126,7 @@ class Example(StrictModel):
     """An SRE-written test case for one alert."""
 
     name: str = ""
-    interval: Duration = Duration.parse("1m")
+    interval: PositiveDuration = Duration.parse("1m")
     input_series: Annotated[list[ExampleSeries], Field(min_length=1)]
     expect: Annotated[list[ExampleExpectation], Field(min_length=1)]
 
@@ -331,7 +339,7 @@ class Settings(StrictModel):
     # Without these, alerts carry no runbook or dashboard link (lint warns: RG207, RG208).
     runbook_base_url: Url | None = None
     grafana_base_url: Url | None = None
-    evaluation_interval: Duration = Duration.parse("1m")
+    evaluation_interval: PositiveDuration = Duration.parse("1m")
     dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
 
 

@@ -24,7 +24,8 @@ from rulesgen.ir import Labels
 from rulesgen.promql import Duration, Matcher, escape_string
 
 Sample = float | None
-LOOKBACK = Duration.parse("5m")  # Prometheus's default --query.lookback-delta
+LOOKBACK = Duration.parse("5m")
+MAX_STEPS = 100_000  # Prometheus's default --query.lookback-delta
 Group = dict[Labels, float]
 
 
@@ -52,6 +53,15 @@ class SeriesSet:
     length: int
     series: dict[tuple[str, Labels], Series] = field(default_factory=dict)
     every: int = 1  # rules are evaluated every `every` steps; functions skip the rest
+
+    def __post_init__(self) -> None:
+        # A window of years at a minute's step would allocate millions of samples per
+        # series and take minutes: say so instead of running out of memory.
+        if self.length > MAX_STEPS:
+            raise ScenarioError(
+                f"a test scenario would need {self.length:,} samples of {self.step} "
+                f"(at most {MAX_STEPS:,}): shorten the window, offset or `for`, or lengthen the interval"
+            )
 
     def evaluated(self, start: int = 0) -> range:
         """The evaluation steps from `start` on."""
