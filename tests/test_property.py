@@ -109,10 +109,21 @@ def alerts(draw: st.DrawFn) -> dict[str, Any]:
                       {"tier": "ticket", "factor": 1, "long": "6h", "short": "30m"}]}  # fmt: skip
 
 
+class QuotedDumper(yaml.SafeDumper):
+    """Double-quotes every string: PyYAML leaves `n` or `09` plain, which the spec's
+    YAML 1.2 loader rightly rejects as read differently by YAML 1.1."""
+
+
+QuotedDumper.add_representer(
+    str, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+)
+
+
 def spec_of(raw_alerts: list[dict[str, Any]]) -> str:
     metric = {"labels": LABELS}
-    return yaml.safe_dump(
-        {
+    return yaml.dump(
+        Dumper=QuotedDumper,
+        data={
             "version": 1,
             "settings": {"runbook_base_url": "https://r.example", "grafana_base_url": "https://g.example"},
             "environments": {"prod": {}},
