@@ -4,16 +4,32 @@ output/ is refused, and the test artefacts can never be deployed as rules."""
 from __future__ import annotations
 
 import json
+import subprocess
+from collections import Counter
+from collections.abc import Mapping
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+import rulesgen.lower.routing
+import rulesgen.testrun
 from conftest import SPEC, require, run_cli
 from rulesgen.emit.promtool_tests import unit_test_file
 from rulesgen.pipeline import build
-from rulesgen.testrun import load_deployed, rule_closure
+from rulesgen.spec.validate import Document
+from rulesgen.testrun import (
+    AlertResult,
+    RouteResult,
+    describe,
+    load_deployed,
+    route_input,
+    routed_labels,
+    rule_closure,
+    verify_routing,
+)
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +130,151 @@ def test_bad_arguments_exit_2(generated: Path, args: list[str], message: str) ->
     assert message in result.stderr
     if args[0] == "--env":
         assert "prod, staging" in result.stderr  # the known environments
+
+
+def test_routed_labels_are_what_the_route_tree_and_inhibitions_match_on(generated: Path) -> None:
+    config = yaml.safe_load((generated / "prod" / "alertmanager" / "alertmanager.yml").read_text())
+    # team and env from the team routes, severity below them; the inhibitions add
+    # alertname, network and slo_tier (matched or compared by `equal`)
+    assert routed_labels(config) == frozenset({"team", "env", "severity", "alertname", "network", "slo_tier"})
+    assert routed_labels({**config, "inhibit_rules": []}) == frozenset({"team", "env", "severity"})
+    # a matcher string this parser does not take apart: nothing is shared
+    assert routed_labels({"route": {"receiver": "x", "matchers": ['team="a",severity="b"']}}) is None
+    assert routed_labels({"route": {"receiver": "x", "routes": [{"match_re": {"service": "db|api"}}]}}) == frozenset(
+        {"service"}
+    )
+
+
+def test_route_input_keeps_an_absent_label_apart_from_a_present_one() -> None:
+    routed = frozenset({"team", "tier"})
+    assert route_input({"team": "a", "x": "1"}, routed) == route_input({"team": "a", "x": "2"}, routed)
+    assert route_input({"team": "a"}, routed) != route_input({"team": "a", "tier": ""}, routed)
+    assert route_input({"team": "a", "x": "1"}, None) != route_input({"team": "a", "x": "2"}, None)
+
+
+def _without_inhibitions(out: Path, env: str) -> Path:
+    """Drop the inhibitions, whose alertname matchers make every alert's route input its
+    own: without them alerts of one team and severity share one amtool call."""
+    config = out / env / "alertmanager" / "alertmanager.yml"
+    doc = yaml.safe_load(config.read_text())
+    doc.pop("inhibit_rules", None)
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return config
+
+
+def _amtool_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record every `amtool config routes test` the runner makes, still running it."""
+    calls: list[list[str]] = []
+    real = subprocess.run
+
+    def spy(args: list[str], *rest: Any, **kwargs: Any) -> Any:
+        if args[1:4] == ["config", "routes", "test"]:
+            calls.append(list(args))
+        return real(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", spy)
+    return calls
+
+
+def _by_input(routes: list[RouteResult]) -> dict[tuple[Any, ...], list[RouteResult]]:
+    groups: dict[tuple[Any, ...], list[RouteResult]] = {}
+    for route in routes:
+        groups.setdefault((route.env, tuple(sorted((route.route_input or {}).items()))), []).append(route)
+    return groups
+
+
+def test_one_amtool_call_per_route_input_and_a_verdict_per_alert_rule(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require("amtool")
+    out = _copy(generated, tmp_path)
+    _without_inhibitions(out, "prod")
+    calls = _amtool_calls(monkeypatch)
+    routes, errors = verify_routing(SPEC, out, ["prod"])
+    assert not errors and routes and all(r.ok for r in routes)
+    groups = _by_input(routes)
+    assert len(calls) == len(groups) < len(routes)  # shared, and nothing left out
+    assert max(len(g) for g in groups.values()) > 1
+    assert all(r.shared == len(groups[(r.env, tuple(sorted((r.route_input or {}).items())))]) for r in routes)
+    assert all(r.actual == [r.expected] for r in routes)
+    # every alert rule of the spec still has its own entry
+    alerts = Counter(r.alert for r in routes)
+    assert "BillingTransactionsErrorBudgetBurn" in alerts and alerts["BillingTransactionsErrorBudgetBurn"] >= 2
+
+
+def test_a_broken_route_fails_every_alert_rule_sharing_its_input(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require("amtool")
+    out = _copy(generated, tmp_path)
+    config = _without_inhibitions(out, "prod")
+    doc = yaml.safe_load(config.read_text())
+    billing = next(r for r in doc["route"]["routes"] if 'team="billing"' in r["matchers"])
+    critical = next(r for r in billing["routes"] if r["matchers"] == ['severity="critical"'])
+    critical["receiver"] = "billing-chat"  # the pager route now goes to chat
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    calls = _amtool_calls(monkeypatch)
+    routes, errors = verify_routing(SPEC, out, ["prod"])
+    assert not errors
+    broken = [r for r in routes if r.labels["team"] == "billing" and r.labels["severity"] == "critical"]
+    assert len(broken) >= 2 and len({r.alert for r in broken}) >= 2
+    for route in broken:  # each alert rule names the failure in amtool's words
+        assert not route.ok and route.actual == ["billing-chat"] and route.expected == "billing-pager"
+        assert route.output
+        assert route.shared == len(broken)
+    assert all(r.ok for r in routes if r not in broken)
+    assert len(calls) < len(routes)
+    text = rulesgen.testrun.format_report(rulesgen.testrun.Report([], [], routes=routes))
+    for route in broken:
+        assert f"prod/{route.alert} " in text
+
+
+def test_a_wrong_receiver_for_one_alert_among_those_sharing_an_input_is_its_own(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alert whose expected receiver differs from its route-input siblings' gets its
+    own amtool call: its failure is not hidden by theirs passing, nor theirs by it."""
+    require("amtool")
+    out = _copy(generated, tmp_path)
+    _without_inhibitions(out, "prod")
+    real = rulesgen.lower.routing.expected_receiver
+    odd = "BillingTransactionsFailing"
+
+    def expected(spec: Document, env: str, labels: Mapping[str, str]) -> str:
+        return "billing-chat" if labels["alertname"] == odd else real(spec, env, labels)
+
+    monkeypatch.setattr(rulesgen.lower.routing, "expected_receiver", expected)
+    routes, _ = verify_routing(SPEC, out, ["prod"])
+    wrong = [r for r in routes if r.alert == odd]
+    assert wrong and all(not r.ok and r.actual == ["billing-pager"] for r in wrong)
+    siblings = [r for r in routes if r.alert != odd and r.route_input == wrong[0].route_input]
+    assert siblings and all(r.ok for r in siblings)
+
+
+def test_batch_cost_counts_groups_steps_and_samples(tmp_path: Path) -> None:
+    """A longer evaluation, more input samples or more test groups cost more, so the
+    batches balance the week-long tests against the short ones."""
+    case = {"eval_time": "10m", "alertname": "A", "exp_alerts": []}
+    group = {
+        "name": "A/x",
+        "interval": "1m",
+        "input_series": [{"series": "m", "values": "0+1x10"}],
+        "alert_rule_test": [case],
+    }
+    base = describe("prod", tmp_path / "A.promtool-test.yaml", {"tests": [group]}, 2).cost
+    longer = {**group, "alert_rule_test": [{**case, "eval_time": "1d"}]}
+    denser = {**group, "input_series": [{"series": "m", "values": "0+1x10000"}]}
+    for doc in ({"tests": [longer]}, {"tests": [denser]}, {"tests": [group, group]}):
+        assert describe("prod", tmp_path / "A.promtool-test.yaml", doc, 2).cost > base
+    assert describe("prod", tmp_path / "A.promtool-test.yaml", {"tests": [group]}, 5).cost > base
+
+
+def test_batches_keep_every_file_once() -> None:
+    results = [
+        AlertResult("prod", f"A{i}", Path(f"A{i}.promtool-test.yaml"), ["s"], True, True, cost=(i * 7919) % 97)
+        for i in range(50)
+    ]
+    batches = rulesgen.testrun._batches(results, 6)
+    assert sorted(r.alert for b in batches for r in b) == sorted(r.alert for r in results)
+    loads = [sum(r.cost for r in b) for b in batches]
+    assert max(loads) - min(loads) <= max(r.cost for r in results)
