@@ -4,6 +4,8 @@ of step with evaluation)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 from conftest import OUTPUT
@@ -60,25 +62,25 @@ def test_samples_out_of_step_are_counted_exactly() -> None:
     assert got == [5.0] * len(got)
 
 
-def scenario(alert: str, name: str) -> dict[str, object]:
+def scenario(alert: str, name: str) -> dict[str, Any]:
     doc = yaml.safe_load((OUTPUT / "prod" / "tests" / f"{alert}.test.yml").read_text())
-    found: dict[str, object] = next(t for t in doc["tests"] if t["name"] == f"{alert}/{name}")
+    found: dict[str, Any] = next(t for t in doc["tests"] if t["name"] == f"{alert}/{name}")
     return found
 
 
 def test_a_first_failure_on_a_new_mainnet_series_pages() -> None:
     born = scenario("BillingMainnetNetworkFailures", "born_in_window")
-    series = {s["series"]: s["values"] for s in born["input_series"]}  # type: ignore[index]
+    series = {s["series"]: s["values"] for s in born["input_series"]}
     new = next(v for k, v in series.items() if "rulesgen_series" not in k)
     assert new.split()[0].startswith("_") and new.split()[1].split("+")[0] == "1"  # born with its first failure
-    assert any(c["exp_alerts"] for c in born["alert_rule_test"])  # type: ignore[index]
+    assert any(c["exp_alerts"] for c in born["alert_rule_test"])
 
 
 def test_exactly_the_threshold_out_of_step_does_not_page() -> None:
     out = scenario("BillingTransactionsFailing", "out_of_step")
     assert out["interval"] == "30s"
     checks = out["alert_rule_test"]
-    assert len(checks) > 10 and not any(c["exp_alerts"] for c in checks)  # type: ignore[union-attr,index,arg-type]
+    assert len(checks) > 10 and not any(c["exp_alerts"] for c in checks)
 
 
 def test_every_counter_kind_proves_births_resets_and_sampling() -> None:
@@ -92,3 +94,13 @@ def test_every_counter_kind_proves_births_resets_and_sampling() -> None:
     ):
         for name in ("born_in_window", "fresh_start", "reset", "out_of_step"):
             assert scenario(alert, name)["alert_rule_test"], (alert, name)
+
+
+def test_the_latency_baseline_reads_raw_buckets() -> None:
+    """A freshly deployed record has no history a week back: the baseline must not read it."""
+    rules = yaml.safe_load((OUTPUT / "prod" / "prometheus" / "platform.rules.yml").read_text())
+    expr = next(r["expr"] for g in rules["groups"] for r in g["rules"] if r.get("alert") == "ApiLatencyRegression")
+    assert "p95_rate5m{" in expr and "p95_rate5m offset" not in expr and "p95_rate5m{route" in expr
+    assert 'rate(http_request_duration_seconds_bucket{route=~"/v1/nodes|/v1/notifications"}[5m] offset 1w)' in expr
+    fresh = scenario("ApiLatencyRegression", "fresh_deploy")
+    assert any(c["exp_alerts"] for c in fresh["alert_rule_test"])

@@ -162,11 +162,15 @@ class CompileContext:
         select different values of the same metric (failed vs all transactions)
         share one rule; the alert then filters and sums it down to `by`.
         """
-        matchers = self.resolve(sel)
-        keep = sorted(set(by) | {m.label for m in matchers})
+        return self._filtered(self.windowed_record(sel, func, window, by, suffix), self.resolve(sel), by)
+
+    def windowed_record(
+        self, sel: SelectorSpec, func: str, window: Duration, by: Sequence[str], suffix: str = ""
+    ) -> str:
+        """The name of `windowed`'s recording rule (unfiltered: every reader filters it)."""
+        keep = sorted(set(by) | {m.label for m in self.resolve(sel)})
         name = conventions.record_name(keep, sel.metric + suffix, conventions.window_op(func, window))
-        self.raw_record(name, sel, aggregate("sum", keep, f"{func}({SELECTOR}[{window}])"), suffix)
-        return self._filtered(name, matchers, by)
+        return self.raw_record(name, sel, aggregate("sum", keep, f"{func}({SELECTOR}[{window}])"), suffix)
 
     def counted(self, sel: SelectorSpec, window: Duration, by: Sequence[str], births: bool = True) -> str:
         """Counter events in `window`, counted exactly, through a shared recording rule
@@ -300,6 +304,10 @@ class AlertModel(StrictModel):
         """A level whose single step holds a whole window's breach, so a series born
         with it fires (None: the kind has none, a series is born into a sustained breach)."""
         return None
+
+    def extra_firing_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
+        """Kind-specific scenarios that must fire (a regression with raw history only)."""
+        return []
 
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         """Kind-specific scenarios that must stay silent (a regression under the floor)."""

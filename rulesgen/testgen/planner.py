@@ -208,6 +208,13 @@ class Planner:
         if invariants.exact_counters:
             out.extend(self._counter_scenarios(main))
 
+        for name, timeline in self.alert.extra_firing_scenarios(warm, horizon):
+            sim, states = self.simulate([(main, timeline)], length)
+            fire = self._first(states)
+            self._require(fire is not None, f"{name} never fires")
+            assert fire is not None
+            out.append(self.scenario(name, "breach", sim, states, [fire - self.k, fire, fire + self.k]))
+
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
             self._require(not any(states), f"{name} fires")
