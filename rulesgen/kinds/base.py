@@ -151,8 +151,15 @@ class CompileContext:
     def raw_record(self, name: str, sel: SelectorSpec, template: str, suffix: str = "") -> str:
         """A recording rule reading `metric{matchers}` where `template` says SELECTOR."""
         read = RawRead(sel.metric + suffix, self.resolve(sel), template)
-        self.record(name, read.render(()))
-        self._raw.setdefault(name, read)
+        known = self._raw.get(name)
+        if known is not None:
+            if known.template != template:
+                raise RuntimeError(f"recording rule {name} defined twice: {known.template!r} vs {template!r}")
+            # A second read of the same record by this alert (a ratio's numerator and
+            # denominator): the record selects what both need.
+            read = RawRead(read.metric, union_matchers([known.matchers, read.matchers]), template)
+        self._raw[name] = read
+        self._records[name] = read.render(read.matchers)
         return name
 
     def windowed(self, sel: SelectorSpec, func: str, window: Duration, by: Sequence[str], suffix: str = "") -> str:
