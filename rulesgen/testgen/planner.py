@@ -20,6 +20,11 @@ from rulesgen.spec.models import LabelSet
 from rulesgen.testgen.model.alertstate import Firing, alert_states
 from rulesgen.testgen.model.series import ScenarioError, SeriesSet
 
+# A label that tells apart a series the counter scenarios add (an idle series that has
+# existed all along) from the scope's own series; alerts sum it away.
+WITNESS_LABEL = "rulesgen_series"
+OUT_OF_STEP_CHECKS = 30  # evaluations checked one by one in the out-of-step scenario
+
 
 @dataclass(frozen=True)
 class PlannedCheck:
@@ -154,12 +159,13 @@ class Planner:
     def scenario(
         self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], steps: Sequence[int]
     ) -> Plan:
-        last = max(steps) - max(steps) % self.k
+        k = sim.every  # samples per evaluation: self.k, or twice that for samples out of step
+        last = max(steps) - max(steps) % k
         series = tuple((s.text(), notation(s.samples[: last + 1])) for _, s in sorted(sim.sim.series.items()))
         # Checks sit on evaluation steps; `fire - k` is "one evaluation before".
-        at = sorted({i - i % self.k for i in steps if i >= 0})
+        at = sorted({i - i % k for i in steps if i >= 0})
         checks = tuple(PlannedCheck(i, tuple(states[i])) for i in at)
-        return Plan(name, purpose, self.step, series, checks, self.eval_step)
+        return Plan(name, purpose, sim.sim.step, series, checks, self.eval_step)
 
     def simulate(
         self,
@@ -199,11 +205,104 @@ class Planner:
             what = "a breach outside the alert's matchers"
             out.append(self._invariant(f"outside_{label}", "label_scope", sim, states, fires, what))
 
+        if invariants.exact_counters:
+            out.extend(self._counter_scenarios(main))
+
+        for name, timeline in self.alert.extra_firing_scenarios(warm, horizon):
+            sim, states = self.simulate([(main, timeline)], length)
+            fire = self._first(states)
+            self._require(fire is not None, f"{name} never fires")
+            assert fire is not None
+            out.append(self.scenario(name, "breach", sim, states, [fire - self.k, fire, fire + self.k]))
+
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
             self._require(not any(states), f"{name} fires")
             out.append(self.scenario(name, "silent", sim, states, [warm, length - 1]))
         return out
+
+    # --- counters counted exactly ----------------------------------------------------
+
+    def _counter_scenarios(self, main: dict[str, str]) -> list[Plan]:
+        """What exact counting means, for kinds that declare it: a series born inside the
+        window counts its first value; lifetime totals seen by a Prometheus that has just
+        started do not; a reset with no new events is silent; samples out of step with
+        evaluation are counted exactly (no extrapolation past the threshold)."""
+        warm, horizon = self.warm, self.horizon
+        length = warm + horizon
+        first = self.alert.firing_levels()[0]
+        out = []
+
+        # Born: the scope's series appear with their first events (nothing before, as a
+        # client library creates a labelled counter on its first increment) while an
+        # idle series of the same metric has existed all along (the metric has history).
+        # A kind with a burst level is born with a whole window's breach in one sample
+        # (a first failure on a new series), unless `for` outlasts what a burst keeps in
+        # the window; otherwise the series is born into a sustained breach.
+        burst = self.alert.burst_level()
+        timelines = [[Phase(IDLE, warm), Phase(first, horizon)]]
+        if burst:
+            timelines.insert(0, [Phase(IDLE, warm), Phase(burst, 1), Phase(IDLE, horizon)])
+        for timeline in timelines:
+            sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
+            sim.add(main, timeline)
+            births = [self._born(samples) for samples in self._samples(sim)]
+            sim.add(main, [Phase(IDLE, length)], relabel={WITNESS_LABEL: "existing"})
+            states = sim.run()
+            fire = self._first(states)
+            if fire is not None:
+                born = min(births)
+                checks = [born, fire - self.k, fire, fire + self.k]
+                out.append(self.scenario("born_in_window", "counters", sim, states, checks))
+                break
+        self._require(bool(out), "a series born with a breach never fires")
+
+        # Fresh start: the series appear with lifetime totals past the threshold, but
+        # nothing of the metric existed a window earlier: they are not new events.
+        sim = Simulation(self.alert, self.resolve, self.step, horizon + length, self.k)
+        sim.add(main, [Phase(first, horizon), Phase(SAFE, length)])
+        for samples in self._samples(sim):
+            samples[:horizon] = [None] * horizon
+        states = sim.run()
+        self._require(self._first(states) is None, "lifetime totals at a fresh start fire")
+        out.append(self.scenario("fresh_start", "counters", sim, states, [horizon, horizon + length - 1]))
+
+        # Reset: every counter drops to 0 and stays there for a while, then healthy
+        # traffic resumes: only the events since the reset count.
+        reset = warm + 1
+        sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
+        sim.add(main, [Phase(SAFE, warm), Phase(IDLE, horizon // 2), Phase(SAFE, horizon)])
+        for samples in self._samples(sim):
+            base = samples[reset - 1] or 0.0
+            samples[reset:] = [v - base if v is not None else None for v in samples[reset:]]
+        states = sim.run()
+        self._require(self._first(states) is None, "a counter reset fires")
+        out.append(self.scenario("reset", "counters", sim, states, [reset, warm + horizon // 2, length - 1]))
+
+        # Out of step: healthy traffic scraped half a step after each evaluation.
+        half = Duration(self.step.ms // 2)
+        sim = Simulation(self.alert, self.resolve, half, 2 * length, 2 * self.k)
+        sim.add(main, [Phase(SAFE, 2 * length)])
+        for samples in self._samples(sim):
+            samples[:] = [v if i % 2 else None for i, v in enumerate(samples)]
+        states = sim.run()
+        self._require(self._first(states) is None, "healthy traffic sampled out of step with evaluation fires")
+        # Checked at every evaluation for a while: increase()'s extrapolation overshoots
+        # at some phases of the traffic only.
+        every = range(2 * warm, min(2 * length, 2 * warm + 2 * self.k * OUT_OF_STEP_CHECKS), 2 * self.k)
+        out.append(self.scenario("out_of_step", "counters", sim, states, [*every, 2 * length - 1]))
+        return out
+
+    @staticmethod
+    def _samples(sim: Simulation) -> list[list[float | None]]:
+        return [series.samples for series in sim.sim.series.values()]
+
+    @staticmethod
+    def _born(samples: list[float | None]) -> int:
+        """Blank a counter until its first event: it is born with that count. Its birth step."""
+        at = next((i for i, v in enumerate(samples) if v), len(samples))
+        samples[:at] = [None] * at
+        return at
 
     def _invariant(
         self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], fires: bool, what: str
