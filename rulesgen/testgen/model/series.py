@@ -100,7 +100,10 @@ class SeriesSet:
 
     def rate(self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, window: Duration) -> list[Group]:
         seconds = window.seconds
-        return [{k: v / seconds for k, v in g.items()} for g in self.increase(metric, matchers, by, window)]
+        # Most steps are not evaluated and hold no samples: skip the comprehension there.
+        return [
+            {k: v / seconds for k, v in g.items()} if g else {} for g in self.increase(metric, matchers, by, window)
+        ]
 
     def instant(self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, agg: str) -> list[Group]:
         """`agg by (by) (metric{matchers})` at each step, or the raw series when `by` is None."""
