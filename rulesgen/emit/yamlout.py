@@ -4,8 +4,8 @@ order given, no anchors, no timestamps, so output is stable and never retyped
 
 from __future__ import annotations
 
-import json
 import re
+from json.encoder import encode_basestring
 from typing import Any
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -19,8 +19,11 @@ def _key(key: str) -> str:
 
 
 def _scalar(value: Any) -> str:
+    # JSON string escapes are a subset of YAML double-quoted escapes. encode_basestring
+    # is what json.dumps(value, ensure_ascii=False) calls for a string, without the
+    # encoder object it builds on every call: generated test files hold many strings.
     if type(value) is str:  # the common case first
-        return json.dumps(value, ensure_ascii=False)
+        return encode_basestring(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -29,8 +32,7 @@ def _scalar(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         return repr(value)
-    # JSON string escapes are a subset of YAML double-quoted escapes.
-    return json.dumps(str(value), ensure_ascii=False)
+    return encode_basestring(str(value))
 
 
 def _lines(value: Any, indent: int) -> list[str]:
