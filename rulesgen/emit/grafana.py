@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from grafanalib import core as g
@@ -23,14 +24,21 @@ PANEL_HEIGHT = 8
 SCHEMA_VERSION = 39
 
 
-def _layout(panels: list[Any], widths: list[int]) -> None:
-    """Left to right, top to bottom, on Grafana's 24-column grid."""
+def _positions(widths: list[int]) -> list[tuple[int, int]]:
+    """(x, y) of each panel: left to right, top to bottom, on Grafana's 24-column grid."""
+    out = []
     x = y = 0
-    for panel, width in zip(panels, widths, strict=True):
+    for width in widths:
         if x + width > 24:
             x, y = 0, y + PANEL_HEIGHT
-        panel.gridPos = g.GridPos(h=PANEL_HEIGHT, w=width, x=x, y=y)
+        out.append((x, y))
         x += width
+    return out
+
+
+def _layout(panels: list[Any], widths: list[int]) -> None:
+    for panel, width, (x, y) in zip(panels, widths, _positions(widths), strict=True):
+        panel.gridPos = g.GridPos(h=PANEL_HEIGHT, w=width, x=x, y=y)
 
 
 def _variables(env: str, dashboard: Dashboard) -> g.Templating:
@@ -128,13 +136,56 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def dashboard_json(dashboard: g.Dashboard) -> dict[str, Any]:
     data: dict[str, Any] = plain(dashboard)
     for panel in data.get("panels", []):
-        extra = panel.pop("extraJson", None)
-        if extra:
-            panel.update(_merge(panel, extra))
+        _merge_extra(panel)
     return data
 
 
-def render(data: Any, depth: int = 3, level: int = 0) -> bytes:
+def _merge_extra(panel: dict[str, Any]) -> None:
+    extra = panel.pop("extraJson", None)
+    if extra:
+        panel.update(_merge(panel, extra))
+
+
+class _Rendered(str):
+    """JSON text `_render` already produced for a value, spliced in as it is."""
+
+
+# A dashboard renders as {dashboard keys: [panels: {panel keys: compact JSON}]}.
+PANEL_LEVEL = 2
+
+
+class PanelCache:
+    """Each distinct panel at its place on the grid, built by grafanalib and rendered
+    once: environments that differ only in some alerts' thresholds share the other
+    panels of their overview, and a 5,000-alert overview has 5,000 of them."""
+
+    def __init__(self) -> None:
+        self.rendered: dict[tuple[Panel, int, int], _Rendered] = {}
+
+    def panel(self, panel: Panel, x: int, y: int) -> _Rendered:
+        key = (panel, x, y)
+        text = self.rendered.get(key)
+        if text is None:
+            built = _panel(panel)
+            built.gridPos = g.GridPos(h=PANEL_HEIGHT, w=panel.width, x=x, y=y)
+            data: dict[str, Any] = plain(built)
+            _merge_extra(data)
+            text = self.rendered[key] = _Rendered(_render(data, DEPTH, PANEL_LEVEL))
+        return text
+
+    def render(self, env: str, dashboard: Dashboard) -> tuple[str, bytes]:
+        """The dashboard's uid and its JSON, as `render(dashboard_json(build(...)))`."""
+        shell = build(env, replace(dashboard, panels=()))
+        data = dashboard_json(shell)
+        places = _positions([p.width for p in dashboard.panels])
+        data["panels"] = [self.panel(p, x, y) for p, (x, y) in zip(dashboard.panels, places, strict=True)]
+        return shell.uid, render(data)
+
+
+DEPTH = 3
+
+
+def render(data: Any, depth: int = DEPTH, level: int = 0) -> bytes:
     """Sorted JSON, indented down to `depth` and compact below it: a threshold change
     is one readable line in a diff, and a dashboard of thousands of panels renders with
     the C encoder instead of the slow pure-Python indenting one."""
@@ -142,6 +193,8 @@ def render(data: Any, depth: int = 3, level: int = 0) -> bytes:
 
 
 def _render(data: Any, depth: int, level: int) -> str:
+    if isinstance(data, _Rendered):
+        return data
     pad = "  " * level
     if level < depth and isinstance(data, dict) and data:
         items = (f"{pad}  {json.dumps(k)}: {_render(v, depth, level + 1)}" for k, v in sorted(data.items()))
@@ -153,16 +206,15 @@ def _render(data: Any, depth: int, level: int) -> str:
 
 def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
     files: Files = {}
+    panels = PanelCache()
     for env in program.envs:
         base = f"{env.env}/grafana"
         folder = f"rulesgen ({env.env})"
         for ir_dashboard in env.dashboards:
-            dashboard = build(env.env, ir_dashboard)
-            data = dashboard_json(dashboard)
-            text = render(data)
-            files[f"{base}/dashboards/{dashboard.uid}.json"] = text
-            name = re.sub(r"[^a-z0-9-]", "-", f"{dashboard.uid}")[:63].strip("-")
-            files[f"{base}/configmaps/{dashboard.uid}.yaml"] = dump(
+            uid, text = panels.render(env.env, ir_dashboard)
+            files[f"{base}/dashboards/{uid}.json"] = text
+            name = re.sub(r"[^a-z0-9-]", "-", f"{uid}")[:63].strip("-")
+            files[f"{base}/configmaps/{uid}.yaml"] = dump(
                 {
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
@@ -171,9 +223,9 @@ def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
                         "labels": {"grafana_dashboard": "1", "app.kubernetes.io/managed-by": "rulesgen"},
                         "annotations": {"grafana_folder": folder},
                     },
-                    "data": {f"{dashboard.uid}.json": text.decode()},
+                    "data": {f"{uid}.json": text.decode()},
                 },
-                header(program.source, f"{env.env} dashboard {dashboard.title} for the Grafana sidecar"),
+                header(program.source, f"{env.env} dashboard {ir_dashboard.title} for the Grafana sidecar"),
             )
         files[f"{base}/provisioning/dashboards.yaml"] = dump(
             {
