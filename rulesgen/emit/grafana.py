@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from typing import Any
-
-from grafanalib import core as g
+from typing import TYPE_CHECKING, Any
 
 from rulesgen.emit.base import Files, Options, Target, header
 from rulesgen.emit.yamlout import dump
 from rulesgen.ir import Dashboard, Panel, ProgramIR, TestSuite
+
+if TYPE_CHECKING:
+    from grafanalib import core as g
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 PANEL_HEIGHT = 8
@@ -37,11 +38,15 @@ def _positions(widths: list[int]) -> list[tuple[int, int]]:
 
 
 def _layout(panels: list[Any], widths: list[int]) -> None:
+    from grafanalib import core as g
+
     for panel, width, (x, y) in zip(panels, widths, _positions(widths), strict=True):
         panel.gridPos = g.GridPos(h=PANEL_HEIGHT, w=width, x=x, y=y)
 
 
 def _variables(env: str, dashboard: Dashboard) -> g.Templating:
+    from grafanalib import core as g
+
     queries = [
         g.Template(
             name=v.name,
@@ -69,6 +74,8 @@ def _variables(env: str, dashboard: Dashboard) -> g.Templating:
 
 
 def _panel(panel: Panel) -> Any:
+    from grafanalib import core as g
+
     targets = [g.Target(expr=q.expr, legendFormat=q.legend, refId=chr(65 + i)) for i, q in enumerate(panel.queries)]
     kwargs: dict[str, Any] = {"title": panel.title, "dataSource": DATASOURCE, "targets": targets, "id": panel.id}
     if panel.description:
@@ -85,6 +92,10 @@ def _panel(panel: Panel) -> Any:
 
 def build(env: str, dashboard: Dashboard) -> g.Dashboard:
     """The grafanalib dashboard of one dashboard IR."""
+    # Imported where dashboards are built: commands that never build one (explain)
+    # do not pay for grafanalib's import.
+    from grafanalib import core as g
+
     panels = [_panel(p) for p in dashboard.panels]
     _layout(panels, [p.width for p in dashboard.panels])
     return g.Dashboard(
@@ -166,6 +177,8 @@ class PanelCache:
         key = (panel, x, y)
         text = self.rendered.get(key)
         if text is None:
+            from grafanalib import core as g
+
             built = _panel(panel)
             built.gridPos = g.GridPos(h=PANEL_HEIGHT, w=panel.width, x=x, y=y)
             data: dict[str, Any] = plain(built)
