@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,9 +123,14 @@ def measure(args: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def median_of(args: list[str], runs: int) -> tuple[float, float, float]:
-    """Median wall seconds, CPU seconds and peak MB over `runs` runs."""
-    results = [measure(args) for _ in range(runs)]
+def median_of(args: list[str], runs: int, output: Path | None = None) -> tuple[float, float, float]:
+    """Median wall seconds, CPU seconds and peak MB over `runs` runs, each writing a
+    fresh `output` (comparing with an existing tree would read all of it first)."""
+    results = []
+    for _ in range(runs):
+        if output is not None:
+            shutil.rmtree(output, ignore_errors=True)
+        results.append(measure(args))
     wall, cpu, rss = (statistics.median(r[i] for r in results) for i in range(3))
     return wall, cpu, rss
 
@@ -153,7 +159,8 @@ def main(sizes: tuple[int, ...] = SIZES) -> None:
         shipped = Path(tmp) / "shipped" / "thresholds.yaml"
         shipped.parent.mkdir()
         shipped.write_text((ROOT / "thresholds.yaml").read_text())
-        wall, cpu, rss = median_of(generate(shipped, Path(tmp) / "out-shipped"), 5)
+        out = Path(tmp) / "out-shipped"
+        wall, cpu, rss = median_of(generate(shipped, out), 5, out)
         print(f"| case (medians, {os.cpu_count()} cores) | wall s | cpu s | peak MB | target |")
         print("|---|---|---|---|---|")
         print(f"| import floor: `python -c '{IMPORT_FLOOR}'` | {floor:.2f} | {floor_cpu:.2f} | {floor_mb:.0f} | - |")
@@ -163,7 +170,8 @@ def main(sizes: tuple[int, ...] = SIZES) -> None:
         for n in sizes:
             spec = Path(tmp) / f"synthetic-{n}.yaml"
             spec.write_text(synthetic_spec(n))
-            wall, cpu, rss = median_of(generate(spec, Path(tmp) / f"out-{n}"), runs_for(n))
+            out = Path(tmp) / f"out-{n}"
+            wall, cpu, rss = median_of(generate(spec, out), runs_for(n), out)
             walls.append((n, wall))
             cpus.append((n, cpu))
             target = {500: "1.5 s", 5000: "10 s, 300 MB"}.get(n, "-")
