@@ -103,7 +103,7 @@ def _notation(samples: tuple[float | None, ...]) -> str:
     i = 0
     while i < n:
         if samples[i] is None:
-            # First present sample after i (n when the series ends absent).
+            # First present sample after i (n when the series ends without samples).
             j = next(compress(count(i), map(is_not, samples[i:], repeat(None))), n)
             parts.append("_" if j == i + 1 else f"_x{j - i}")
             i = j
@@ -112,7 +112,7 @@ def _notation(samples: tuple[float | None, ...]) -> str:
             j = samples.index(None, i)
         except ValueError:
             j = n
-        # A fold never spans an absent sample: fold each present stretch on its own.
+        # A fold never spans a missing sample: fold each present stretch on its own.
         _fold(cast(tuple[float, ...], samples[i:j]), parts)
         i = j
     return " ".join(parts)
