@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
-
-from grafanalib import core as g
+from typing import TYPE_CHECKING, Any
 
 from rulesgen.emit.base import Files, Options, Target, header
 from rulesgen.emit.yamlout import BlockText, dump
 from rulesgen.ir import Dashboard, Panel, ProgramIR, TestSuite
+
+if TYPE_CHECKING:  # grafanalib is imported only when dashboards are built
+    from grafanalib import core as g
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 PANEL_HEIGHT = 8
@@ -25,6 +26,8 @@ SCHEMA_VERSION = 39
 
 def _layout(panels: list[Any], widths: list[int]) -> None:
     """Left to right, top to bottom, on Grafana's 24-column grid."""
+    from grafanalib import core as g
+
     x = y = 0
     for panel, width in zip(panels, widths, strict=True):
         if x + width > 24:
@@ -34,6 +37,8 @@ def _layout(panels: list[Any], widths: list[int]) -> None:
 
 
 def _variables(env: str, dashboard: Dashboard) -> g.Templating:
+    from grafanalib import core as g
+
     queries = [
         g.Template(
             name=v.name,
@@ -61,6 +66,8 @@ def _variables(env: str, dashboard: Dashboard) -> g.Templating:
 
 
 def _panel(panel: Panel) -> Any:
+    from grafanalib import core as g
+
     targets = [g.Target(expr=q.expr, legendFormat=q.legend, refId=chr(65 + i)) for i, q in enumerate(panel.queries)]
     kwargs: dict[str, Any] = {"title": panel.title, "dataSource": DATASOURCE, "targets": targets, "id": panel.id}
     if panel.description:
@@ -77,6 +84,8 @@ def _panel(panel: Panel) -> Any:
 
 def build(env: str, dashboard: Dashboard) -> g.Dashboard:
     """The grafanalib dashboard of one dashboard IR."""
+    from grafanalib import core as g
+
     panels = [_panel(p) for p in dashboard.panels]
     _layout(panels, [p.width for p in dashboard.panels])
     return g.Dashboard(

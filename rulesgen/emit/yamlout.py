@@ -10,8 +10,8 @@ is never retyped either; text a block cannot carry exactly is double-quoted inst
 
 from __future__ import annotations
 
-import json
 import re
+from json.encoder import encode_basestring
 from typing import Any
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -27,8 +27,10 @@ _QUOTE_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
 
 def _quoted(value: str) -> str:
-    # JSON string escapes are a subset of YAML double-quoted escapes.
-    text = json.dumps(value, ensure_ascii=False)
+    # JSON string escapes are a subset of YAML double-quoted escapes. encode_basestring
+    # is what json.dumps(value, ensure_ascii=False) calls for a string, without the
+    # encoder object it builds on every call: generated test files hold many strings.
+    text = encode_basestring(value)
     if _QUOTE_UNSAFE.search(text) is None:
         return text
     return _QUOTE_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -3,6 +3,7 @@ tests (`ir.TestSuite`) with every expected label and annotation spelled out."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from rulesgen.errors import Diagnostic, SpecErrors
@@ -29,33 +30,81 @@ def expected_alerts(alert: Alert, firing: Sequence[Firing]) -> tuple[ExpectedAle
 
 def expand_plans(alert: Alert, plans: Sequence[Plan]) -> AlertTests:
     """One environment's tests of an alert from its environment-independent plans."""
+    # Most checks of an alert expect the same few outcomes (silence, the breach's
+    # alert): expand each distinct outcome's templates once.
+    expected: dict[tuple[Firing, ...], tuple[ExpectedAlert, ...]] = {}
+
+    def expected_of(firing: tuple[Firing, ...]) -> tuple[ExpectedAlert, ...]:
+        known = expected.get(firing)
+        if known is None:
+            known = expected[firing] = expected_alerts(alert, firing)
+        return known
+
     scenarios = tuple(
         Scenario(
             name=plan.name,
             purpose=plan.purpose,
             interval=plan.step,
             series=plan.series,
-            checks=tuple(Check(plan.step * c.step, expected_alerts(alert, c.firing)) for c in plan.checks),
+            checks=tuple(Check(plan.step * c.step, expected_of(c.firing)) for c in plan.checks),
         )
         for plan in plans
     )
     return AlertTests(alert.env, alert.name, plans[0].eval_step, scenarios)
 
 
+# Fields that name, describe or route an alert but never shape its scenarios: the
+# planner reads the alert's selectors, thresholds, windows, `for` and kind-specific
+# scenario parameters, never these (the name only in the message of a ScenarioError,
+# which is raised, not cached). Examples are planned separately, per model object,
+# because checking them reports errors at the alert's own position. A test checks
+# that changing these fields leaves every kind's plans unchanged.
+PLAN_INDEPENDENT = frozenset(
+    {
+        "name",
+        "team",
+        "severity",
+        "ticket_severity",
+        "summary",
+        "description",
+        "runbook_url",
+        "labels",
+        "enabled",
+        "examples",
+        "lint_disable",
+        "quantity",
+    }
+)
+
+
+def plan_key(model: AlertModel) -> str:
+    """What an alert's generated scenarios depend on: its kind and its other fields,
+    so environments and alerts that differ only in naming and routing share plans."""
+    fields = set(type(model).model_fields) - PLAN_INDEPENDENT
+    data = model.model_dump(mode="json", include=fields)
+    return json.dumps([type(model).__module__, type(model).__qualname__, data], sort_keys=True)
+
+
 class TestGenerator:
-    """Plans each alert model once (environments that do not override an alert share
-    its plans) and expands the plans for every environment."""
+    """Plans each alert's scenarios once per distinct content (environments that do
+    not override an alert's thresholds, and alerts of the same shape, share them) and
+    expands the plans for every environment."""
 
     def __init__(self, doc: Document, resolve: Resolve) -> None:
         self.doc = doc
         self.resolve = resolve
         self.plans: dict[int, list[Plan]] = {}
+        self.generated: dict[str, tuple[Plan, ...]] = {}
 
     def plans_of(self, model: AlertModel, errors: list[Diagnostic]) -> list[Plan]:
         plans = self.plans.get(id(model))
         if plans is None:
-            plans = plan_scenarios(model, self.resolve, self.doc.header.label_sets)
-            plans += example_plans(model, self.resolve, self.doc, errors)
+            key = plan_key(model)
+            generated = self.generated.get(key)
+            if generated is None:
+                generated = tuple(plan_scenarios(model, self.resolve, self.doc.header.label_sets))
+                self.generated[key] = generated
+            plans = [*generated, *example_plans(model, self.resolve, self.doc, errors)]
             self.plans[id(model)] = plans
         return plans
 

@@ -10,8 +10,12 @@ with each environment's labels and annotations.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain, compress, count, islice, repeat
+from operator import add, is_not, mul, ne, sub
+from typing import cast
 
 from rulesgen.kinds.base import AlertModel, Resolve
 from rulesgen.kinds.toolkit import BREACH, IDLE, SAFE, Phase
@@ -71,37 +75,79 @@ class Simulation:
         """Firing alerts at every sample step (as of the latest evaluation)."""
         truth = self.alert.evaluate(self.sim, self.resolve)[:: self.every]
         states = alert_states(truth, self.alert.variant_fors(), self.alert.keep_firing_for, self.sim.step * self.every)
-        return [states[i // self.every] for i in range(self.sim.length)]
+        # Step i holds the state of evaluation i // every (the same list object).
+        return list(islice(chain.from_iterable(map(repeat, states, repeat(self.every))), self.sim.length))
 
 
 def notation(samples: Sequence[float | None]) -> str:
     """promtool's expanding notation, runs of equal steps folded into `a+bxn`."""
+    key = tuple(samples)
+    text = _NOTATION.get(key)
+    if text is None:
+        text = _notation(key)
+        if len(_NOTATION) >= NOTATION_MEMO:
+            _NOTATION.pop(next(iter(_NOTATION)))  # the oldest entry
+        _NOTATION[key] = text
+    return text
+
+
+# Alerts of one shape (the same thresholds and windows, other metrics or label
+# values) synthesize the same sample sequences again and again, some thousands of
+# samples long: writing one costs far more than hashing it. Samples equal as keys
+# (floats, so 0.0 and -0.0) write the same notation. Bounded, oldest first out.
+NOTATION_MEMO = 256
+_NOTATION: dict[tuple[float | None, ...], str] = {}
+
+
+def _notation(samples: tuple[float | None, ...]) -> str:
+    # Scenario series run to thousands of samples (a latency baseline a week back), so
+    # the scans run in C (tuple.index, map, compress, list equality) rather than as a
+    # Python loop per sample.
     parts: list[str] = []
+    n = len(samples)
     i = 0
-    while i < len(samples):
-        value = samples[i]
-        if value is None:
-            j = i
-            while j + 1 < len(samples) and samples[j + 1] is None:
-                j += 1
-            parts.append("_" if j == i else f"_x{j - i + 1}")
-            i = j + 1
+    while i < n:
+        if samples[i] is None:
+            # First present sample after i (n when the series ends without samples).
+            j = next(compress(count(i), map(is_not, samples[i:], repeat(None))), n)
+            parts.append("_" if j == i + 1 else f"_x{j - i}")
+            i = j
             continue
-        j = i
-        if i + 1 < len(samples) and samples[i + 1] is not None:
-            delta = samples[i + 1] - value  # type: ignore[operator]
-            while j + 1 < len(samples) and samples[j + 1] is not None and samples[j + 1] - samples[j] == delta:  # type: ignore[operator]
-                j += 1
+        try:
+            j = samples.index(None, i)
+        except ValueError:
+            j = n
+        # A fold never spans a missing sample: fold each present stretch on its own.
+        _fold(cast(tuple[float, ...], samples[i:j]), parts)
+        i = j
+    return " ".join(parts)
+
+
+def _fold(values: tuple[float, ...], parts: list[str]) -> None:
+    """Append the notation of present samples: from each sample, the longest run of
+    equal differences is folded into `a+bxn` when promtool's `a + b*k` reproduces every
+    sample of it exactly; otherwise the sample is written alone and the next one tried."""
+    m = len(values)
+    deltas = list(map(sub, values[1:], values))  # deltas[k] = values[k+1] - values[k]
+    # Sample indices where a run of equal differences ends: a run from difference k
+    # reaches the first end after k.
+    ends = [*compress(count(1), map(ne, deltas[1:], deltas)), m - 1]
+    i = 0
+    while i < m:
+        value = values[i]
+        if i + 1 < m:
+            delta = deltas[i]
+            j = ends[bisect_right(ends, i)] if delta == delta else i  # a NaN difference equals nothing
             # promtool computes a+bxn as a + b*k: only fold when that reproduces the samples exactly.
-            if j > i and all(value + delta * k == samples[i + k] for k in range(j - i + 1)):
+            if j > i and list(map(add, repeat(value), map(mul, repeat(delta), range(j - i + 1)))) == list(
+                values[i : j + 1]
+            ):
                 sign = "+" if delta >= 0 else "-"
                 parts.append(f"{_num(value)}{sign}{_num(abs(delta))}x{j - i}")
                 i = j + 1
                 continue
-            j = i
         parts.append(_num(value))
         i += 1
-    return " ".join(parts)
 
 
 def _num(value: float) -> str:
@@ -318,8 +364,8 @@ class Planner:
         return self.scenario(name, purpose, sim, states, [first - self.k, first, len(states) - 1])
 
     def _first(self, states: list[list[Firing]], variant: int | None = None, start: int = 0) -> int | None:
-        for i in range(start, len(states)):
-            if any(variant is None or f.variant == variant for f in states[i]):
+        for i in compress(range(start, len(states)), states[start:]):  # steps where anything fires
+            if variant is None or any(f.variant == variant for f in states[i]):
                 return i
         return None
 

@@ -152,7 +152,8 @@ class SeriesSet:
         """Events per second: the exact `increase` divided by the window's seconds."""
         seconds = window.seconds
         groups = self.increase(metric, matchers, by, window, births)
-        return [{k: v / seconds for k, v in g.items()} for g in groups]
+        # Most steps are not evaluated and hold no samples: skip the comprehension there.
+        return [{k: v / seconds for k, v in g.items()} if g else {} for g in groups]
 
     def instant(self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, agg: str) -> list[Group]:
         """`agg by (by) (metric{matchers})` at each step, or the raw series when `by` is None."""
