@@ -65,7 +65,7 @@ def test_samples_out_of_step_are_counted_exactly() -> None:
 
 
 def scenario(alert: str, name: str) -> dict[str, Any]:
-    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / f"{alert}.test.yml").read_text())
+    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / f"{alert}.promtool-test.yaml").read_text())
     found: dict[str, Any] = next(t for t in doc["tests"] if t["name"] == f"{alert}/{name}")
     return found
 
