@@ -129,9 +129,9 @@ def test_generated_tests_pass_on_derived_records(tmp_path: Path) -> None:
     spec.write_text(minimal_text())
     out = tmp_path / "output"
     assert run_cli("generate", "--spec", str(spec), "--output", str(out)).returncode == 0
-    rules = (out / "prod" / "tests" / "rules" / "TxRatio.rules.yml").read_text()
-    # The denominator reads every series: the finer record reads them all, and comes
-    # with the derived records into the ratio's own test rule file.
+    rules = (out / "prod" / "prometheus" / "billing.rules.yml").read_text()
+    # The denominator reads every series: the coarser record is derived from the finer
+    # one, and `rulesgen test` takes both into the ratio's rule closure.
     assert '"sum (network_status:tx:increase5m)"' in rules
     assert '"sum by (network, status) ((tx_total - tx_total offset 5m' in rules
     result = run_cli("test", "--spec", str(spec), "--output", str(out))
