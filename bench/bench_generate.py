@@ -188,11 +188,11 @@ def stages(n: int) -> None:
     """Where the time of a compile with tests goes, stage by stage, in this process
     (with the collector settings the command line uses)."""
     from rulesgen.cli import _quiet_gc
-    from rulesgen.emit import registry, target_options
     from rulesgen.ir import ProgramIR
     from rulesgen.lower.alerts import AlertCompiler
     from rulesgen.pipeline import lint_and_lower
     from rulesgen.spec.validate import parse_spec
+    from rulesgen.targets import registry, target_options
     from rulesgen.testgen.generate import generate_tests
 
     text = synthetic_spec(n)

@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rulesgen import __version__
-from rulesgen.emit import Files
 from rulesgen.errors import SpecErrors, ToolMissing, did_you_mean
 from rulesgen.pipeline import build
+from rulesgen.targets import Files
 from rulesgen.writer import compare_tree, write_tree
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2

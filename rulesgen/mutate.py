@@ -34,8 +34,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rulesgen.emit.promtool_tests import TEST_SUFFIX
 from rulesgen.promql import Duration, escape_string, number
+from rulesgen.targets.promtool_tests import TEST_SUFFIX
 from rulesgen.testrun import (
     AlertResult,
     ClosureGroup,

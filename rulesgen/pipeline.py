@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from rulesgen.emit import Files, emit_all, target_options
 from rulesgen.errors import Diagnostic, SpecErrors
 from rulesgen.ir import ProgramIR, TestSuite
 from rulesgen.lint.context import EnvContext
@@ -15,6 +14,7 @@ from rulesgen.lower import lower_env
 from rulesgen.lower.alerts import AlertCompiler
 from rulesgen.lower.overrides import apply_overrides
 from rulesgen.spec.validate import Document, load_spec, parse_spec
+from rulesgen.targets import Files, emit_all, target_options
 from rulesgen.testgen.generate import generate_tests
 
 

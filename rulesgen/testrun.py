@@ -32,8 +32,8 @@ from xml.etree import ElementTree
 
 import yaml
 
-from rulesgen.emit.promtool_tests import TEST_SUFFIX
 from rulesgen.promql import Duration
+from rulesgen.targets.promtool_tests import TEST_SUFFIX
 from rulesgen.verify import tool
 
 # libyaml where available: the test files of a large spec run to megabytes.

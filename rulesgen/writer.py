@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 
-from rulesgen.emit import Files
+from rulesgen.targets import Files
 
 MANIFEST = ".rulesgen-manifest"
 

@@ -30,7 +30,7 @@ def test_ir_imports_neither_spec_models_nor_kinds() -> None:
     assert not {m for m in found if m.startswith(("rulesgen.spec", "rulesgen.kinds", "pydantic"))}, found
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE / "emit").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((PACKAGE / "targets").glob("*.py")), ids=lambda p: p.name)
 def test_targets_import_no_kind_and_no_spec_model(path: Path) -> None:
     found = {m for m in imports(path) if m.startswith(("rulesgen.kinds", "rulesgen.spec.models"))}
     assert not found, f"{path.name} imports {found}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require
-from rulesgen.emit.yamlout import dump
+from rulesgen.targets.yamlout import dump
 from rulesgen.testgen.model.gotemplate import FUNCTIONS, expand, go_float
 
 VALUES = [

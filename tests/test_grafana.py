@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 from conftest import OUTPUT, SPEC, minimal_text, require
 from rulesgen import conventions
-from rulesgen.emit.yamlout import BlockText, dump
 from rulesgen.errors import SpecErrors
 from rulesgen.ir import Absent, Compare
 from rulesgen.lower.dashboards import plotted
 from rulesgen.pipeline import build_text, compile_spec
 from rulesgen.promql import panel_query
 from rulesgen.spec.validate import load_spec
+from rulesgen.targets.yamlout import BlockText, dump
 from rulesgen.verify import check_rules
 
 PROGRAM = compile_spec(load_spec(SPEC), tests=False)

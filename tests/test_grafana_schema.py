@@ -37,9 +37,9 @@ from grafana_foundation_sdk.models import stat as sdk_stat
 from grafana_foundation_sdk.models import timeseries as sdk_timeseries
 
 from conftest import OUTPUT, ROOT, SPEC, minimal_text
-from rulesgen.emit import grafana
 from rulesgen.pipeline import compile_spec
 from rulesgen.spec.validate import load_spec, parse_spec
+from rulesgen.targets import grafana
 
 # Panel plugin id -> the SDK models of its `options` and `fieldConfig.defaults.custom`
 # (None: the plugin has no custom field config).

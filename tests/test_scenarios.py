@@ -12,14 +12,14 @@ import pytest
 import yaml
 
 from conftest import OUTPUT, SPEC, minimal_text, require, run_cli
-from rulesgen.emit.prometheus import groups_document
-from rulesgen.emit.promtool_tests import TEST_SUFFIX, unit_test_file
-from rulesgen.emit.yamlout import dump
 from rulesgen.errors import Diagnostic
 from rulesgen.ir import Alert, RuleGroup
 from rulesgen.lower.alerts import AlertCompiler
 from rulesgen.pipeline import build_text, compile_document
 from rulesgen.spec.validate import load_spec
+from rulesgen.targets.prometheus import groups_document
+from rulesgen.targets.promtool_tests import TEST_SUFFIX, unit_test_file
+from rulesgen.targets.yamlout import dump
 from rulesgen.testrun import format_report, run_tests
 
 ENVS = sorted(p.name for p in OUTPUT.iterdir() if (p / "prometheus").is_dir())

@@ -39,12 +39,12 @@ import yaml
 from pydantic import ValidationError
 
 from conftest import ROOT, SPEC, require
-from rulesgen.emit import grafana, kubernetes, mimir, prometheus, thanos, vmalert
-from rulesgen.emit.base import Options
 from rulesgen.ir import AlertRule, Compare, EnvIR, ProgramIR, Quantity, RecordingRule, RuleGroup, TestSuite
 from rulesgen.pipeline import compile_spec
 from rulesgen.promql import Duration
 from rulesgen.spec.validate import load_spec
+from rulesgen.targets import grafana, kubernetes, mimir, prometheus, thanos, vmalert
+from rulesgen.targets.base import Options
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CRD = SHARED / "schemas" / "monitoring.coreos.com_prometheusrules.yaml"

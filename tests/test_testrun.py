@@ -17,9 +17,9 @@ import yaml
 import rulesgen.lower.routing
 import rulesgen.testrun
 from conftest import SPEC, require, run_cli
-from rulesgen.emit.promtool_tests import unit_test_file
 from rulesgen.pipeline import build
 from rulesgen.spec.validate import Document
+from rulesgen.targets.promtool_tests import unit_test_file
 from rulesgen.testrun import (
     AlertResult,
     RouteResult,

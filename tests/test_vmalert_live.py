@@ -41,9 +41,9 @@ import yaml
 from test_live import free_port, serve, start, stop
 
 from conftest import SPEC
-from rulesgen.emit import vmalert
 from rulesgen.pipeline import compile_spec
 from rulesgen.spec.validate import load_spec
+from rulesgen.targets import vmalert
 
 DEADLINE = 60.0
 VMALERT = shutil.which("vmalert")

@@ -21,8 +21,8 @@ import pytest
 
 from conftest import OUTPUT, SPEC
 from rulesgen import cli, writer
-from rulesgen.emit import Files
 from rulesgen.pipeline import build
+from rulesgen.targets import Files
 from rulesgen.writer import MANIFEST, compare_tree, manifest_bytes
 
 _BUILT: dict[bytes, Files] = {}

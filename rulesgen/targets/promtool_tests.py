@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rulesgen.emit.base import Files, Options, Target, header
-from rulesgen.emit.yamlout import dump
 from rulesgen.ir import AlertTests, ProgramIR, Scenario, TestSuite
+from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.targets.yamlout import dump
 
 TESTS_DIR = "tests"
 TEST_SUFFIX = ".promtool-test.yaml"

@@ -18,11 +18,11 @@ import re
 
 from pydantic import ConfigDict, field_validator
 
-from rulesgen.emit import base
-from rulesgen.emit.base import header
-from rulesgen.emit.prometheus import groups_document
-from rulesgen.emit.yamlout import dump
 from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
+from rulesgen.targets import base
+from rulesgen.targets.base import header
+from rulesgen.targets.prometheus import groups_document
+from rulesgen.targets.yamlout import dump
 
 # Namespaces become part of the ruler's storage object keys and its API paths
 # (/prometheus/config/v1/rules/<namespace>): keep them to URL- and path-safe characters.

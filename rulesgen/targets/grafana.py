@@ -12,9 +12,9 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from rulesgen.emit.base import Files, Options, Target, header
-from rulesgen.emit.yamlout import BlockText, dump
 from rulesgen.ir import Dashboard, Panel, ProgramIR, TestSuite
+from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.targets.yamlout import BlockText, dump
 
 if TYPE_CHECKING:  # grafanalib is imported only when dashboards are built
     from grafanalib import core as g

@@ -29,11 +29,11 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator
 
 from rulesgen import conventions
-from rulesgen.emit import base
-from rulesgen.emit.base import header
-from rulesgen.emit.prometheus import groups_document
-from rulesgen.emit.yamlout import dump
 from rulesgen.ir import EnvIR, ProgramIR, RuleGroup, TestSuite
+from rulesgen.targets import base
+from rulesgen.targets.base import header
+from rulesgen.targets.prometheus import groups_document
+from rulesgen.targets.yamlout import dump
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PrometheusRule"

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from rulesgen import conventions
-from rulesgen.emit.base import Files, Options, Target
 from rulesgen.explain import receiver, words
 from rulesgen.ir import Compare, EnvIR, ProgramIR, TestSuite, leaves
 from rulesgen.promql import number
+from rulesgen.targets.base import Files, Options, Target
 
 
 def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:

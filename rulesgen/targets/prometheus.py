@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rulesgen.emit.base import Files, Options, Target, header
-from rulesgen.emit.yamlout import dump
 from rulesgen.ir import AlertRule, ProgramIR, RecordingRule, Rule, RuleGroup, TestSuite
+from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.targets.yamlout import dump
 
 
 def rule_dict(rule: Rule) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rulesgen.emit.base import Files, Options, Target, header
-from rulesgen.emit.yamlout import dump
 from rulesgen.ir import AlertmanagerIR, ProgramIR, Receiver, Route, TestSuite
+from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.targets.yamlout import dump
 
 
 def route_dict(route: Route, group_by: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from rulesgen.emit.base import AnyTarget, Files, Options
 from rulesgen.errors import Diagnostic, did_you_mean
 from rulesgen.ir import ProgramIR, TestSuite
+from rulesgen.targets.base import AnyTarget, Files, Options
 
 if TYPE_CHECKING:
     from rulesgen.spec.validate import Document

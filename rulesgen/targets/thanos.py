@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict
 
-from rulesgen.emit import base
-from rulesgen.emit.prometheus import groups_document, rule_files
 from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
+from rulesgen.targets import base
+from rulesgen.targets.prometheus import groups_document, rule_files
 
 
 class Options(base.Options):
