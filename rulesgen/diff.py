@@ -206,7 +206,8 @@ def _watches(rule: AlertRule) -> _Fact:
         what = leaf.quantity.what
         parts.append(what)
         window = leaf.quantity.window
-        keys.append(what.replace(f"over {window}", "over <window>") if window else what)
+        # The window is listed as a change of its own: the words may only repeat it.
+        keys.append(re.sub(rf"(?<![\w.]){re.escape(str(window))}(?![\w.])", "<window>", what) if window else what)
     return _Fact("; ".join(dict.fromkeys(parts)), "watches", key="; ".join(dict.fromkeys(keys)))
 
 

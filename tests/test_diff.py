@@ -356,7 +356,12 @@ def test_added_rule_is_read_by_the_added_alert() -> None:
     case = next(c for c in CASES if c.name == "alert added")
     (rule,) = diff_of(case)["environments"]["prod"]["recording_rules"]
     assert rule["alerts"] == ["BillingContractEventsBurst"]
-    assert rule["new_expr"] == "sum by (chain_id, event, status) (increase(billing_contract_events_total[5m]))"
+    # the failed contract events counted exactly over 5m (see CompileContext.counted)
+    failed = 'billing_contract_events_total{status="failed"}'
+    assert rule["new_expr"] == (
+        f"sum by (chain_id, event, status) (({failed} - {failed} offset 5m >= 0) "
+        f"or ({failed} and on() group(billing_contract_events_total offset 5m)))"
+    )
 
 
 def test_text_and_markdown_of_a_threshold_change() -> None:
@@ -393,7 +398,7 @@ def test_markdown_escapes_pipes_of_promql_regexes() -> None:
     table_rows = [line for line in markdown.splitlines() if line.startswith("| ")]
     # Every row of a five-column table has six unescaped pipes.
     assert all(line.replace("\\|", "").count("|") in (4, 5, 6) for line in table_rows)
-    assert '`increase of billing_contract_events_total{status="failed"} over 15m' in markdown
+    assert '`events of billing_contract_events_total{status="failed"} counted exactly in 15m' in markdown
 
 
 def test_json_is_deterministic_and_sorted() -> None:

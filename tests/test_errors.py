@@ -24,7 +24,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         'window: "5m"\n    threshold: 5',
         'window: "10000w"\n    threshold: 5',
         [
-            "spec.yaml:25:5: alerts[0]: cannot generate tests: a test scenario would need 100,800,018 samples "
+            "spec.yaml:25:5: alerts[0]: cannot generate tests: a test scenario would need 201,600,018 samples "
             "of 1m (at most 100,000): shorten the window, offset or `for`, or lengthen the interval"
         ],
     ),

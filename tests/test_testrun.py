@@ -64,8 +64,8 @@ def test_no_test_artefact_matches_a_rule_deploy_glob(generated: Path) -> None:
 def test_closure_follows_recording_rules_transitively(generated: Path) -> None:
     closure = rule_closure(load_deployed(generated / "prod"), "BillingTransactionFailureRatioHigh")
     names = [rule.get("record") or rule.get("alert") for group in closure for rule in group.rules]
-    # the alert reads the ratio, which reads the shared per-status rate: both come along, in deployed order
-    assert names.index("network_status:billing_transactions:rate5m") < names.index(
+    # the alert reads the ratio, which reads the shared per-status count: both come along, in deployed order
+    assert names.index("network_status:billing_transactions:increase5m") < names.index(
         "network:billing_transactions_failure:ratio_rate5m"
     )
     assert names[-1] == "BillingTransactionFailureRatioHigh"
