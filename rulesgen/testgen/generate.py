@@ -54,7 +54,8 @@ class TestGenerator:
     def plans_of(self, model: AlertModel, errors: list[Diagnostic]) -> list[Plan]:
         plans = self.plans.get(id(model))
         if plans is None:
-            plans = plan_scenarios(model, self.resolve, self.doc.header.label_sets)
+            metric_labels = {name: metric.labels for name, metric in self.doc.header.metrics.items()}
+            plans = plan_scenarios(model, self.resolve, self.doc.header.label_sets, metric_labels)
             plans += example_plans(model, self.resolve, self.doc, errors)
             self.plans[id(model)] = plans
         return plans

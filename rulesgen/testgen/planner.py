@@ -10,7 +10,7 @@ with each environment's labels and annotations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rulesgen.kinds.base import AlertModel, Resolve
@@ -39,6 +39,38 @@ class Plan:
     eval_step: Duration  # rule evaluation interval, a multiple of `step`
 
 
+@dataclass(frozen=True)
+class Spread:
+    """Series of one scope spread over several values of `label`, sums kept exact.
+
+    `even`: every series is split in equal parts over all `values` (the values a
+    matcher names, for a label the alert does not group by: each must count).
+    Otherwise the scope's first series is halved over two values and every other
+    series quartered over four: every group of a sum then holds several series, and
+    groups of different series hold different numbers of them, so that `max`, `min`
+    and `avg` disagree with `sum` even on a ratio of two groups (halves over halves
+    would keep the ratio). Halves and quarters of whole numbers are exact floats."""
+
+    label: str
+    values: tuple[str, ...]
+    even: bool = False
+
+    def parts(self, index: int) -> tuple[str, ...]:
+        if self.even:
+            return self.values
+        return self.values[: 2 if index == 0 else 4]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How a scenario's in-scope series are dressed up to make wrong rules visible:
+    spread over labels the alert sums away, and copied (`noise`) onto label values
+    that every selector excludes, which a correct rule must ignore."""
+
+    spreads: tuple[Spread, ...] = ()
+    noise: tuple[tuple[str, str], ...] = ()  # (label, excluded value)
+
+
 class Simulation:
     """One alert's series and the firing alerts they lead to, step by step."""
 
@@ -47,19 +79,50 @@ class Simulation:
         self.resolve = resolve
         self.sim = SeriesSet(step, length, every=every)
         self.every = every  # rules are evaluated every `every` samples
+        self.spreads: tuple[Spread, ...] = ()
 
     def add(
-        self, scope: dict[str, str], timeline: Sequence[Phase], relabel: dict[str, str] | None = None
+        self,
+        scope: dict[str, str],
+        timeline: Sequence[Phase],
+        relabel: dict[str, str] | None = None,
+        spreads: Sequence[Spread] = (),
     ) -> Simulation:
         """Synthesize a scope's series; `relabel` then moves them outside the selectors
-        (the kind synthesizes in-scope series; we only change the label afterwards)."""
-        if not relabel:
+        (the kind synthesizes in-scope series; we only change the label afterwards),
+        and `spreads` split each over further label values."""
+        if not relabel and not spreads:
             self.alert.synthesize(self.sim, self.resolve, scope, timeline)
             return self
         inner = SeriesSet(self.sim.step, self.sim.length, every=self.every)
         self.alert.synthesize(inner, self.resolve, scope, timeline)
-        for series in inner.series.values():
-            self.sim.put(series.metric, {**dict(series.labels), **relabel}, series.samples)
+        made = [(s.metric, {**dict(s.labels), **(relabel or {})}, list(s.samples)) for _, s in sorted(inner.series.items())]
+        for spread in spreads:
+            split = []
+            for index, (metric, labels, samples) in enumerate(made):
+                parts = spread.parts(index)
+                share = [None if v is None else v / len(parts) for v in samples]
+                split += [(metric, {**labels, spread.label: value}, share) for value in parts]
+            made = split
+        for metric, labels, samples in made:
+            self.sim.put(metric, labels, samples)
+        return self
+
+    def add_noise(self, label: str, value: str) -> Simulation:
+        """A copy of every series so far with `label` set to `value` (summed where copies
+        meet): traffic a correct rule never reads, as every selector excludes `value`."""
+        copies: dict[tuple[str, tuple[tuple[str, str], ...]], list[float | None]] = {}
+        for _, series in sorted(self.sim.series.items()):
+            labels = {**dict(series.labels), label: value}
+            key = (series.metric, tuple(sorted(labels.items())))
+            known = copies.get(key)
+            copies[key] = (
+                list(series.samples)
+                if known is None
+                else [None if a is None or b is None else a + b for a, b in zip(known, series.samples, strict=True)]
+            )
+        for (metric, labels), samples in copies.items():
+            self.sim.put(metric, dict(labels), samples)
         return self
 
     def run(self) -> list[list[Firing]]:
@@ -106,10 +169,19 @@ def _num(value: float) -> str:
 class Planner:
     """Builds the scenarios of one compiled alert."""
 
-    def __init__(self, alert: AlertModel, resolve: Resolve, label_sets: dict[str, LabelSet]) -> None:
+    def __init__(
+        self,
+        alert: AlertModel,
+        resolve: Resolve,
+        label_sets: dict[str, LabelSet],
+        metric_labels: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.alert = alert
         self.resolve = resolve
         self.label_sets = label_sets
+        self.metric_labels = metric_labels or {}
+        # Per matched label, the values its matchers name that every selector accepts.
+        self.named: dict[str, list[str]] = {}
         self.step = self.alert.scenario_step()
         self.eval_step = self.alert.evaluation_step()
         self.k = self.eval_step.ms // self.step.ms
@@ -141,6 +213,8 @@ class Planner:
                     f"no value of {label!r} satisfies every selector's matchers: the alert can never fire"
                 )
             main[label] = inside[label][0]
+            named = [v for m in constraints if not m.negate for v in m.values]
+            self.named[label] = [v for v in dict.fromkeys(named) if v in inside[label]]
             if label in common:
                 others = [v for v in [*known, f"not-{main[label]}"] if not common[label].matches(v)]
                 outside.append({label: others[0]})
@@ -150,6 +224,77 @@ class Planner:
                 second = {**main, label: inside[label][1]}
                 break
         return main, second, outside
+
+    # --- shapes: what makes a wrong rule visible ---------------------------------------
+
+    def spare_label(self) -> str | None:
+        """A label every read metric carries (per the spec's metric catalog) that the
+        alert neither groups by nor matches on: what its sums add up over. Without one,
+        `job`: every scraped series has it, and two jobs exporting one instance are what
+        a sum adds up."""
+        uses = list(self.alert.selectors())
+        constrained = set(self.alert.grouping()) | {"le"}
+        constrained |= {m.label for use in uses for m in self.resolve(use.selector)}
+        catalog = [set(self.metric_labels.get(use.selector.metric, ())) for use in uses]
+        spare = sorted(set.intersection(*catalog) - constrained) if catalog else []
+        if spare:
+            return spare[0]
+        return None if "job" in constrained else "job"
+
+    def excluded_values(self) -> list[tuple[str, str]]:
+        """(label, value) pairs that every matcher on the label rejects: a label set's
+        `others` where there are some (testnets), else a made-up `other-<label>`."""
+        matchers = [m for use in self.alert.selectors() for m in self.resolve(use.selector)]
+        out = []
+        for label in sorted({m.label for m in matchers}):
+            known = [v for s in self.label_sets.values() if s.label == label for v in s.others]
+            for value in [*known, f"other-{label}"]:
+                if not any(m.matches(value) for m in matchers if m.label == label):
+                    out.append((label, value))
+                    break
+        return out
+
+    def shape(self) -> Shape:
+        grouped = set(self.alert.grouping())
+        spreads = [
+            Spread(label, tuple(values), even=True)
+            for label, values in sorted(self.named.items())
+            if label not in grouped and len(values) > 1
+        ]
+        spare = self.spare_label()
+        if spare is not None:
+            spreads.append(Spread(spare, tuple(f"{spare}-{c}" for c in "abcd")))
+        return Shape(tuple(spreads), tuple(self.excluded_values()))
+
+    def alternates(self, scope: dict[str, str]) -> list[dict[str, str]]:
+        """The scope again with every other named value of each label the alert groups
+        by (arbitrum next to polygon): each value a matcher names must page by itself."""
+        out = []
+        for label in self.alert.grouping():
+            for value in self.named.get(label, ())[1:]:
+                if value != scope.get(label):
+                    out.append({**scope, label: value})
+        return out
+
+    def shaped(
+        self,
+        scopes: Sequence[tuple[dict[str, str], Sequence[Phase]]],
+        length: int,
+        accept: Callable[[list[list[Firing]]], bool],
+    ) -> tuple[Simulation, list[list[Firing]]]:
+        """The scenario with its series spread and with excluded traffic beside it, as
+        far as the intent still `accept`s the outcome; noise must change nothing."""
+        shape = self.shape()
+        sim, states = self.simulate(scopes, length, spreads=shape.spreads)
+        if not accept(states):
+            sim, states = self.simulate(scopes, length)
+        kept: list[tuple[str, str]] = []
+        for noise in shape.noise:
+            trial, trial_states = self.simulate(scopes, length, spreads=sim.spreads, noise=(*kept, noise))
+            if trial_states == states:
+                kept.append(noise)
+                sim = trial
+        return sim, states
 
     def scenario(
         self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], steps: Sequence[int]
@@ -166,10 +311,15 @@ class Planner:
         scopes: Sequence[tuple[dict[str, str], Sequence[Phase]]],
         length: int,
         relabel: dict[str, str] | None = None,
+        spreads: Sequence[Spread] = (),
+        noise: Sequence[tuple[str, str]] = (),
     ) -> tuple[Simulation, list[list[Firing]]]:
         sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
+        sim.spreads = tuple(spreads)
         for scope, timeline in scopes:
-            sim.add(scope, timeline, relabel)
+            sim.add(scope, timeline, relabel, spreads)
+        for label, value in noise:
+            sim.add_noise(label, value)
         return sim, sim.run()
 
     # --- the scenarios --------------------------------------------------------------
@@ -180,7 +330,7 @@ class Planner:
         length = warm + horizon
         out: list[Plan] = []
 
-        sim, states = self.simulate([(main, [Phase(SAFE, length)])], length)
+        sim, states = self.shaped([(main, [Phase(SAFE, length)])], length, lambda states: not any(states))
         self._require(not any(states), "healthy traffic fires")
         out.append(self.scenario("healthy", "healthy", sim, states, [warm, (warm + length) // 2, length - 1]))
 
@@ -231,7 +381,9 @@ class Planner:
         suffix = "" if level == BREACH else f"_{level.removeprefix('breach_')}"
         out = []
 
-        sim, states = self.simulate([(main, [Phase(SAFE, warm), Phase(level, horizon)])], length)
+        timeline = [Phase(SAFE, warm), Phase(level, horizon)]
+        scopes = [(scope, timeline) for scope in (main, *self.alternates(main))]
+        sim, states = self.shaped(scopes, length, lambda states: self._first(states, variant) is not None)
         fire = self._first(states, variant)
         self._require(fire is not None, f"{level} never fires within {horizon} steps")
         assert fire is not None
@@ -301,6 +453,11 @@ class Planner:
             raise ScenarioError(f"cannot build tests for {self.alert.name}: {what}")
 
 
-def plan_scenarios(alert: AlertModel, resolve: Resolve, label_sets: dict[str, LabelSet]) -> list[Plan]:
+def plan_scenarios(
+    alert: AlertModel,
+    resolve: Resolve,
+    label_sets: dict[str, LabelSet],
+    metric_labels: Mapping[str, Sequence[str]] | None = None,
+) -> list[Plan]:
     """Every generated scenario of one alert (the same in every environment it is unchanged in)."""
-    return Planner(alert, resolve, label_sets).plan()
+    return Planner(alert, resolve, label_sets, metric_labels).plan()
