@@ -71,16 +71,60 @@ class AlertVariant:
 @dataclass(frozen=True)
 class Invariants:
     """What a kind means when there is no data, or when only series outside its
-    matchers exist: the test generator proves exactly this, knowing no kind."""
+    matchers exist, and whether it counts counter events exactly (then the planner
+    proves a series born inside the window, a reset and samples out of step with
+    evaluation): the test generator proves exactly this, knowing no kind."""
 
     no_data_fires: bool = False
     outside_matchers_fire: bool = False
+    # Whether a scope's series may be split unevenly over a label the alert sums away
+    # (tokens, jobs) to prove it sums: not where series only mean something together,
+    # as a histogram's buckets do (and a quantile is blind to how a sum is shared).
+    sums_split: bool = True
+    exact_counters: bool = False
+
+
+SELECTOR = "$SELECTOR"  # where a raw read's selector goes in its recording rule's template
+
+
+@dataclass(frozen=True)
+class RawRead:
+    """A recording rule that reads a raw metric. Compiled alone, it selects with its
+    alert's matchers; lowering then widens the selector to what every alert reading the
+    record needs (`union_matchers`), so a shared record still reads only those series."""
+
+    metric: str
+    matchers: tuple[Matcher, ...]
+    template: str  # the expression, with SELECTOR where the selector goes
+
+    def render(self, matchers: Sequence[Matcher]) -> str:
+        return self.template.replace(SELECTOR, selector(self.metric, matchers))
+
+
+def union_matchers(readers: Sequence[Sequence[Matcher]]) -> tuple[Matcher, ...]:
+    """Matchers selecting at least what each reader selects (each reader filters the
+    record again): per label every reader constrains, the union of the values each
+    accepts, or the values all of them exclude; any other label is left open."""
+    if not readers:
+        return ()
+    by_label = [{m.label: m for m in reader} for reader in readers]
+    out = []
+    for label in sorted(set(by_label[0]).intersection(*by_label[1:])):
+        ms = [r[label] for r in by_label]
+        if not any(m.negate for m in ms):
+            out.append(Matcher(label, tuple(sorted({v for m in ms for v in m.values}))))
+        elif all(m.negate for m in ms):
+            common = set(ms[0].values).intersection(*(m.values for m in ms[1:]))
+            if common:
+                out.append(Matcher(label, tuple(sorted(common)), negate=True))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
 class KindRules:
     records: tuple[RecordingRule, ...]
     variants: tuple[AlertVariant, ...]
+    raw_reads: tuple[tuple[str, RawRead], ...] = ()  # (record name, its raw read)
 
 
 @dataclass
@@ -89,6 +133,11 @@ class CompileContext:
 
     resolve: Resolve
     _records: dict[str, str] = field(default_factory=dict)
+    _raw: dict[str, RawRead] = field(default_factory=dict)
+
+    def rules(self, variants: Sequence[AlertVariant]) -> KindRules:
+        """The kind's result: the recording rules it needed, and its alert variants."""
+        return KindRules(self.records, tuple(variants), tuple(self._raw.items()))
 
     @property
     def records(self) -> tuple[RecordingRule, ...]:
@@ -103,6 +152,20 @@ class CompileContext:
             raise RuntimeError(f"recording rule {name} defined twice: {known!r} vs {expr!r}")
         return name
 
+    def raw_record(self, name: str, sel: SelectorSpec, template: str, suffix: str = "") -> str:
+        """A recording rule reading `metric{matchers}` where `template` says SELECTOR."""
+        read = RawRead(sel.metric + suffix, self.resolve(sel), template)
+        known = self._raw.get(name)
+        if known is not None:
+            if known.template != template:
+                raise RuntimeError(f"recording rule {name} defined twice: {known.template!r} vs {template!r}")
+            # A second read of the same record by this alert (a ratio's numerator and
+            # denominator): the record selects what both need.
+            read = RawRead(read.metric, union_matchers([known.matchers, read.matchers]), template)
+        self._raw[name] = read
+        self._records[name] = read.render(read.matchers)
+        return name
+
     def windowed(self, sel: SelectorSpec, func: str, window: Duration, by: Sequence[str], suffix: str = "") -> str:
         """`sum by (by) (func(metric[window]))` through a shared recording rule.
 
@@ -110,11 +173,46 @@ class CompileContext:
         select different values of the same metric (failed vs all transactions)
         share one rule; the alert then filters and sums it down to `by`.
         """
+        return self._filtered(self.windowed_record(sel, func, window, by, suffix), self.resolve(sel), by)
+
+    def windowed_record(
+        self, sel: SelectorSpec, func: str, window: Duration, by: Sequence[str], suffix: str = ""
+    ) -> str:
+        """The name of `windowed`'s recording rule (unfiltered: every reader filters it)."""
+        keep = sorted(set(by) | {m.label for m in self.resolve(sel)})
+        name = conventions.record_name(keep, sel.metric + suffix, conventions.window_op(func, window))
+        return self.raw_record(name, sel, aggregate("sum", keep, f"{func}({SELECTOR}[{window}])"), suffix)
+
+    def counted(self, sel: SelectorSpec, window: Duration, by: Sequence[str], births: bool = True) -> str:
+        """Counter events in `window`, counted exactly, through a shared recording rule
+        (`level:metric:increase<window>`; `increase_existing<window>` without births).
+
+        Per series `x` (selected with the readers' matchers), from two instant lookups:
+
+            (x - x offset W >= 0)                    existed a window ago: the difference
+          or (x and on() group(metric offset W))     else x: a reset (events since it), or
+                                                     a series born inside the window (as
+                                                     if it had been 0 just before)
+
+        `or` adds the right side only for series the left lacks: those whose difference
+        is negative (a reset) and those born inside the window. The guard counts births
+        only when the metric had any series a window ago (whatever the alert's matchers),
+        so a Prometheus that has just started does not count lifetime totals as new
+        events. With `births=False` (exporters that initialize series to 0) the right
+        side is `x and x offset W`: only resets. No extrapolation: samples out of step
+        with evaluation read whole samples, and `increase()`'s x1.25 of 4 sampled
+        minutes in a 5m window never happens.
+        """
         matchers = self.resolve(sel)
-        metric = sel.metric + suffix
         keep = sorted(set(by) | {m.label for m in matchers})
-        name = conventions.record_name(keep, metric, conventions.window_op(func, window))
-        self.record(name, aggregate("sum", keep, f"{func}({metric}[{window}])"))
+        op = "increase" if births else "increase_existing"
+        name = conventions.record_name(keep, sel.metric, conventions.window_op(op, window))
+        guard = f"on() group({sel.metric} offset {window})" if births else f"{SELECTOR} offset {window}"
+        template = f"({SELECTOR} - {SELECTOR} offset {window} >= 0) or ({SELECTOR} and {guard})"
+        self.raw_record(name, sel, aggregate("sum", keep, template))
+        return self._filtered(name, matchers, by)
+
+    def _filtered(self, name: str, matchers: Sequence[Matcher], by: Sequence[str]) -> str:
         use = selector(name, matchers)
         if {m.label for m in matchers} <= set(by):
             return use
@@ -213,6 +311,15 @@ class AlertModel(StrictModel):
     def firing_levels(self) -> tuple[str, ...]:
         return ("breach",)
 
+    def burst_level(self) -> str | None:
+        """A level whose single step holds a whole window's breach, so a series born
+        with it fires (None: the kind has none, a series is born into a sustained breach)."""
+        return None
+
+    def extra_firing_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
+        """Kind-specific scenarios that must fire (a regression with raw history only)."""
+        return []
+
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         """Kind-specific scenarios that must stay silent (a regression under the floor)."""
         return []
@@ -257,6 +364,24 @@ class SingleSelector(StrictModel):
 
     def as_selector(self) -> SelectorSpec:
         return SelectorSpec(metric=self.metric, matchers=self.matchers)
+
+
+class ExactCounters(StrictModel):
+    """The field of kinds that count counter events exactly (`CompileContext.counted`)."""
+
+    counters_start_at_zero: bool = Field(
+        default=False,
+        description=(
+            "the exporter exposes every series at 0 before its first event: a series that "
+            "appears is not counted until it has existed a window (its first value is not "
+            "new events, such as a long-running target newly scraped)"
+        ),
+    )
+
+    @property
+    def births(self) -> bool:
+        """Whether a series born inside the window counts its first value."""
+        return not self.counters_start_at_zero
 
 
 def compare(quantity: Quantity, direction: Direction, threshold: float, param: str = "threshold") -> AlertVariant:

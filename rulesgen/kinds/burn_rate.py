@@ -15,6 +15,8 @@ from rulesgen.kinds.base import (
     AlertModel,
     AlertVariant,
     CompileContext,
+    ExactCounters,
+    Invariants,
     KindRules,
     Resolve,
     SelectorUse,
@@ -63,8 +65,14 @@ DEFAULT_TIERS = (
 )
 
 
-class BurnRate(AlertModel):
-    """Pages when the error budget of `objective` burns fast, tickets when it burns slowly."""
+class BurnRate(ExactCounters, AlertModel):
+    """Pages when the error budget of `objective` burns fast, tickets when it burns slowly.
+
+    Every window's error ratio divides events counted exactly in that window
+    (`CompileContext.counted`): two instant lookups per series, so a 3d window reads
+    two samples a series rather than three days of them."""
+
+    invariants: ClassVar[Invariants] = Invariants(exact_counters=True)
 
     kind: Literal["burn_rate"]
     errors: SelectorSpec
@@ -105,8 +113,8 @@ class BurnRate(AlertModel):
 
     def error_ratio(self, ctx: CompileContext, window: Duration) -> str:
         quantity = self.quantity or conventions.snake(self.name)
-        num = ctx.windowed(self.errors, "rate", window, self.by)
-        den = ctx.windowed(self.total, "rate", window, self.by)
+        num = ctx.counted(self.errors, window, self.by, self.births)
+        den = ctx.counted(self.total, window, self.by, self.births)
         name = conventions.record_name(self.by, quantity, conventions.window_op("ratio_rate", window))
         return ctx.record(name, ratio_expr(num, [den]))
 
@@ -147,7 +155,7 @@ class BurnRate(AlertModel):
                     for_=tier.for_,
                 )
             )
-        return KindRules(ctx.records, tuple(variants))
+        return ctx.rules(variants)
 
     def default_description(self) -> str:
         return (
@@ -171,9 +179,18 @@ class BurnRate(AlertModel):
             step = math.gcd(step, window.ms)
         return Duration(step)
 
-    # Windows fill from the first sample (counters start at 0, so a partial window
-    # is exact), so a breach from almost the start trips every tier after its `for`:
-    # scenarios need hours, not the 3 days of the longest window.
+    # A window counts nothing until the metric has existed for that long (a Prometheus
+    # that has just started does not count lifetime totals), so every scenario opens
+    # with the longest window of idle counters (series at 0, no events). The windows
+    # then hold only what follows, so a partial window holds the exact ratio and a
+    # breach trips every tier after its `for`: hours after the idle history, not days.
+    def history(self, step: Duration) -> int:
+        """Steps of idle counters every scenario opens with."""
+        return -(-max(self._windows()).ms // step.ms)
+
+    def warmup(self, step: Duration) -> int:
+        return self.history(step) + 2
+
     def evaluation_step(self) -> Duration:
         # Every rule of a burn-rate alert reads windows of hours to days; evaluating
         # them hourly keeps the tests cheap and still lands each tier's `for` on a
@@ -184,7 +201,7 @@ class BurnRate(AlertModel):
     def horizon(self, step: Duration) -> int:
         # The long window still holds the warm-up's healthy traffic: at half the
         # threshold before and 1.05x after, the mix crosses after ~10x the warm-up.
-        warm = self.warmup(step)
+        warm = self.warmup(step) - self.history(step)
         return max(-(-(t.for_.ms + t.short.ms) // step.ms) for t in self.tiers) + 12 + 12 * warm
 
     def tier_level(self, index: int) -> str:
@@ -213,13 +230,20 @@ class BurnRate(AlertModel):
         for i, tier in enumerate(self.tiers):
             errors = math.ceil(tier.factor * budget * 1.05 * self.SCALE)
             counts[self.tier_level(i)] = level_counts(min(errors, self.SCALE), self.SCALE, atoms[2])
-        put_ratio(sim, atoms, timeline, counts, 1)
+        # The first `history` steps are idle whatever the timeline says (see `history`).
+        idle, rest, left = self.history(sim.step), [], self.history(sim.step)
+        for phase in timeline:
+            cut = min(left, phase.steps)
+            left -= cut
+            if phase.steps > cut:
+                rest.append(Phase(phase.level, phase.steps - cut))
+        put_ratio(sim, atoms, [Phase(IDLE, idle), *rest], counts, 1)
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         ratios: dict[Duration, list[dict[Labels, float]]] = {}
         for window in self._windows():
-            errs = sim.rate(self.errors.metric, resolve(self.errors), self.by, window)
-            tots = sim.rate(self.total.metric, resolve(self.total), self.by, window)
+            errs = sim.rate(self.errors.metric, resolve(self.errors), self.by, window, self.births)
+            tots = sim.rate(self.total.metric, resolve(self.total), self.by, window, self.births)
             ratios[window] = [
                 {k: err[k] / tot[k] for k in err if k in tot and tot[k] > 0}
                 for err, tot in zip(errs, tots, strict=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,7 @@ from rulesgen.kinds.base import (
     AlertModel,
     AlertVariant,
     CompileContext,
+    Invariants,
     KindRules,
     Resolve,
     SelectorUse,
@@ -28,9 +29,9 @@ from rulesgen.kinds.toolkit import (
     increments,
     satisfying_labels,
 )
-from rulesgen.promql import Duration, number, selector
-from rulesgen.spec.models import MetricType, SelectorSpec
-from rulesgen.testgen.model.series import SeriesSet
+from rulesgen.promql import Duration, aggregate, number, selector
+from rulesgen.spec.models import MetricType
+from rulesgen.testgen.model.series import LOOKBACK, SeriesSet
 
 
 class LatencyRegression(SingleSelector, AlertModel):
@@ -43,6 +44,10 @@ class LatencyRegression(SingleSelector, AlertModel):
     offset: Duration = Duration.parse("1w")
     threshold: float = Field(gt=0, description="0.2 fires when latency is more than 20% above the baseline")
     floor: Duration = Field(description="current latency must also exceed this (for example 100ms)")
+
+    # Buckets of one histogram belong together, and a quantile is the same for any
+    # share of a histogram: splitting the sum over methods would prove nothing.
+    invariants: ClassVar[Invariants] = Invariants(sums_split=False)
 
     def selectors(self) -> Iterable[SelectorUse]:
         yield SelectorUse((), self.as_selector(), frozenset({MetricType.histogram}))
@@ -60,10 +65,10 @@ class LatencyRegression(SingleSelector, AlertModel):
     def compile(self, ctx: CompileContext) -> KindRules:
         keep = self.grouping()
         matchers = ctx.resolve(self.as_selector())
-        # Unfiltered buckets: the quantile record is then shared by every alert on this
-        # histogram at this grouping, and each alert selects its own routes from it.
-        everything = SelectorSpec(metric=self.metric)
-        buckets = ctx.windowed(everything, "rate", self.window, (*keep, "le"), suffix="_bucket")
+        # The quantile record reads the whole bucket record (which selects what its
+        # readers need), so it is shared by every alert on this histogram at this
+        # grouping, and each alert selects its own routes from it.
+        buckets = ctx.windowed_record(self.as_selector(), "rate", self.window, (*keep, "le"), suffix="_bucket")
         name = conventions.record_name(
             keep, self.metric, conventions.window_op(f"{self.quantile_name()}_rate", self.window)
         )
@@ -71,8 +76,13 @@ class LatencyRegression(SingleSelector, AlertModel):
         current = selector(name, matchers)
         factor = 1 + self.threshold
         p = self.quantile_name()
+        # The baseline reads the raw buckets `offset` ago, not the record's own history:
+        # a freshly deployed record has none for a week, and the alert must not wait.
+        raw = selector(f"{self.metric}_bucket", matchers)
+        rates = aggregate("sum", (*keep, "le"), f"rate({raw}[{self.window}] offset {self.offset})")
+        baseline = f"histogram_quantile({number(self.quantile)}, {rates})"
         ratio = Quantity(
-            expr=f"{current} / ({current} offset {self.offset} > 0)",
+            expr=f"{current} / ({baseline} > 0)",
             unit="factor",
             what=f"{p} of {self.metric} over {self.window} divided by its value {self.offset} earlier",
             function="quantile_ratio",
@@ -87,7 +97,7 @@ class LatencyRegression(SingleSelector, AlertModel):
         )
         condition = All((Compare(ratio, ">", factor, "threshold"), Compare(now, ">", self.floor.seconds, "floor")))
         expr = f"{ratio.expr} > {number(factor)} and {current} > {number(self.floor.seconds)}"
-        return KindRules(ctx.records, (AlertVariant(expr, condition),))
+        return ctx.rules((AlertVariant(expr, condition),))
 
     def default_description(self) -> str:
         return (
@@ -106,10 +116,18 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     def evaluation_step(self) -> Duration:
         # promtool evaluates every rule at every step of the test's week, and each
-        # evaluation costs: every 6 hours (so the baseline a week back stays on an
-        # evaluation) keeps a week cheap, and `for` still lands on a later evaluation.
-        every = math.gcd(self.offset.ms, 6 * 3_600_000)
-        return Duration(every) if every % self.window.ms == 0 else self.window
+        # evaluation costs: every few hours keeps a week cheap, and `for` still lands on
+        # a later evaluation. The interval does not divide `offset`, and the evaluation
+        # before each baseline instant is more than the 5m lookback earlier: no recorded
+        # sample exists a week before any evaluation, as on a fresh deploy, so every
+        # scenario proves the baseline comes from the raw series.
+        lookback = LOOKBACK.ms
+        for hours in range(6, 0, -1):
+            every = hours * 3_600_000
+            rest = self.offset.ms % every
+            if every % self.window.ms == 0 and rest and every - rest > lookback:
+                return Duration(every)
+        return self.window
 
     def warmup(self, step: Duration) -> int:
         every = self.evaluation_step().ms // step.ms
@@ -139,6 +157,10 @@ class LatencyRegression(SingleSelector, AlertModel):
         low = self._low()
         return sorted({float(f"{b:.6g}") for b in (lo, mid, hi, lo * low, mid * low, hi * low)} | {math.inf})
 
+    def extra_firing_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
+        # Raw history a week back only: the record has none there (see evaluation_step).
+        return [("fresh_deploy", [Phase(SAFE, warm), Phase(BREACH, horizon)])]
+
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         return [("below_floor", [Phase("safe_low", warm), Phase("breach_low", horizon)])]
 
@@ -166,16 +188,20 @@ class LatencyRegression(SingleSelector, AlertModel):
                 samples[i] = None
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
-        quantiles = sim.histogram_quantile(
-            self.quantile, self.metric, resolve(self.as_selector()), self.grouping(), self.window
-        )
+        matchers = resolve(self.as_selector())
+        quantiles = sim.histogram_quantile(self.quantile, self.metric, matchers, self.grouping(), self.window)
         offset = sim.steps(self.offset)
+        # The baseline is the raw buckets' quantile `offset` before each evaluation,
+        # wherever that falls (it need not be an evaluation step).
+        baselines = sim.histogram_quantile(
+            self.quantile, self.metric, matchers, self.grouping(), self.window, at=[i - offset for i in sim.evaluated()]
+        )
         out: list[list[dict[Labels, float]]] = []
         for i, current in enumerate(quantiles):
             if not current:  # not an evaluation step, or no traffic
                 out.append([{}])
                 continue
-            baseline = quantiles[i - offset] if i >= offset else {}
+            baseline = baselines[i - offset] if i >= offset else {}
             ratios = {
                 k: current[k] / baseline[k]
                 for k in current

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -12,6 +12,8 @@ from rulesgen.ir import Labels, Quantity
 from rulesgen.kinds.base import (
     AlertModel,
     CompileContext,
+    ExactCounters,
+    Invariants,
     KindRules,
     Resolve,
     SelectorUse,
@@ -146,9 +148,13 @@ class RatioAlert(AlertModel):
         return "ratio"
 
 
-class CounterRatio(RatioAlert):
-    """Fires when rate(numerator) / sum of rate(denominator parts) crosses `threshold`."""
+class CounterRatio(ExactCounters, RatioAlert):
+    """Fires when rate(numerator) / sum of rate(denominator parts) crosses `threshold`.
 
+    Rates are events counted exactly in the window (`CompileContext.counted`) divided
+    by its seconds; both sides share the window, so the ratio divides the counts."""
+
+    invariants: ClassVar[Invariants] = Invariants(exact_counters=True)
     kind: Literal["ratio"]
     numerator: SelectorSpec
     denominator: list[SelectorSpec] = Field(min_length=1)
@@ -161,8 +167,8 @@ class CounterRatio(RatioAlert):
             yield SelectorUse(("denominator", i), part, counters)
 
     def ratio_record(self, ctx: CompileContext, window: Duration, quantity: str) -> str:
-        num = ctx.windowed(self.numerator, "rate", window, self.by)
-        den = [ctx.windowed(part, "rate", window, self.by) for part in self.denominator]
+        num = ctx.counted(self.numerator, window, self.by, self.births)
+        den = [ctx.counted(part, window, self.by, self.births) for part in self.denominator]
         name = conventions.record_name(self.by, quantity, conventions.window_op("ratio_rate", window))
         return ctx.record(name, ratio_expr(num, den))
 
@@ -175,7 +181,7 @@ class CounterRatio(RatioAlert):
             function="ratio_rate",
             window=self.window,
         )
-        return KindRules(ctx.records, (compare(quantity, self.direction, self.threshold),))
+        return ctx.rules((compare(quantity, self.direction, self.threshold),))
 
     def default_description(self) -> str:
         return describe(
@@ -196,9 +202,14 @@ class CounterRatio(RatioAlert):
         # The same counts every step, so every window, even a partly filled one, holds the exact ratio.
         put_ratio(sim, atoms, timeline, counts, 1)
 
+    def warmup(self, step: Duration) -> int:
+        # A window counts nothing until the metric has existed for that long (see
+        # `CompileContext.counted`): healthy traffic fills one before anything changes.
+        return -(-self.window.ms // step.ms) + 2
+
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
-        nums = sim.rate(self.numerator.metric, resolve(self.numerator), self.by, self.window)
-        parts = [sim.rate(part.metric, resolve(part), self.by, self.window) for part in self.denominator]
+        nums = sim.rate(self.numerator.metric, resolve(self.numerator), self.by, self.window, self.births)
+        parts = [sim.rate(part.metric, resolve(part), self.by, self.window, self.births) for part in self.denominator]
         out = []
         for i, num in enumerate(nums):
             # `a + b` of two vectors keeps only label sets present in both.

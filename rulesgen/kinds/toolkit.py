@@ -11,6 +11,7 @@ from rulesgen.ir import Labels
 from rulesgen.promql import Matcher
 
 SAFE, BREACH, IDLE = "safe", "breach", "idle"
+BURST = "burst"  # a whole window's breach in one step
 
 
 @dataclass(frozen=True)

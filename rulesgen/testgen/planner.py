@@ -20,6 +20,11 @@ from rulesgen.spec.models import LabelSet
 from rulesgen.testgen.model.alertstate import Firing, alert_states
 from rulesgen.testgen.model.series import ScenarioError, SeriesSet
 
+# A label that tells apart a series the counter scenarios add (an idle series that has
+# existed all along) from the scope's own series; alerts sum it away.
+WITNESS_LABEL = "rulesgen_series"
+OUT_OF_STEP_CHECKS = 30  # evaluations checked one by one in the out-of-step scenario
+
 
 @dataclass(frozen=True)
 class PlannedCheck:
@@ -39,26 +44,31 @@ class Plan:
     eval_step: Duration  # rule evaluation interval, a multiple of `step`
 
 
+# How much traffic outside the matchers a shaped scenario carries, relative to its own.
+NOISE_FACTOR = 10.0
+
+
 @dataclass(frozen=True)
 class Spread:
     """Series of one scope spread over several values of `label`, sums kept exact.
 
     `even`: every series is split in equal parts over all `values` (the values a
     matcher names, for a label the alert does not group by: each must count).
-    Otherwise the scope's first series is halved over two values and every other
-    series quartered over four: every group of a sum then holds several series, and
-    groups of different series hold different numbers of them, so that `max`, `min`
-    and `avg` disagree with `sum` even on a ratio of two groups (halves over halves
-    would keep the ratio). Halves and quarters of whole numbers are exact floats."""
+    Otherwise a series is halved over two values when it is the first of its metric,
+    and stays whole on the first value when it is not: every group of a sum then
+    holds two series, and two groups of one metric (failed and succeeded) hold
+    different numbers of them, so that `max`, `min` and `avg` disagree with `sum`
+    even on a ratio of two groups (halves over halves would keep the ratio). Halves
+    of whole numbers are exact floats, so promtool sums them back exactly."""
 
     label: str
     values: tuple[str, ...]
     even: bool = False
 
-    def parts(self, index: int) -> tuple[str, ...]:
+    def parts(self, first_of_metric: bool) -> tuple[str, ...]:
         if self.even:
             return self.values
-        return self.values[: 2 if index == 0 else 4]
+        return self.values[:2] if first_of_metric else self.values[:1]
 
 
 @dataclass(frozen=True)
@@ -99,8 +109,10 @@ class Simulation:
         made = [(s.metric, {**dict(s.labels), **(relabel or {})}, list(s.samples)) for _, s in sorted(inner.series.items())]
         for spread in spreads:
             split = []
-            for index, (metric, labels, samples) in enumerate(made):
-                parts = spread.parts(index)
+            seen: set[str] = set()
+            for metric, labels, samples in made:
+                parts = spread.parts(metric not in seen)
+                seen.add(metric)
                 share = [None if v is None else v / len(parts) for v in samples]
                 split += [(metric, {**labels, spread.label: value}, share) for value in parts]
             made = split
@@ -108,18 +120,21 @@ class Simulation:
             self.sim.put(metric, labels, samples)
         return self
 
-    def add_noise(self, label: str, value: str) -> Simulation:
-        """A copy of every series so far with `label` set to `value` (summed where copies
-        meet): traffic a correct rule never reads, as every selector excludes `value`."""
+    def add_noise(self, label: str, value: str, factor: float = NOISE_FACTOR) -> Simulation:
+        """`factor` times every series so far with `label` set to `value` (summed where
+        copies meet): traffic a correct rule never reads, as every selector excludes
+        `value`. Ten times the real traffic swamps it, so a rule that reads the noise
+        on either side of a ratio lands far from the threshold, whichever way."""
         copies: dict[tuple[str, tuple[tuple[str, str], ...]], list[float | None]] = {}
         for _, series in sorted(self.sim.series.items()):
             labels = {**dict(series.labels), label: value}
             key = (series.metric, tuple(sorted(labels.items())))
+            scaled = [None if v is None else v * factor for v in series.samples]
             known = copies.get(key)
             copies[key] = (
-                list(series.samples)
+                scaled
                 if known is None
-                else [None if a is None or b is None else a + b for a, b in zip(known, series.samples, strict=True)]
+                else [None if a is None or b is None else a + b for a, b in zip(known, scaled, strict=True)]
             )
         for (metric, labels), samples in copies.items():
             self.sim.put(metric, dict(labels), samples)
@@ -261,9 +276,9 @@ class Planner:
             for label, values in sorted(self.named.items())
             if label not in grouped and len(values) > 1
         ]
-        spare = self.spare_label()
+        spare = self.spare_label() if self.alert.invariants.sums_split else None
         if spare is not None:
-            spreads.append(Spread(spare, tuple(f"{spare}-{c}" for c in "abcd")))
+            spreads.append(Spread(spare, (f"{spare}-a", f"{spare}-b")))
         return Shape(tuple(spreads), tuple(self.excluded_values()))
 
     def alternates(self, scope: dict[str, str]) -> list[dict[str, str]]:
@@ -299,12 +314,13 @@ class Planner:
     def scenario(
         self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], steps: Sequence[int]
     ) -> Plan:
-        last = max(steps) - max(steps) % self.k
+        k = sim.every  # samples per evaluation: self.k, or twice that for samples out of step
+        last = max(steps) - max(steps) % k
         series = tuple((s.text(), notation(s.samples[: last + 1])) for _, s in sorted(sim.sim.series.items()))
         # Checks sit on evaluation steps; `fire - k` is "one evaluation before".
-        at = sorted({i - i % self.k for i in steps if i >= 0})
+        at = sorted({i - i % k for i in steps if i >= 0})
         checks = tuple(PlannedCheck(i, tuple(states[i])) for i in at)
-        return Plan(name, purpose, self.step, series, checks, self.eval_step)
+        return Plan(name, purpose, sim.sim.step, series, checks, self.eval_step)
 
     def simulate(
         self,
@@ -349,11 +365,105 @@ class Planner:
             what = "a breach outside the alert's matchers"
             out.append(self._invariant(f"outside_{label}", "label_scope", sim, states, fires, what))
 
+        if invariants.exact_counters:
+            out.extend(self._counter_scenarios(main))
+
+        for name, timeline in self.alert.extra_firing_scenarios(warm, horizon):
+            sim, states = self.simulate([(main, timeline)], length)
+            fire = self._first(states)
+            self._require(fire is not None, f"{name} never fires")
+            assert fire is not None
+            out.append(self.scenario(name, "breach", sim, states, [fire - self.k, fire, fire + self.k]))
+
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
             self._require(not any(states), f"{name} fires")
             out.append(self.scenario(name, "silent", sim, states, [warm, length - 1]))
         return out
+
+    # --- counters counted exactly ----------------------------------------------------
+
+    def _counter_scenarios(self, main: dict[str, str]) -> list[Plan]:
+        """What exact counting means, for kinds that declare it: a series born inside the
+        window counts its first value; lifetime totals seen by a Prometheus that has just
+        started do not; a reset with no new events is silent; samples out of step with
+        evaluation are counted exactly (no extrapolation past the threshold)."""
+        warm, horizon = self.warm, self.horizon
+        length = warm + horizon
+        first = self.alert.firing_levels()[0]
+        out = []
+
+        # Born: the scope's series appear with their first events (nothing before, as a
+        # client library creates a labelled counter on its first increment) while an
+        # idle series of the same metric has existed all along (the metric has history).
+        # A kind with a burst level is born with a whole window's breach in one sample
+        # (a first failure on a new series); others are born into a sustained breach.
+        burst = self.alert.burst_level()
+        timeline = (
+            [Phase(IDLE, warm), Phase(burst, 1), Phase(IDLE, horizon)]
+            if burst
+            else [
+                Phase(IDLE, warm),
+                Phase(first, horizon),
+            ]
+        )
+        sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
+        sim.add(main, timeline)
+        births = [self._born(samples) for samples in self._samples(sim)]
+        sim.add(main, [Phase(IDLE, length)], relabel={WITNESS_LABEL: "existing"})
+        states = sim.run()
+        fire = self._first(states)
+        self._require(fire is not None, "a series born with a breach never fires")
+        assert fire is not None
+        born = min(births)
+        out.append(self.scenario("born_in_window", "counters", sim, states, [born, fire - self.k, fire, fire + self.k]))
+
+        # Fresh start: the series appear with lifetime totals past the threshold, but
+        # nothing of the metric existed a window earlier: they are not new events.
+        sim = Simulation(self.alert, self.resolve, self.step, horizon + length, self.k)
+        sim.add(main, [Phase(first, horizon), Phase(SAFE, length)])
+        for samples in self._samples(sim):
+            samples[:horizon] = [None] * horizon
+        states = sim.run()
+        self._require(self._first(states) is None, "lifetime totals at a fresh start fire")
+        out.append(self.scenario("fresh_start", "counters", sim, states, [horizon, horizon + length - 1]))
+
+        # Reset: every counter drops to 0 and stays there for a while, then healthy
+        # traffic resumes: only the events since the reset count.
+        reset = warm + 1
+        sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
+        sim.add(main, [Phase(SAFE, warm), Phase(IDLE, horizon // 2), Phase(SAFE, horizon)])
+        for samples in self._samples(sim):
+            base = samples[reset - 1] or 0.0
+            samples[reset:] = [v - base if v is not None else None for v in samples[reset:]]
+        states = sim.run()
+        self._require(self._first(states) is None, "a counter reset fires")
+        out.append(self.scenario("reset", "counters", sim, states, [reset, warm + horizon // 2, length - 1]))
+
+        # Out of step: healthy traffic scraped half a step after each evaluation.
+        half = Duration(self.step.ms // 2)
+        sim = Simulation(self.alert, self.resolve, half, 2 * length, 2 * self.k)
+        sim.add(main, [Phase(SAFE, 2 * length)])
+        for samples in self._samples(sim):
+            samples[:] = [v if i % 2 else None for i, v in enumerate(samples)]
+        states = sim.run()
+        self._require(self._first(states) is None, "healthy traffic sampled out of step with evaluation fires")
+        # Checked at every evaluation for a while: increase()'s extrapolation overshoots
+        # at some phases of the traffic only.
+        every = range(2 * warm, min(2 * length, 2 * warm + 2 * self.k * OUT_OF_STEP_CHECKS), 2 * self.k)
+        out.append(self.scenario("out_of_step", "counters", sim, states, [*every, 2 * length - 1]))
+        return out
+
+    @staticmethod
+    def _samples(sim: Simulation) -> list[list[float | None]]:
+        return [series.samples for series in sim.sim.series.values()]
+
+    @staticmethod
+    def _born(samples: list[float | None]) -> int:
+        """Blank a counter until its first event: it is born with that count. Its birth step."""
+        at = next((i for i, v in enumerate(samples) if v), len(samples))
+        samples[:at] = [None] * at
+        return at
 
     def _invariant(
         self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], fires: bool, what: str

@@ -4,12 +4,14 @@ Kinds synthesize input series for a scenario; this module evaluates the spec's
 intent on them (independently of the generated PromQL) so that promtool, running
 the real rules, is checked against an expectation it did not produce.
 
-The model is exact for the series rulesgen synthesizes: samples at every step,
-counters that start at 0 (so `increase` over a partial window needs no
-extrapolation), and windows that are whole multiples of the step. It follows
-Prometheus 2.x: range selectors include both ends, `rate` divides by the range,
-alerts go pending on the first true evaluation and fire once `for` has elapsed,
-and `keep_firing_for` counts from the first false evaluation.
+Counters are read as rulesgen's rules read them (`SeriesSet.increase`): exact event
+counts from two instant lookups a window apart, with no extrapolation, so series may
+be sampled out of step with evaluation, be born inside a window or reset. Instant
+lookups follow Prometheus 2.x: the latest sample at most 5m old (`--query.lookback-delta`),
+both ends included. Range selectors (histogram bucket rates) include both ends and
+assume a sample at every step. Alerts go pending on the first true evaluation and
+fire once `for` has elapsed, and `keep_firing_for` counts from the first false
+evaluation.
 """
 
 from __future__ import annotations
@@ -83,24 +85,64 @@ class SeriesSet:
 
     # --- PromQL functions over the model, for every step at once ---------------------
 
+    def lookup(self, samples: Sequence[Sample], i: int, lookback: Duration = LOOKBACK) -> Sample:
+        """An instant selector's value at step `i`: the latest sample at most `lookback`
+        old, both ends included (Prometheus 2.x); None before the first step."""
+        if i < 0:
+            return None
+        for j in range(i, max(-1, i - lookback.ms // self.step.ms - 1), -1):
+            if samples[j] is not None:
+                return samples[j]
+        return None
+
     def increase(
-        self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, window: Duration
+        self,
+        metric: str,
+        matchers: Iterable[Matcher],
+        by: Sequence[str] | None,
+        window: Duration,
+        births: bool = True,
     ) -> list[Group]:
-        """`sum by (by) (increase(metric{matchers}[window]))` at each step."""
+        """Events counted exactly in the window ending at each evaluation step, summed by `by`.
+
+        Per series, from the instant value now (`x`) and a window ago (`x offset window`):
+        - both present: `x - x offset window`, or `x` where that is negative (a reset:
+          the events since it);
+        - present now only (born inside the window): `x`, as if the series had been 0
+          just before, when `births` and the metric (any series, whatever the alert's
+          matchers) had a sample a window ago: a Prometheus that has just started
+          must not count lifetime totals as new events.
+        """
         n = self.steps(window)
         out: list[Group] = [{} for _ in range(self.length)]
+        history = [s.samples for (name, _), s in self.series.items() if name == metric]
         for s in self.select(metric, matchers):
             key = _group(s.labels, by)
-            samples = s.samples
-            for i in self.evaluated(1):
-                first, last = samples[max(0, i - n)], samples[i]
-                if first is not None and last is not None:
-                    out[i][key] = out[i].get(key, 0.0) + (last - first)
+            for i in self.evaluated():
+                now, before = self.lookup(s.samples, i), self.lookup(s.samples, i - n)
+                if now is None:
+                    continue
+                if before is not None:
+                    value = now - before if now >= before else now
+                elif births and any(self.lookup(h, i - n) is not None for h in history):
+                    value = now
+                else:
+                    continue
+                out[i][key] = out[i].get(key, 0.0) + value
         return out
 
-    def rate(self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, window: Duration) -> list[Group]:
+    def rate(
+        self,
+        metric: str,
+        matchers: Iterable[Matcher],
+        by: Sequence[str] | None,
+        window: Duration,
+        births: bool = True,
+    ) -> list[Group]:
+        """Events per second: the exact `increase` divided by the window's seconds."""
         seconds = window.seconds
-        return [{k: v / seconds for k, v in g.items()} for g in self.increase(metric, matchers, by, window)]
+        groups = self.increase(metric, matchers, by, window, births)
+        return [{k: v / seconds for k, v in g.items()} for g in groups]
 
     def instant(self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, agg: str) -> list[Group]:
         """`agg by (by) (metric{matchers})` at each step, or the raw series when `by` is None."""
@@ -133,16 +175,26 @@ class SeriesSet:
         ]
 
     def histogram_quantile(
-        self, q: float, metric: str, matchers: Iterable[Matcher], by: Sequence[str], window: Duration
+        self,
+        q: float,
+        metric: str,
+        matchers: Iterable[Matcher],
+        by: Sequence[str],
+        window: Duration,
+        at: Iterable[int] | None = None,
     ) -> list[Group]:
-        """`histogram_quantile(q, sum by (by, le) (rate(metric_bucket[window])))` at each step."""
+        """`histogram_quantile(q, sum by (by, le) (rate(metric_bucket[window])))` at each
+        evaluation step, or at the steps `at` (a baseline read with `offset` from the raw
+        series is evaluated a fixed time before an evaluation, wherever that falls)."""
         n = self.steps(window)
         selected = [
             (_group(s.labels, by), float(dict(s.labels)["le"]), s.samples)
             for s in self.select(f"{metric}_bucket", matchers)
         ]
         out: list[Group] = [{} for _ in range(self.length)]
-        for i in self.evaluated(1):
+        for i in self.evaluated(1) if at is None else at:
+            if i < 1:
+                continue
             buckets: dict[Labels, list[tuple[float, float]]] = defaultdict(list)
             for key, le, samples in selected:
                 first, last = samples[max(0, i - n)], samples[i]

@@ -1,0 +1,106 @@
+"""Counters are counted exactly: the evaluation model's semantics, and the generated
+scenarios that prove the rules follow them (births, fresh starts, resets, samples out
+of step with evaluation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from conftest import OUTPUT
+from rulesgen.promql import Duration, Matcher
+from rulesgen.testgen.model.series import SeriesSet
+
+FIVE_MINUTES = Duration.parse("5m")
+POLYGON = (Matcher("network", ("polygon",)),)
+
+
+def counted(sim: SeriesSet, births: bool = True) -> list[float | None]:
+    """The model's exact count per step, summed over the polygon series (None: no sample)."""
+    groups = sim.increase("failed_total", POLYGON, (), FIVE_MINUTES, births)
+    return [g.get((), None) for g in groups]
+
+
+def test_a_series_born_inside_the_window_counts_its_first_value() -> None:
+    sim = SeriesSet(Duration.parse("1m"), 14)
+    sim.put("failed_total", {"network": "polygon", "token": "usdc"}, [0.0] * 14)
+    sim.put("failed_total", {"network": "polygon", "token": "dai"}, [None] * 8 + [1.0] * 6)
+    got = counted(sim)
+    # Born at 8m with 1: counted until a window later, when the difference takes over.
+    assert got[8:13] == [1.0] * 5
+    assert got[13] == 0.0
+    # Exporters that initialize series to 0: the first value is not an event.
+    assert counted(sim, births=False)[8:13] == [0.0] * 5
+
+
+def test_a_fresh_prometheus_does_not_count_lifetime_totals() -> None:
+    sim = SeriesSet(Duration.parse("1m"), 12)
+    sim.put("failed_total", {"network": "polygon"}, [None] * 3 + [500.0 + i for i in range(9)])
+    got = counted(sim)
+    # Nothing of the metric existed a window before 3m..7m: no count at all.
+    assert got[3:8] == [None] * 5
+    # Then the exact difference: one event a minute.
+    assert got[8:] == [5.0] * 4
+
+
+def test_a_reset_counts_only_the_events_since_it() -> None:
+    sim = SeriesSet(Duration.parse("1m"), 12)
+    sim.put("failed_total", {"network": "polygon"}, [100.0] * 6 + [0.0, 0.0, 2.0, 2.0, 2.0, 2.0])
+    got = counted(sim)
+    assert got[6:8] == [0.0, 0.0]  # a reset with no new events is silent
+    assert got[8:11] == [2.0, 2.0, 2.0]  # the difference is negative: the value since the reset
+    assert got[11] == 2.0  # a window after the reset: the plain difference
+
+
+def test_samples_out_of_step_are_counted_exactly() -> None:
+    # Scraped every minute at :30, evaluated every minute at :00; 5 events in every 5m.
+    sim = SeriesSet(Duration.parse("30s"), 40, every=2)
+    values = [float(sum(1 for k in range(i) if k % 10 < 5)) for i in range(40)]
+    sim.put("failed_total", {"network": "polygon"}, [v if i % 2 else None for i, v in enumerate(values)])
+    got = [v for i, v in enumerate(counted(sim)) if i % 2 == 0 and i >= 22]
+    assert got == [5.0] * len(got)
+
+
+def scenario(alert: str, name: str) -> dict[str, Any]:
+    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / f"{alert}.test.yml").read_text())
+    found: dict[str, Any] = next(t for t in doc["tests"] if t["name"] == f"{alert}/{name}")
+    return found
+
+
+def test_a_first_failure_on_a_new_mainnet_series_pages() -> None:
+    born = scenario("BillingMainnetNetworkFailures", "born_in_window")
+    series = {s["series"]: s["values"] for s in born["input_series"]}
+    new = next(v for k, v in series.items() if "rulesgen_series" not in k)
+    assert new.split()[0].startswith("_") and new.split()[1].split("+")[0] == "1"  # born with its first failure
+    assert any(c["exp_alerts"] for c in born["alert_rule_test"])
+
+
+def test_exactly_the_threshold_out_of_step_does_not_page() -> None:
+    out = scenario("BillingTransactionsFailing", "out_of_step")
+    assert out["interval"] == "30s"
+    checks = out["alert_rule_test"]
+    assert len(checks) > 10 and not any(c["exp_alerts"] for c in checks)
+
+
+def test_every_counter_kind_proves_births_resets_and_sampling() -> None:
+    for alert in (
+        "BillingTransactionsFailing",
+        "BillingMainnetNetworkFailures",
+        "BillingContractEventsFailing",
+        "BillingTransactionFailureRatioHigh",
+        "NodeCacheHitRatioLow",
+        "BillingTransactionsErrorBudgetBurn",
+    ):
+        for name in ("born_in_window", "fresh_start", "reset", "out_of_step"):
+            assert scenario(alert, name)["alert_rule_test"], (alert, name)
+
+
+def test_the_latency_baseline_reads_raw_buckets() -> None:
+    """A freshly deployed record has no history a week back: the baseline must not read it."""
+    rules = yaml.safe_load((OUTPUT / "prod" / "prometheus" / "platform.rules.yml").read_text())
+    expr = next(r["expr"] for g in rules["groups"] for r in g["rules"] if r.get("alert") == "ApiLatencyRegression")
+    assert "p95_rate5m{" in expr and "p95_rate5m offset" not in expr and "p95_rate5m{route" in expr
+    assert 'rate(http_request_duration_seconds_bucket{route=~"/v1/nodes|/v1/notifications"}[5m] offset 1w)' in expr
+    fresh = scenario("ApiLatencyRegression", "fresh_deploy")
+    assert any(c["exp_alerts"] for c in fresh["alert_rule_test"])
