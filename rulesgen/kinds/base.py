@@ -320,6 +320,12 @@ class AlertModel(StrictModel):
         """Kind-specific scenarios that must fire (a regression with raw history only)."""
         return []
 
+    def boundary_scenarios(self, warm: int, every: int) -> list[tuple[str, list[Phase]]]:
+        """Kind-specific timelines (the whole scenario, `every` steps an evaluation) whose
+        quantity crosses a threshold exactly on an evaluation; the planner checks one
+        evaluation before and at every change of what fires."""
+        return []
+
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         """Kind-specific scenarios that must stay silent (a regression under the floor)."""
         return []

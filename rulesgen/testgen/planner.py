@@ -375,6 +375,9 @@ class Planner:
             assert fire is not None
             out.append(self.scenario(name, "breach", sim, states, [fire - self.k, fire, fire + self.k]))
 
+        for name, timeline in self.alert.boundary_scenarios(warm, self.k):
+            out.append(self._boundary(name, main, timeline))
+
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
             self._require(not any(states), f"{name} fires")
@@ -477,6 +480,17 @@ class Planner:
         self._require(first is not None, f"{what} never fires, though the kind says it does")
         assert first is not None
         return self.scenario(name, purpose, sim, states, [first - self.k, first, len(states) - 1])
+
+    def _boundary(self, name: str, main: dict[str, str], timeline: Sequence[Phase]) -> Plan:
+        """A scenario checked one evaluation before and at every change of what fires: a
+        rule whose threshold, comparison or `for` is off by a step changes one of them."""
+        length = sum(phase.steps for phase in timeline)
+        sim, states = self.simulate([(main, timeline)], length)
+        fired = [sorted((f.variant, f.labels) for f in step) for step in states]
+        changes = [i for i in range(1, length) if fired[i] != fired[i - 1]]
+        self._require(bool(changes), f"{name} never changes what fires")
+        steps = sorted({c - self.k for c in changes if c >= self.k} | set(changes) | {length - 1})
+        return self.scenario(name, "boundary", sim, states, steps)
 
     def _first(self, states: list[list[Firing]], variant: int | None = None, start: int = 0) -> int | None:
         for i in range(start, len(states)):
