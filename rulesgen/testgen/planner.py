@@ -79,6 +79,7 @@ class Shape:
 
     spreads: tuple[Spread, ...] = ()
     noise: tuple[tuple[str, str], ...] = ()  # (label, excluded value)
+    stalled: tuple[tuple[str, str], ...] = ()  # (spare label, value) of a series that stopped
 
 
 class Simulation:
@@ -118,6 +119,19 @@ class Simulation:
             made = split
         for metric, labels, samples in made:
             self.sim.put(metric, labels, samples)
+        return self
+
+    def add_stalled(self, label: str, value: str) -> Simulation:
+        """Beside every series so far, one more with `label` set to `value` that holds its
+        largest sample from start to end: a counter that stopped counting, or a gauge
+        that sits still. A counter's stall adds nothing a correct rule counts, while a
+        rule that takes a flat counter for a reset counts its whole value."""
+        for _, series in sorted(self.sim.series.items()):
+            values = [v for v in series.samples if v is not None]
+            if values and max(values) > 0:
+                labels = {**dict(series.labels), label: value}
+                if (series.metric, tuple(sorted(labels.items()))) not in self.sim.series:
+                    self.sim.put(series.metric, labels, [max(values)] * self.sim.length)
         return self
 
     def add_noise(self, label: str, value: str, factor: float = NOISE_FACTOR) -> Simulation:
@@ -279,7 +293,9 @@ class Planner:
         spare = self.spare_label() if self.alert.invariants.sums_split else None
         if spare is not None:
             spreads.append(Spread(spare, (f"{spare}-a", f"{spare}-b")))
-        return Shape(tuple(spreads), tuple(self.excluded_values()))
+        stall = self.spare_label()
+        stalled = ((stall, f"{stall}-stalled"),) if stall is not None else ()
+        return Shape(tuple(spreads), tuple(self.excluded_values()), stalled)
 
     def alternates(self, scope: dict[str, str]) -> list[dict[str, str]]:
         """The scope again with every other named value of each label the alert groups
@@ -308,6 +324,11 @@ class Planner:
             trial, trial_states = self.simulate(scopes, length, spreads=sim.spreads, noise=(*kept, noise))
             if trial_states == states:
                 kept.append(noise)
+                sim = trial
+        for label, value in shape.stalled:
+            trial, trial_states = self.simulate(scopes, length, spreads=sim.spreads, noise=kept)
+            trial.add_stalled(label, value)
+            if trial.run() == states:
                 sim = trial
         return sim, states
 
