@@ -262,9 +262,7 @@ class Closure:
         if kind == "AggregateExpr":
             return _op(node) in ("sum", "max", "min", "avg") and self.non_negative(node.expr, seen)
         if kind == "Call":
-            return str(node.func.name) in _NON_NEGATIVE_FUNCTIONS and all(
-                self.non_negative(a, seen) for a in node.args
-            )
+            return str(node.func.name) in _NON_NEGATIVE_FUNCTIONS and all(self.non_negative(a, seen) for a in node.args)
         if kind == "BinaryExpr":
             op = _op(node)
             if op in (">", ">=") and not _has_matching(node):

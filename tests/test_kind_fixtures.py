@@ -19,7 +19,7 @@ KINDS = sorted(p.name for p in FIXTURES.iterdir() if (p / "spec.yaml").is_file()
 
 
 def test_every_kind_has_a_fixture() -> None:
-    assert KINDS == sorted(registry())
+    assert sorted(registry()) == KINDS
 
 
 def _expected_files(files: dict[str, bytes]) -> dict[str, bytes]:

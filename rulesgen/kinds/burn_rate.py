@@ -128,7 +128,6 @@ class BurnRate(ExactCounters, AlertModel):
         )
 
     def compile(self, ctx: CompileContext) -> KindRules:
-        budget = f"(1 - {number(self.objective)})"
         variants: list[AlertVariant] = []
         for tier in self.tiers:
             long, short = self.error_ratio(ctx, tier.long), self.error_ratio(ctx, tier.short)

@@ -107,7 +107,9 @@ class Simulation:
             return self
         inner = SeriesSet(self.sim.step, self.sim.length, every=self.every)
         self.alert.synthesize(inner, self.resolve, scope, timeline)
-        made = [(s.metric, {**dict(s.labels), **(relabel or {})}, list(s.samples)) for _, s in sorted(inner.series.items())]
+        made = [
+            (s.metric, {**dict(s.labels), **(relabel or {})}, list(s.samples)) for _, s in sorted(inner.series.items())
+        ]
         for spread in spreads:
             split = []
             seen: set[str] = set()
@@ -150,8 +152,8 @@ class Simulation:
                 if known is None
                 else [None if a is None or b is None else a + b for a, b in zip(known, scaled, strict=True)]
             )
-        for (metric, labels), samples in copies.items():
-            self.sim.put(metric, dict(labels), samples)
+        for (metric, pairs), samples in copies.items():
+            self.sim.put(metric, dict(pairs), samples)
         return self
 
     def run(self) -> list[list[Firing]]:
