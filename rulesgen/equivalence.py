@@ -31,7 +31,9 @@ never negative.
    (a) a one-to-one arithmetic or comparison operator whose other operand only
    carries values of that label the matcher accepted (its series find no partner),
    or (b) the output of a recording rule that every reader selects with a matcher
-   accepting no more values of that label than the dropped one did.
+   accepting no more values of that label than the dropped one did; or (c) the
+   selector reads a recording rule whose own series only carry accepted values (the
+   matchers a recording rule pushes down make its readers' matchers redundant).
 """
 
 from __future__ import annotations
@@ -173,7 +175,11 @@ def _values_on(node: Any, label: str) -> frozenset[str] | None:
         op = _op(node)
         if op in ("and", "unless"):
             return _values_on(node.lhs, label)
-        if op == "or" or _has_matching(node):
+        if op == "or":
+            sides = (_values_on(node.lhs, label), _values_on(node.rhs, label))
+            plain = node.modifier is None or node.modifier.matching is None
+            return sides[0] | sides[1] if plain and sides[0] is not None and sides[1] is not None else None
+        if _has_matching(node):
             return None
         if _constant(node.rhs) is not None:
             return _values_on(node.lhs, label)
@@ -378,6 +384,11 @@ def matcher_drop_equivalent(before: str, after: str, rule: Mapping[str, Any], cl
         label, accepted = str(matcher.name), _accepted(matcher)
         if accepted is None:
             return None
+        # (c) the selector reads a recording rule whose series only carry accepted values.
+        record = closure.records.get(str(a.name))
+        carried = _values_on(record, label) if record is not None else None
+        if carried is not None and carried <= accepted:
+            return f"{a.name} only carries values of `{label}` that `{matcher}` accepts"
         for parent, index in reversed(path):
             if _kind(parent) == "BinaryExpr" and _op(parent) not in ("and", "or", "unless"):
                 values = _values_on(parent.rhs if index == 0 else parent.lhs, label)
