@@ -176,17 +176,17 @@ def _values_on(node: Any, label: str) -> frozenset[str] | None:
         if op in ("and", "unless"):
             return _values_on(node.lhs, label)
         if op == "or":
-            sides = (_values_on(node.lhs, label), _values_on(node.rhs, label))
+            left, right = _values_on(node.lhs, label), _values_on(node.rhs, label)
             plain = node.modifier is None or node.modifier.matching is None
-            return sides[0] | sides[1] if plain and sides[0] is not None and sides[1] is not None else None
+            return left | right if plain and left is not None and right is not None else None
         if _has_matching(node):
             return None
         if _constant(node.rhs) is not None:
             return _values_on(node.lhs, label)
         if _constant(node.lhs) is not None:
             return _values_on(node.rhs, label)
-        sides = [v for v in (_values_on(node.lhs, label), _values_on(node.rhs, label)) if v is not None]
-        return frozenset.intersection(*sides) if sides else None
+        known = [v for v in (_values_on(node.lhs, label), _values_on(node.rhs, label)) if v is not None]
+        return frozenset.intersection(*known) if known else None
     return None
 
 
