@@ -4,11 +4,13 @@ of step with evaluation)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from conftest import OUTPUT
+from conftest import OUTPUT, minimal_text, require, run_cli
+from rulesgen.pipeline import build_text
 from rulesgen.promql import Duration, Matcher
 from rulesgen.testgen.model.series import SeriesSet
 
@@ -104,3 +106,33 @@ def test_the_latency_baseline_reads_raw_buckets() -> None:
     assert 'rate(http_request_duration_seconds_bucket{route=~"/v1/nodes|/v1/notifications"}[5m] offset 1w)' in expr
     fresh = scenario("ApiLatencyRegression", "fresh_deploy")
     assert any(c["exp_alerts"] for c in fresh["alert_rule_test"])
+
+
+def test_records_select_the_union_of_their_readers_and_coarse_records_sum_finer_ones() -> None:
+    text = minimal_text().replace(
+        'denominator: [{metric: "tx_total"}]',
+        'denominator: [{metric: "tx_total", matchers: {status: ["failed", "ok"]}}]',
+    )
+    rules = yaml.safe_load(build_text(text, tests=False)["prod/prometheus/billing.rules.yml"])["groups"][0]["rules"]
+    exprs = {r["record"]: r["expr"] for r in rules if "record" in r}
+    # TxFailing keeps network and status; TxRatio sums by status: it derives from that
+    # record, which reads what both need (failed, and failed or ok).
+    assert exprs["network_status:tx:increase5m"].startswith('sum by (network, status) ((tx_total{status=~"failed|ok"}')
+    assert exprs["status:tx:increase5m"] == "sum by (status) (network_status:tx:increase5m)"
+    names = [r["record"] for r in rules if "record" in r]
+    assert names.index("network_status:tx:increase5m") < names.index("status:tx:increase5m")
+
+
+def test_generated_tests_pass_on_derived_records(tmp_path: Path) -> None:
+    require("promtool")
+    spec = tmp_path / "thresholds.yaml"
+    spec.write_text(minimal_text())
+    out = tmp_path / "output"
+    assert run_cli("generate", "--spec", str(spec), "--output", str(out)).returncode == 0
+    rules = (out / "prod" / "tests" / "rules" / "TxRatio.rules.yml").read_text()
+    # The denominator reads every series: the finer record reads them all, and comes
+    # with the derived records into the ratio's own test rule file.
+    assert '"sum (network_status:tx:increase5m)"' in rules
+    assert '"sum by (network, status) ((tx_total - tx_total offset 5m' in rules
+    result = run_cli("test", "--spec", str(spec), "--output", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr

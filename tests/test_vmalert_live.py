@@ -6,10 +6,11 @@ The data is one broken platform that fires every prod alert once, beside series 
 must stay silent: an Arbitrum that is healthy, a testnet that fails (a testnet never
 pages), a Redis without a memory limit, a route whose latency did not regress. It is
 imported through VictoriaMetrics' `/api/v1/import/prometheus` with timestamps: fifteen
-minutes of history at once, then a new sample every second. The latency alert compares
-with a week earlier, so a week-old value of its recording rule is imported as vmalert
-would have written it (vmalert labels the alerts it sends with their `alertgroup`, but
-not the series its recording rules write).
+minutes of history at once, then a new sample every second. Counters are counted
+exactly from their value a window ago (up to 3 days for the burn rate), so the history
+also holds the few minutes around each window's start for the length of the run (the
+counters grow steadily from three days back; the stretches between are left empty).
+The latency alert compares with the raw buckets a week earlier, imported likewise.
 
 The test then requires exactly the expected alerts, with exactly the expected labels,
 and every annotation of every alert rendered by vmalert's templates (whose functions
@@ -56,6 +57,9 @@ pytestmark = pytest.mark.skipif(
 WEEK_MS = 7 * 24 * 3600 * 1000
 HISTORY_MS = 15 * 60 * 1000
 HISTORY_STEP_MS = 15_000
+# Windows the exact counts look back (`offset W`) beyond the dense history.
+WINDOWS_MS = [m * 60_000 for m in (30, 60, 120, 360, 1440, 4320)]
+ORIGIN_MS = max(WINDOWS_MS) + HISTORY_MS  # the counters start this long before the run
 
 # Per-second rates of the counters, values of the gauges.
 COUNTERS: dict[str, float] = {
@@ -94,10 +98,14 @@ ROUTES = ("/v1/nodes", "/v1/notifications", "/v1/users")
 for _route in ROUTES:
     for _le, _rate in BUCKETS.items():
         COUNTERS[f'http_request_duration_seconds_bucket{{route="{_route}",method="GET",le="{_le}"}}'] = _rate
-# A week ago: /v1/nodes was at 0.2s (more than 20% faster: a regression now), the
-# monitored /v1/notifications at 0.45s (within 20%), and /v1/users, which is not
-# monitored, at 0.1s.
-WEEK_AGO = {"/v1/nodes": 0.2, "/v1/notifications": 0.45, "/v1/users": 0.1}
+# A week ago (cumulative bucket rates): /v1/nodes at p95 0.2s (more than 20% faster: a
+# regression now), the monitored /v1/notifications at 0.45s (within 20%), and
+# /v1/users, which is not monitored, at 0.095s.
+WEEK_AGO = {
+    "/v1/nodes": {"0.1": 8.5, "0.25": 10.0, "0.5": 10.0, "1": 10.0, "+Inf": 10.0},
+    "/v1/notifications": {"0.1": 1.0, "0.25": 7.5, "0.5": 10.0, "1": 10.0, "+Inf": 10.0},
+    "/v1/users": {"0.1": 10.0, "0.25": 10.0, "0.5": 10.0, "1": 10.0, "+Inf": 10.0},
+}
 
 BILLING = {"alertgroup": "rulesgen.billing", "env": "prod", "team": "billing"}
 PLATFORM = {"alertgroup": "rulesgen.platform", "env": "prod", "team": "platform"}
@@ -175,7 +183,7 @@ class Feeder:
     """Imports the series into VictoriaMetrics: history at once, then one sample a second."""
 
     url: str
-    start_ms: int = field(default_factory=lambda: int(time.time() * 1000) - HISTORY_MS)
+    start_ms: int = field(default_factory=lambda: int(time.time() * 1000) - ORIGIN_MS)
     stopped: threading.Event = field(default_factory=threading.Event)
     errors: list[str] = field(default_factory=list)
 
@@ -195,12 +203,18 @@ class Feeder:
 
     def backfill(self) -> None:
         now = int(time.time() * 1000)
-        lines = [line for at in range(self.start_ms, now, HISTORY_STEP_MS) for line in self.lines(at)]
-        # What vmalert recorded a week ago, around this test's run.
-        for at in range(now - WEEK_MS - HISTORY_MS, now - WEEK_MS + HISTORY_MS, HISTORY_STEP_MS):
+        # Dense recent history, and around each window's start for the whole run.
+        stretches = [(now - HISTORY_MS, now)]
+        stretches += [(now - w - 2 * HISTORY_STEP_MS * 4, now - w + int(DEADLINE * 1000) + 10_000) for w in WINDOWS_MS]
+        lines = [line for lo, hi in stretches for at in range(lo, hi, HISTORY_STEP_MS) for line in self.lines(at)]
+        # The raw buckets a week ago, around this test's run (counters of their own).
+        week_ago = now - WEEK_MS
+        for at in range(week_ago - HISTORY_MS, week_ago + HISTORY_MS, HISTORY_STEP_MS):
+            elapsed = (at - week_ago + 2 * HISTORY_MS) / 1000
             lines.extend(
-                f'route:http_request_duration_seconds:p95_rate5m{{route="{route}"}} {value} {at}'
-                for route, value in WEEK_AGO.items()
+                f'http_request_duration_seconds_bucket{{route="{route}",method="GET",le="{le}"}} {rate * elapsed:.3f} {at}'
+                for route, buckets in WEEK_AGO.items()
+                for le, rate in buckets.items()
             )
         self.post(lines)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -89,13 +89,25 @@ SELECTOR = "$SELECTOR"  # where a raw read's selector goes in its recording rule
 
 @dataclass(frozen=True)
 class RawRead:
-    """A recording rule that reads a raw metric. Compiled alone, it selects with its
-    alert's matchers; lowering then widens the selector to what every alert reading the
-    record needs (`union_matchers`), so a shared record still reads only those series."""
+    """A recording rule `sum by (keep) (inner)` that reads a raw metric. Compiled alone,
+    it selects with its alert's matchers; lowering then widens the selector to what
+    every alert reading the record needs (`union_matchers`), so a shared record still
+    reads only those series, and derives it from a finer record of the same family
+    (the same metric and per-series expression, more labels kept) where one exists."""
 
     metric: str
     matchers: tuple[Matcher, ...]
-    template: str  # the expression, with SELECTOR where the selector goes
+    keep: tuple[str, ...]
+    inner: str  # the per-series expression, with SELECTOR where the selector goes
+
+    @property
+    def template(self) -> str:
+        return aggregate("sum", self.keep, self.inner)
+
+    @property
+    def family(self) -> tuple[str, str]:
+        """Records of one family differ only in the labels they keep."""
+        return (self.metric, self.inner)
 
     def render(self, matchers: Sequence[Matcher]) -> str:
         return self.template.replace(SELECTOR, selector(self.metric, matchers))
@@ -152,16 +164,17 @@ class CompileContext:
             raise RuntimeError(f"recording rule {name} defined twice: {known!r} vs {expr!r}")
         return name
 
-    def raw_record(self, name: str, sel: SelectorSpec, template: str, suffix: str = "") -> str:
-        """A recording rule reading `metric{matchers}` where `template` says SELECTOR."""
-        read = RawRead(sel.metric + suffix, self.resolve(sel), template)
+    def raw_record(self, name: str, sel: SelectorSpec, keep: Sequence[str], inner: str, suffix: str = "") -> str:
+        """A recording rule `sum by (keep) (inner)`, reading `metric{matchers}` where
+        `inner` says SELECTOR."""
+        read = RawRead(sel.metric + suffix, self.resolve(sel), tuple(sorted(keep)), inner)
         known = self._raw.get(name)
         if known is not None:
-            if known.template != template:
-                raise RuntimeError(f"recording rule {name} defined twice: {known.template!r} vs {template!r}")
+            if known.template != read.template:
+                raise RuntimeError(f"recording rule {name} defined twice: {known.template!r} vs {read.template!r}")
             # A second read of the same record by this alert (a ratio's numerator and
             # denominator): the record selects what both need.
-            read = RawRead(read.metric, union_matchers([known.matchers, read.matchers]), template)
+            read = replace(read, matchers=union_matchers([known.matchers, read.matchers]))
         self._raw[name] = read
         self._records[name] = read.render(read.matchers)
         return name
@@ -181,7 +194,7 @@ class CompileContext:
         """The name of `windowed`'s recording rule (unfiltered: every reader filters it)."""
         keep = sorted(set(by) | {m.label for m in self.resolve(sel)})
         name = conventions.record_name(keep, sel.metric + suffix, conventions.window_op(func, window))
-        return self.raw_record(name, sel, aggregate("sum", keep, f"{func}({SELECTOR}[{window}])"), suffix)
+        return self.raw_record(name, sel, keep, f"{func}({SELECTOR}[{window}])", suffix)
 
     def counted(self, sel: SelectorSpec, window: Duration, by: Sequence[str], births: bool = True) -> str:
         """Counter events in `window`, counted exactly, through a shared recording rule
@@ -209,7 +222,7 @@ class CompileContext:
         name = conventions.record_name(keep, sel.metric, conventions.window_op(op, window))
         guard = f"on() group({sel.metric} offset {window})" if births else f"{SELECTOR} offset {window}"
         template = f"({SELECTOR} - {SELECTOR} offset {window} >= 0) or ({SELECTOR} and {guard})"
-        self.raw_record(name, sel, aggregate("sum", keep, template))
+        self.raw_record(name, sel, keep, template)
         return self._filtered(name, matchers, by)
 
     def _filtered(self, name: str, matchers: Sequence[Matcher], by: Sequence[str]) -> str:

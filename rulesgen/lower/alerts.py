@@ -17,7 +17,9 @@ from rulesgen.promql import Matcher
 from rulesgen.spec.models import NotMatcher, SelectorSpec, SetRef
 from rulesgen.spec.validate import Document
 
-Memo = dict[int, KindRules]
+# Keyed by id(model), holding the model too: a model collected while its id stays in
+# the memo could hand its id, and its rules, to a new model (mutants in the tests).
+Memo = dict[int, tuple[AlertModel, KindRules]]
 
 
 def resolver(doc: Document) -> Resolve:
@@ -55,10 +57,10 @@ class AlertCompiler:
         return tuple(spec.labels) if spec else ()
 
     def rules_of(self, model: AlertModel) -> KindRules:
-        rules = self.memo.get(id(model))
-        if rules is None:
-            rules = self.memo[id(model)] = model.compile(CompileContext(resolve=self.resolve))
-        return rules
+        known = self.memo.get(id(model))
+        if known is None or known[0] is not model:
+            known = self.memo[id(model)] = (model, model.compile(CompileContext(resolve=self.resolve)))
+        return known[1]
 
     def compile(self, env: str, alert: EnvAlert, errors: list[Diagnostic]) -> Alert:
         model = alert.model
