@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: generate test check lint typecheck unit tools bench clean
+.PHONY: generate test check lint typecheck unit tools bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ unit: $(STAMP)
 check: $(STAMP)
 	$(BIN)/rulesgen check
 	$(BIN)/rulesgen lint --strict
+
+## mutate: mutation score of the generated tests against the deployed rules, every environment
+## (about half an hour on 2 cores, most of it the burn-rate alert's three-day scenarios)
+mutate: $(STAMP) tools
+	$(BIN)/rulesgen mutate --min-score 95
 
 ## bench: print the benchmark tables (several minutes: one big promtool file is the slow baseline)
 bench: $(STAMP) tools

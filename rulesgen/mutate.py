@@ -18,6 +18,10 @@ provable from the rules alone:
   itself an aggregation `by (L)`, and every label of `L` not fixed by an `=` matcher
   of the selector is in the outer `by`: every group then holds exactly one series,
   on which all four aggregations agree.
+- a `for` changed so little that the alert fires at the same evaluation of its
+  group's interval; a denominator guard `/ (D > 0)` whose quotient is NaN, which
+  no comparison keeps, wherever D is 0; a matcher whose extra series can never
+  reach the alert (proofs in `rulesgen.equivalence`).
 
 Everything else counts: score = killed / (mutants - equivalent).
 """
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rulesgen.equivalence import Closure, for_mutant_equivalent, guard_drop_equivalent, matcher_drop_equivalent
 from rulesgen.promql import Duration, escape_string, number
 from rulesgen.targets.promtool_tests import TEST_SUFFIX
 from rulesgen.testrun import (
@@ -654,19 +659,38 @@ def alert_mutants(
 ) -> list[tuple[Mutant, list[ClosureGroup]]]:
     """Every mutant of an alert's closure with the closure it makes; equivalent ones marked."""
     groupings = _record_groupings(closure)
+    parsed = Closure(rule for group in closure for rule in group.rules)
     out: list[tuple[Mutant, list[ClosureGroup]]] = []
     for g, group in enumerate(closure):
         for r, rule in enumerate(group.rules):
             for m in rule_mutations(rule, units):
                 mutant = Mutant(env, alert, m.operator, _rule_name(rule), m.field, m.before, m.after, m.explanation)
-                if m.field == "expr":
-                    if _normalized(m.before) == _normalized(m.after):
-                        mutant.status, mutant.explanation = "equivalent", "the same expression after normalization"
-                    elif m.operator.startswith("sum-to-") and _one_series_per_group(m.before, m.at, groupings):
-                        mutant.status = "equivalent"
-                        mutant.explanation = "every group is one series of a recording rule: sum, max, min, avg agree"
+                proof = _equivalence(m, rule, group, parsed, groupings)
+                if proof is not None:
+                    mutant.status, mutant.explanation = "equivalent", proof
                 out.append((mutant, _mutated(closure, g, r, m.field, m.after)))
     return out
+
+
+def _equivalence(
+    m: RuleMutation,
+    rule: Mapping[str, Any],
+    group: ClosureGroup,
+    closure: Closure,
+    groupings: Mapping[str, frozenset[str]],
+) -> str | None:
+    """Why the mutant cannot change the alert, or None (see rulesgen.equivalence)."""
+    if m.field == "for":
+        return for_mutant_equivalent(m.before, m.after, group.interval) if m.operator != "for-dropped" else None
+    if _normalized(m.before) == _normalized(m.after):
+        return "the same expression after normalization"
+    if m.operator.startswith("sum-to-") and _one_series_per_group(m.before, m.at, groupings):
+        return "every group is one series of a recording rule: sum, max, min, avg agree"
+    if m.operator == "denominator-guard-dropped":
+        return guard_drop_equivalent(m.before, rule, closure)
+    if m.operator == "matcher-dropped":
+        return matcher_drop_equivalent(m.before, m.after, rule, closure)
+    return None
 
 
 # ---------------------------------------------------------------------------

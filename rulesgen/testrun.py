@@ -63,6 +63,7 @@ class DeployedGroup:
     file: Path
     name: str
     rules: tuple[dict[str, Any], ...]
+    interval: str | None = None  # the group's `interval`, when it sets one
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class ClosureGroup:
     name: str
     file: Path
     rules: tuple[dict[str, Any], ...]
+    interval: str | None = None  # how often Prometheus evaluates the deployed group
 
 
 def load_yaml(text: str) -> Any:
@@ -98,7 +100,15 @@ def load_deployed(env_dir: Path) -> list[DeployedGroup]:
     for path in sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in RULE_SUFFIXES):
         doc = load_yaml(path.read_text()) or {}
         for group in doc.get("groups") or []:
-            groups.append(DeployedGroup(path, str(group.get("name", "")), tuple(group.get("rules") or ())))
+            interval = group.get("interval")
+            groups.append(
+                DeployedGroup(
+                    path,
+                    str(group.get("name", "")),
+                    tuple(group.get("rules") or ()),
+                    None if interval is None else str(interval),
+                )
+            )
     return groups
 
 
@@ -151,7 +161,7 @@ def rule_closure(groups: Iterable[DeployedGroup], alert: str) -> list[ClosureGro
     for g, group in enumerate(groups):
         rules = tuple(rule for r, rule in enumerate(group.rules) if (g, r) in wanted)
         if rules:
-            closure.append(ClosureGroup(group.name, group.file, rules))
+            closure.append(ClosureGroup(group.name, group.file, rules, group.interval))
     return closure
 
 

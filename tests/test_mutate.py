@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from conftest import SPEC, require, run_cli
-from rulesgen.mutate import alert_mutants, expr_mutants, regex_alternatives, threshold_step
+from rulesgen.equivalence import Closure, for_mutant_equivalent, guard_drop_equivalent, matcher_drop_equivalent
+from rulesgen.mutate import (
+    AlertScore,
+    Mutant,
+    MutationReport,
+    alert_mutants,
+    expr_mutants,
+    format_mutations,
+    regex_alternatives,
+    threshold_step,
+)
 from rulesgen.pipeline import build
 from rulesgen.testrun import ClosureGroup
 
@@ -89,6 +99,74 @@ def test_sum_swap_is_equivalent_only_when_each_group_is_one_series() -> None:
     assert all(m.status == "pending" for m, _ in alert_mutants("prod", "A", closure) if m.rule.startswith("record"))
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "interval", "equivalent"),
+    [
+        ("1m", "30s", "1m", True),  # pending at t, fires at t+1m either way
+        ("30s", "1m", "1m", True),
+        ("2m", "1m", "1m", False),  # fires one evaluation sooner
+        ("2m", "4m", "1m", False),
+        ("1m", "30s", None, False),  # the interval is unknown: nothing is provable
+        ("20m", "10m", "1h", False),  # at or over the grace period, a restart restores only one of them
+    ],
+)
+def test_for_change_is_equivalent_only_within_one_evaluation(
+    before: str, after: str, interval: str | None, equivalent: bool
+) -> None:
+    assert (for_mutant_equivalent(before, after, interval) is not None) == equivalent
+
+
+RATE = {"record": "R", "expr": "sum by (network, status) (rate(m_total[5m]))"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "readers", "equivalent"),
+    [
+        # The numerator sums a subset of the denominator's series: 0/0 is NaN, never compared true.
+        (
+            {"record": "Q", "expr": 'sum by (network) (R{status="f"}) / (sum by (network) (R{status=~"f|s"}) > 0)'},
+            ["Q > 0.1"],
+            True,
+        ),
+        ({"record": "Q", "expr": "a:rate / ((a:rate + b:rate) > 0)"}, ["Q < 0.85"], False),  # a:rate may be negative
+        ({"record": "Q", "expr": "R / ((R + R) > 0)"}, ["Q < 0.85"], True),
+        # Two gauges: used > 0 over a limit of 0 is +Inf, which pages.
+        ({"record": "Q", "expr": "sum(used_bytes) / (sum(max_bytes) > 0)"}, ["Q > 0.6"], False),
+        # A reader that does arithmetic on the quotient could see NaN where the guard left nothing.
+        ({"record": "Q", "expr": 'sum(R{status="f"}) / (sum(R{status=~"f|s"}) > 0)'}, ["Q * 2 > 0.1"], False),
+    ],
+)
+def test_guard_drop_is_equivalent_only_when_zero_over_zero(
+    rule: dict[str, str], readers: list[str], equivalent: bool
+) -> None:
+    closure = Closure([RATE, rule, *({"alert": "A", "expr": r} for r in readers)])
+    assert (guard_drop_equivalent(rule["expr"], rule, closure) is not None) == equivalent
+
+
+def test_matcher_drop_is_equivalent_only_when_its_series_never_reach_the_alert() -> None:
+    record = {
+        "record": "R",
+        "expr": 'sum by (network, status) ((m_total{network=~"a|b"} - m_total{network=~"a|b"} offset 5m >= 0)'
+        ' or (m_total{network=~"a|b"} and on() group(m_total offset 5m)))',
+    }
+    alert = {"alert": "A", "expr": 'sum by (network) (R{network=~"a|b",status="f"}) > 5'}
+    closure = Closure([record, alert])
+    dropped_in_or = record["expr"].replace('(m_total{network=~"a|b"} and', "(m_total{} and")
+    assert matcher_drop_equivalent(record["expr"], dropped_in_or, record, closure)  # every reader filters network
+    loose = Closure([record, {"alert": "A", "expr": 'sum by (network) (R{status="f"}) > 5'}])
+    assert matcher_drop_equivalent(record["expr"], dropped_in_or, record, loose) is None
+    # Across `/`, the other side selects the same networks: extra series find no partner ...
+    ratio = {
+        "record": "Q",
+        "expr": 'sum by (network) (R{network=~"a|b",status="f"}) / sum by (network) (R{network=~"a|b"})',
+    }
+    num_dropped = ratio["expr"].replace('(R{network=~"a|b",status="f"})', '(R{status="f"})')
+    assert matcher_drop_equivalent(ratio["expr"], num_dropped, ratio, Closure([ratio]))
+    # ... but a status the other side also counts reaches the quotient.
+    status_dropped = ratio["expr"].replace('(R{network=~"a|b",status="f"})', '(R{network=~"a|b"})')
+    assert matcher_drop_equivalent(ratio["expr"], status_dropped, ratio, Closure([ratio])) is None
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("generated") / "output"
@@ -100,12 +178,12 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_mutate_scores_one_alert_and_names_its_survivors(generated: Path) -> None:
-    """BillingPendingBacklog: the threshold nudges are killed; summing a per-network gauge
-    that has one series per network in every scenario cannot tell sum from max, a known
-    weakness the report must name."""
+    """BillingPendingBacklog: healthy sits on the threshold and breaches are spread over
+    tokens, so nudged thresholds, `>=` and `sum` turned into `max` are all killed and
+    the score is 100%."""
     require("promtool")
-    args = ["mutate", "--output", str(generated), "--env", "prod", "--alert", "BillingPendingBacklog"]
-    result = run_cli(*args, "--format", "json")
+    args = ["mutate", "--env", "prod", "--alert", "BillingPendingBacklog"]
+    result = run_cli(*args, "--output", str(generated), "--format", "json")
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert set(report) == {"ok", "envs", "alerts"}
@@ -119,19 +197,26 @@ def test_mutate_scores_one_alert_and_names_its_survivors(generated: Path) -> Non
     assert alert["score"] == pytest.approx(
         alert["killed"] / (alert["mutants"] - alert["equivalent"] - alert["invalid"])
     )
-    assert report["envs"]["prod"]["score"] == pytest.approx(alert["score"])
+    assert report["envs"]["prod"]["score"] == pytest.approx(alert["score"]) == 1.0
     status = {(d["operator"], d["after"]): d["status"] for d in alert["details"]}
-    assert (
-        status[("threshold-toward-silence", "sum by (network) (billing_transactions_network_pending_total) > 21")]
-        == "killed"
-    )
-    assert status[("sum-to-max", "max by (network) (billing_transactions_network_pending_total) > 20")] == "survived"
+    expr = "sum by (network) (billing_transactions_network_pending_total)"
+    assert status[("threshold-toward-silence", f"{expr} > 21")] == "killed"
+    assert status[("threshold-toward-firing", f"{expr} > 19")] == "killed"
+    assert status[("comparison-boundary", f"{expr} >= 20")] == "killed"
+    assert status[("sum-to-max", "max by (network) (billing_transactions_network_pending_total) > 20")] == "killed"
     assert all(
         set(d) == {"operator", "rule", "field", "before", "after", "status", "explanation"} for d in alert["details"]
     )
-    strict = run_cli(*args, "--min-score", "100")
-    assert strict.returncode == 1
-    assert "sum-to-max in alert BillingPendingBacklog" in strict.stdout
+    assert run_cli(*args, "--output", str(generated), "--min-score", "100").returncode == 0
+
+
+def test_report_names_each_survivor_with_its_change() -> None:
+    mutant = Mutant("prod", "A", "threshold-toward-firing", "alert A", "expr", "x > 5", "x > 4", "no healthy near it")
+    mutant.status = "survived"
+    text = format_mutations(MutationReport([AlertScore("prod", "A", [mutant])]))
+    assert "threshold-toward-firing in alert A (expr): no healthy near it" in text
+    assert "x > 5" in text and "-> x > 4" in text
+    assert "prod: mutation score 0.0%" in text
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -180,3 +181,40 @@ def test_example_becomes_a_test() -> None:
     example = next(t for t in doc["tests"] if t["name"] == "TxFailing/example_0")
     assert example["input_series"] == [{"series": 'tx_total{network="polygon",status="failed"}', "values": "0+2x10"}]
     assert example["alert_rule_test"][0]["exp_alerts"][0]["exp_labels"]["network"] == "polygon"
+
+
+def _scenario(alert: str, name: str, env: str = "prod") -> dict[str, Any]:
+    doc = yaml.safe_load((OUTPUT / env / "tests" / unit_test_file(alert)).read_text())
+    return next(t for t in doc["tests"] if t["name"] == f"{alert}/{name}")
+
+
+def test_shaped_breach_spreads_sums_breaches_every_named_value_and_carries_excluded_traffic() -> None:
+    """The breach of a per-network sum over mainnets: each mainnet breaches, split over two
+    sources (only the sum crosses), beside testnet and other-status traffic the rule must
+    ignore and a counter that stopped."""
+    breach = _scenario("BillingTransactionsFailing", "breach")
+    series = [s["series"] for s in breach["input_series"]]
+    for network in ("polygon", "arbitrum"):
+        for source in ("source-a", "source-b", "source-stalled"):
+            assert any(f'network="{network}",source="{source}",status="failed"' in s for s in series), (network, source)
+    assert any('network="polygon-amoy"' in s for s in series)
+    assert any('status="other-status"' in s for s in series)
+    firing = {a["exp_labels"]["network"] for check in breach["alert_rule_test"] for a in check["exp_alerts"]}
+    assert firing == {"polygon", "arbitrum"}
+
+
+def test_healthy_gauge_sits_exactly_on_the_threshold() -> None:
+    healthy = _scenario("BillingPendingBacklog", "healthy")
+    values = [s["values"] for s in healthy["input_series"] if "token-stalled" not in s["series"]]
+    assert sorted(values) == ["10+0x26", "10+0x26"]  # 10 + 10 = the threshold 20, split over two tokens
+    assert all(not check["exp_alerts"] for check in healthy["alert_rule_test"])
+
+
+def test_each_burn_rate_tier_crosses_its_limit_on_an_evaluation() -> None:
+    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / unit_test_file("BillingTransactionsErrorBudgetBurn")).read_text())
+    crossing = [t for t in doc["tests"] if t["name"].endswith("_crosses_its_limit_exactly")]
+    assert len(crossing) == 4
+    for test in crossing:
+        tier = test["name"].split("/")[1].split("_")[0]
+        fired = [any(a["exp_labels"]["slo_tier"] == tier for a in c["exp_alerts"]) for c in test["alert_rule_test"]]
+        assert False in fired and True in fired, test["name"]  # checked before and after it fires

@@ -77,6 +77,10 @@ class Invariants:
 
     no_data_fires: bool = False
     outside_matchers_fire: bool = False
+    # Whether a scope's series may be split unevenly over a label the alert sums away
+    # (tokens, jobs) to prove it sums: not where series only mean something together,
+    # as a histogram's buckets do (and a quantile is blind to how a sum is shared).
+    sums_split: bool = True
     exact_counters: bool = False
 
 
@@ -327,6 +331,12 @@ class AlertModel(StrictModel):
 
     def extra_firing_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         """Kind-specific scenarios that must fire (a regression with raw history only)."""
+        return []
+
+    def boundary_scenarios(self, warm: int, every: int) -> list[tuple[str, list[Phase]]]:
+        """Kind-specific timelines (the whole scenario, `every` steps an evaluation) whose
+        quantity crosses a threshold exactly on an evaluation; the planner checks one
+        evaluation before and at every change of what fires."""
         return []
 
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:

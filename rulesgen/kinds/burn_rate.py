@@ -128,12 +128,11 @@ class BurnRate(ExactCounters, AlertModel):
         )
 
     def compile(self, ctx: CompileContext) -> KindRules:
-        budget = f"(1 - {number(self.objective)})"
         variants: list[AlertVariant] = []
         for tier in self.tiers:
             long, short = self.error_ratio(ctx, tier.long), self.error_ratio(ctx, tier.short)
-            limit = f"({number(tier.factor)} * {budget})"
-            value = tier.factor * (1 - self.objective)
+            value = self.limit(tier)
+            limit = number(value)
             param = f"tiers[{len(variants)}].factor"
             condition = All(
                 tuple(
@@ -204,6 +203,37 @@ class BurnRate(ExactCounters, AlertModel):
         warm = self.warmup(step) - self.history(step)
         return max(-(-(t.for_.ms + t.short.ms) // step.ms) for t in self.tiers) + 12 + 12 * warm
 
+    def limit(self, tier: Tier) -> float:
+        """The error ratio a tier fires above, as the decimal the SRE means: computed in
+        PromQL, 14.4 * (1 - 0.99) is 0.14400000000000013, which no ratio of counts a
+        test (or anyone) can write lands on, so `>` and `>=` could not be told apart."""
+        return round(tier.factor * (1 - self.objective), 12)
+
+    def boundary_scenarios(self, warm: int, every: int) -> list[tuple[str, list[Phase]]]:
+        """Per tier, an error ratio that crosses the tier's limit exactly on an evaluation,
+        once through each window: first `d` under the limit for X steps, then `d` over
+        it, so the long window (holding both halves) sits exactly on the limit at step
+        2X while the short one is already over, and the tier goes pending one evaluation
+        later; then exactly on the limit, so the short window lands on it while the long
+        one is still over, and the tier resolves. A `>=` or a limit nudged toward firing
+        on either window moves those evaluations, as does dropping either side of `and`."""
+        out = []
+        step = self.scenario_step()
+        history = self.history(step)
+        half = max(every // 2, 1)
+        for i, tier in enumerate(self.tiers):
+            short = -(-tier.short.ms // step.ms)
+            x = -(-short // half) * half  # the short window fits in X, and 2X is an evaluation
+            pending = -(-tier.for_.ms // step.ms) + 2 * every
+            timeline = [
+                Phase(IDLE, history),
+                Phase(f"under_{i}", x),
+                Phase(f"over_{i}", x + pending),
+                Phase(f"at_{i}", short + 2 * every),
+            ]
+            out.append((f"{tier.tier}_{tier.long}_{tier.short}_crosses_its_limit_exactly", timeline))
+        return out
+
     def tier_level(self, index: int) -> str:
         tier = self.tiers[index]
         return f"breach_{tier.tier}_{tier.long}_{tier.short}"
@@ -230,6 +260,11 @@ class BurnRate(ExactCounters, AlertModel):
         for i, tier in enumerate(self.tiers):
             errors = math.ceil(tier.factor * budget * 1.05 * self.SCALE)
             counts[self.tier_level(i)] = level_counts(min(errors, self.SCALE), self.SCALE, atoms[2])
+            # Half the step a mutation nudges the limit by, either side of it (whole counts).
+            at = round(self.limit(tier) * self.SCALE)
+            d = max(round(min(0.01, self.limit(tier) / 10) / 2 * self.SCALE), 1)
+            for level, errors in ((f"under_{i}", at - d), (f"over_{i}", at + d), (f"at_{i}", at)):
+                counts[level] = level_counts(min(max(errors, 0), self.SCALE), self.SCALE, atoms[2])
         # The first `history` steps are idle whatever the timeline says (see `history`).
         idle, rest, left = self.history(sim.step), [], self.history(sim.step)
         for phase in timeline:
@@ -242,8 +277,10 @@ class BurnRate(ExactCounters, AlertModel):
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         ratios: dict[Duration, list[dict[Labels, float]]] = {}
         for window in self._windows():
-            errs = sim.rate(self.errors.metric, resolve(self.errors), self.by, window, self.births)
-            tots = sim.rate(self.total.metric, resolve(self.total), self.by, window, self.births)
+            # Counts, not rates: the rules divide counts, and a ratio of whole counts is
+            # exactly the float of the fraction, on the limit when the fraction is.
+            errs = sim.increase(self.errors.metric, resolve(self.errors), self.by, window, self.births)
+            tots = sim.increase(self.total.metric, resolve(self.total), self.by, window, self.births)
             ratios[window] = [
                 {k: err[k] / tot[k] for k in err if k in tot and tot[k] > 0}
                 for err, tot in zip(errs, tots, strict=True)
@@ -252,7 +289,7 @@ class BurnRate(ExactCounters, AlertModel):
         for i in range(sim.length):
             step = []
             for tier in self.tiers:
-                limit = tier.factor * (1 - self.objective)
+                limit = self.limit(tier)
                 long, short = ratios[tier.long][i], ratios[tier.short][i]
                 step.append({k: v for k, v in long.items() if v > limit and short.get(k, 0) > limit})
             out.append(step)

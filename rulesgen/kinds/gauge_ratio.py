@@ -73,9 +73,14 @@ class GaugeRatio(RatioAlert):
 
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
         sign = 1 if self.direction.op == ">" else -1
+        margin = min(0.005, self.threshold / 20) if self.threshold > 0 else 0.005
+        # Healthy exactly on the threshold when usage / limit gives its very float
+        # (`>` silent, `>=` pages), else a margin short of it.
+        at = self.threshold * self.LIMIT
+        safe = at if at / self.LIMIT == self.threshold else (self.threshold - sign * margin) * self.LIMIT
         used = {
-            SAFE: min(max(self.threshold - sign * 0.01, 0.0), 1.0) * self.LIMIT,
-            BREACH: (self.threshold + sign * 0.01) * self.LIMIT,
+            SAFE: min(max(safe, 0.0), self.LIMIT),
+            BREACH: (self.threshold + sign * margin) * self.LIMIT,
             IDLE: self.LIMIT / 2,
         }
         steps = levels(timeline, sim.length)
@@ -96,5 +101,5 @@ class GaugeRatio(RatioAlert):
         return out
 
     def nudged(self) -> GaugeRatio:
-        step = 0.02 if self.direction.op == ">" else -0.02
+        step = 0.01 if self.direction.op == ">" else -0.01
         return self.model_copy(update={"threshold": min(max(self.threshold + step, 0.0), 1.0)})

@@ -59,15 +59,20 @@ class GaugeThreshold(SingleSelector, AlertModel):
         return describe(self.metric, self, f"{self.direction.op} {number(self.threshold)}")
 
     def margin(self) -> float:
-        """How far past the threshold the generated scenarios go: one unit for whole
-        counts, 5% otherwise. A mutation moves the threshold by twice this."""
+        """How far past the threshold a breach goes: one unit for whole counts, else half
+        the smallest step a mutation nudges a threshold by (0.01 or a tenth for ratios,
+        1% otherwise), so a threshold nudged away from firing misses the breach."""
         if self.unit == "count" and float(self.threshold).is_integer():
             return 1.0
-        return max(abs(self.threshold) * 0.05, 0.001)
+        if self.unit == "ratio":
+            return max(min(0.005, abs(self.threshold) / 20), 0.0005)
+        return max(abs(self.threshold) * 0.005, 0.001)
 
+    # Healthy sits exactly on the threshold: `>` stays silent there, while `>=`, or a
+    # threshold nudged toward firing, pages. A breach is one margin past it.
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
         sign = 1 if self.direction.op == ">" else -1
-        values = {SAFE: self.threshold - sign * self.margin(), BREACH: self.threshold + sign * self.margin()}
+        values = {SAFE: self.threshold, BREACH: self.threshold + sign * self.margin()}
         samples = [values.get(level) for level in levels(timeline, sim.length)]
         if any(v is not None for v in samples):  # an idle gauge is absent: no data, no page
             sim.put(self.metric, satisfying_labels(resolve(self.as_selector()), scope), samples)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,7 @@ from rulesgen.kinds.base import (
     AlertModel,
     AlertVariant,
     CompileContext,
+    Invariants,
     KindRules,
     Resolve,
     SelectorUse,
@@ -43,6 +44,10 @@ class LatencyRegression(SingleSelector, AlertModel):
     offset: PositiveDuration = Duration.parse("1w")
     threshold: float = Field(gt=0, description="0.2 fires when latency is more than 20% above the baseline")
     floor: PositiveDuration = Field(description="current latency must also exceed this (for example 100ms)")
+
+    # Buckets of one histogram belong together, and a quantile is the same for any
+    # share of a histogram: splitting the sum over methods would prove nothing.
+    invariants: ClassVar[Invariants] = Invariants(sums_split=False)
 
     def selectors(self) -> Iterable[SelectorUse]:
         yield SelectorUse((), self.as_selector(), frozenset({MetricType.histogram}))
@@ -102,8 +107,8 @@ class LatencyRegression(SingleSelector, AlertModel):
         )
 
     # --- scenarios --------------------------------------------------------------------
-    # Every step, 100 requests land in one bucket. Healthy traffic sits in (floor, 2*floor],
-    # as it did a week earlier; a breach moves it to a bucket whose quantile is 5% past
+    # Every step, 100 requests land in one bucket. Healthy traffic sits in (floor_over, 2*floor],
+    # as it did a week earlier; a breach moves it to a bucket whose quantile is 0.5% past
     # the allowed regression. The `_low` levels are the same shapes scaled under the floor.
 
     def scenario_step(self) -> Duration:
@@ -135,12 +140,49 @@ class LatencyRegression(SingleSelector, AlertModel):
     def _bounds(self) -> tuple[float, float, float]:
         floor = self.floor.seconds
         q = self.quantile
-        baseline = floor + q * floor  # quantile of requests spread over (floor, 2*floor]
-        target = baseline * (1 + self.threshold) * 1.05
-        upper = float(f"{2 * floor + (target - 2 * floor) / q:.6g}")
-        if upper <= 2 * floor:
+        near = self._near()
+        # Healthy requests spread over (just over the floor, 2*floor]: the bucket edge
+        # `floor_over` sits between them and the floor (see `_near`).
+        baseline = near["floor_over"] + q * (2 * floor - near["floor_over"])
+        # Half a percent past the allowed regression: within the 1% a mutation nudges it by.
+        target = baseline * (1 + self.threshold) * 1.005
+        start = near["factor_under"]
+        upper = float(f"{start + (target - start) / q:.6g}")
+        if upper <= start:
             upper = float(f"{4 * floor:.6g}")
         return floor, 2 * floor, upper
+
+    def _near(self) -> dict[str, float]:
+        """Bucket edges whose requests put the quantile half a percent on either side of
+        the floor (from a baseline far under it), and half a percent short of the
+        allowed regression (from the healthy baseline): a floor or a threshold nudged by
+        the 1% of a mutation changes whether those page."""
+        floor, q = self.floor.seconds, self.quantile
+        under = float(f"{floor - 0.005 * floor / q:.6g}")  # requests in (under, floor]
+        over = float(f"{floor + 0.005 * floor / q:.6g}")  # requests in (floor, over]
+        baseline = over + q * (2 * floor - over)
+        short = baseline * (1 + self.threshold) * 0.995
+        return {
+            "floor_under": under,
+            "floor_over": over,
+            "factor_under": float(f"{2 * floor + (short - 2 * floor) / q:.6g}"),
+        }
+
+    def boundary_scenarios(self, warm: int, every: int) -> list[tuple[str, list[Phase]]]:
+        """Just short of the allowed regression, then just past it; and a regression from
+        a tiny baseline whose latency sits just under the floor, then just over it.
+        Each pair pages only in its second half, after `for`."""
+        hold = -(-self.for_.ms // self.scenario_step().ms) + 2 * every
+        return [
+            (
+                "just_short_of_then_past_the_regression",
+                [Phase(SAFE, warm), Phase("factor_under", hold), Phase(BREACH, hold)],
+            ),
+            (
+                "just_under_then_over_the_floor",
+                [Phase("safe_low", warm), Phase("floor_under", hold), Phase("floor_over", hold)],
+            ),
+        ]
 
     def _low(self) -> float:
         """Scale of the `_low` levels: the whole breach sits under the floor."""
@@ -150,7 +192,8 @@ class LatencyRegression(SingleSelector, AlertModel):
     def _buckets(self) -> list[float]:
         lo, mid, hi = self._bounds()
         low = self._low()
-        return sorted({float(f"{b:.6g}") for b in (lo, mid, hi, lo * low, mid * low, hi * low)} | {math.inf})
+        edges = {float(f"{b:.6g}") for b in (lo, mid, hi, lo * low, mid * low, hi * low)}
+        return sorted(edges | set(self._near().values()) | {math.inf})
 
     def extra_firing_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         # Raw history a week back only: the record has none there (see evaluation_step).
@@ -166,6 +209,10 @@ class LatencyRegression(SingleSelector, AlertModel):
             BREACH: hi,
             "safe_low": float(f"{mid * self._low():.6g}"),
             "breach_low": float(f"{hi * self._low():.6g}"),
+            "factor_under": self._near()["factor_under"],
+            # Just under the floor: requests in (floor_under, floor]; just over: (floor, floor_over].
+            "floor_under": self.floor.seconds,
+            "floor_over": self._near()["floor_over"],
         }
         labels = satisfying_labels(resolve(self.as_selector()), scope)
         for le in self._buckets():

@@ -47,19 +47,27 @@ from rulesgen.testgen.model.series import ScenarioError, SeriesSet
 
 def scale_for(threshold: float) -> int:
     """Events per step such that `threshold * scale` is whole and one event moves the
-    ratio by at most 0.001, well inside the 0.01 a mutation nudges it by."""
+    ratio by at most half of the step a mutation nudges it by (0.01, or a tenth of a
+    threshold under 0.1), so a breach one event past it is also past the nudge."""
+    nudge = min(0.01, threshold / 10) if threshold > 0 else 0.01
     scale = 1000
-    while scale < 10**7 and abs(threshold * scale - round(threshold * scale)) > 1e-9:
+    while scale < 10**7 and (abs(threshold * scale - round(threshold * scale)) > 1e-9 or 1 / scale > nudge / 2):
         scale *= 10
     return scale
 
 
 def safe_and_breach(threshold: float, direction: Direction, scale: int) -> tuple[int, int]:
-    """Event counts (out of `scale`) one event on each side of the threshold."""
+    """Event counts (out of `scale`): healthy exactly on the threshold where a count
+    lands on it (so `>=` for `>` pages there, and so does a threshold nudged toward
+    firing), else one event short; a breach one event past it.
+
+    Counts are whole, so the ratio of two of them is the float nearest the exact
+    fraction: the same float as the threshold's own decimal when they are equal."""
     at = round(threshold * scale)
+    exact = at / scale == threshold
     if direction is Direction.above:
-        return max(at - 1, 0), at + 1
-    return min(at + 1, scale), at - 1
+        return (at if exact else max(at - 1, 0)), at + 1
+    return (at if exact else min(at + 1, scale)), at - 1
 
 
 def ratio_atoms(

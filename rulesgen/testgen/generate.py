@@ -102,7 +102,8 @@ class TestGenerator:
             key = plan_key(model)
             generated = self.generated.get(key)
             if generated is None:
-                generated = tuple(plan_scenarios(model, self.resolve, self.doc.header.label_sets))
+                metric_labels = {name: metric.labels for name, metric in self.doc.header.metrics.items()}
+                generated = tuple(plan_scenarios(model, self.resolve, self.doc.header.label_sets, metric_labels))
                 self.generated[key] = generated
             plans = [*generated, *example_plans(model, self.resolve, self.doc, errors)]
             self.plans[id(model)] = plans

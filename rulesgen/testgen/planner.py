@@ -11,7 +11,7 @@ with each environment's labels and annotations.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, count, islice, repeat
 from operator import add, is_not, mul, ne, sub
@@ -48,6 +48,40 @@ class Plan:
     eval_step: Duration  # rule evaluation interval, a multiple of `step`
 
 
+# How much traffic outside the matchers a shaped scenario carries, relative to its own.
+NOISE_FACTOR = 10.0
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Series of one scope spread over several values of `label`, sums kept exact.
+
+    The first series of each metric is split evenly over all `values`; every other
+    series stays whole on the first value. Every group a sum adds up then holds
+    several series, and two groups of one metric (failed and succeeded) hold different
+    numbers of them, so that `max`, `min` and `avg` disagree with `sum` even on a ratio
+    of two groups (halves over halves would keep the ratio), and a value dropped from a
+    matcher changes a ratio instead of scaling both of its sides. Halves of whole
+    numbers are exact floats, so promtool sums them back exactly."""
+
+    label: str
+    values: tuple[str, ...]
+
+    def parts(self, first_of_metric: bool) -> tuple[str, ...]:
+        return self.values if first_of_metric else self.values[:1]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How a scenario's in-scope series are dressed up to make wrong rules visible:
+    spread over labels the alert sums away, and copied (`noise`) onto label values
+    that every selector excludes, which a correct rule must ignore."""
+
+    spreads: tuple[Spread, ...] = ()
+    noise: tuple[tuple[str, str], ...] = ()  # (label, excluded value)
+    stalled: tuple[tuple[str, str], ...] = ()  # (spare label, value) of a series that stopped
+
+
 class Simulation:
     """One alert's series and the firing alerts they lead to, step by step."""
 
@@ -56,19 +90,73 @@ class Simulation:
         self.resolve = resolve
         self.sim = SeriesSet(step, length, every=every)
         self.every = every  # rules are evaluated every `every` samples
+        self.spreads: tuple[Spread, ...] = ()
 
     def add(
-        self, scope: dict[str, str], timeline: Sequence[Phase], relabel: dict[str, str] | None = None
+        self,
+        scope: dict[str, str],
+        timeline: Sequence[Phase],
+        relabel: dict[str, str] | None = None,
+        spreads: Sequence[Spread] = (),
     ) -> Simulation:
         """Synthesize a scope's series; `relabel` then moves them outside the selectors
-        (the kind synthesizes in-scope series; we only change the label afterwards)."""
-        if not relabel:
+        (the kind synthesizes in-scope series; we only change the label afterwards),
+        and `spreads` split each over further label values."""
+        if not relabel and not spreads:
             self.alert.synthesize(self.sim, self.resolve, scope, timeline)
             return self
         inner = SeriesSet(self.sim.step, self.sim.length, every=self.every)
         self.alert.synthesize(inner, self.resolve, scope, timeline)
-        for series in inner.series.values():
-            self.sim.put(series.metric, {**dict(series.labels), **relabel}, series.samples)
+        made = [
+            (s.metric, {**dict(s.labels), **(relabel or {})}, list(s.samples)) for _, s in sorted(inner.series.items())
+        ]
+        for spread in spreads:
+            split = []
+            seen: set[str] = set()
+            for metric, labels, samples in made:
+                parts = spread.parts(metric not in seen)
+                seen.add(metric)
+                share = [None if v is None else v / len(parts) for v in samples]
+                split += [(metric, {**labels, spread.label: value}, share) for value in parts]
+            made = split
+        for metric, labels, samples in made:
+            self.sim.put(metric, labels, samples)
+        return self
+
+    def add_stalled(self, label: str, value: str) -> Simulation:
+        """Beside the first series of each metric, one more with `label` set to `value`
+        that holds its largest sample from start to end: a counter that stopped counting.
+        It adds nothing a correct rule counts, while a rule that takes a flat counter for
+        a reset counts its whole value."""
+        seen: set[str] = set()
+        for _, series in sorted(self.sim.series.items()):
+            values = [v for v in series.samples if v is not None]
+            if series.metric in seen or not values or max(values) <= 0:
+                continue
+            seen.add(series.metric)
+            labels = {**dict(series.labels), label: value}
+            if (series.metric, tuple(sorted(labels.items()))) not in self.sim.series:
+                self.sim.put(series.metric, labels, [max(values)] * self.sim.length)
+        return self
+
+    def add_noise(self, label: str, value: str, factor: float = NOISE_FACTOR) -> Simulation:
+        """`factor` times every series so far with `label` set to `value` (summed where
+        copies meet): traffic a correct rule never reads, as every selector excludes
+        `value`. Ten times the real traffic swamps it, so a rule that reads the noise
+        on either side of a ratio lands far from the threshold, whichever way."""
+        copies: dict[tuple[str, tuple[tuple[str, str], ...]], list[float | None]] = {}
+        for _, series in sorted(self.sim.series.items()):
+            labels = {**dict(series.labels), label: value}
+            key = (series.metric, tuple(sorted(labels.items())))
+            scaled = [None if v is None else v * factor for v in series.samples]
+            known = copies.get(key)
+            copies[key] = (
+                scaled
+                if known is None
+                else [None if a is None or b is None else a + b for a, b in zip(known, scaled, strict=True)]
+            )
+        for (metric, pairs), samples in copies.items():
+            self.sim.put(metric, dict(pairs), samples)
         return self
 
     def run(self) -> list[list[Firing]]:
@@ -157,10 +245,19 @@ def _num(value: float) -> str:
 class Planner:
     """Builds the scenarios of one compiled alert."""
 
-    def __init__(self, alert: AlertModel, resolve: Resolve, label_sets: dict[str, LabelSet]) -> None:
+    def __init__(
+        self,
+        alert: AlertModel,
+        resolve: Resolve,
+        label_sets: dict[str, LabelSet],
+        metric_labels: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.alert = alert
         self.resolve = resolve
         self.label_sets = label_sets
+        self.metric_labels = metric_labels or {}
+        # Per matched label, the values its matchers name that every selector accepts.
+        self.named: dict[str, list[str]] = {}
         self.step = self.alert.scenario_step()
         self.eval_step = self.alert.evaluation_step()
         self.k = self.eval_step.ms // self.step.ms
@@ -192,6 +289,8 @@ class Planner:
                     f"no value of {label!r} satisfies every selector's matchers: the alert can never fire"
                 )
             main[label] = inside[label][0]
+            named = [v for m in constraints if not m.negate for v in m.values]
+            self.named[label] = [v for v in dict.fromkeys(named) if v in inside[label]]
             if label in common:
                 others = [v for v in [*known, f"not-{main[label]}"] if not common[label].matches(v)]
                 outside.append({label: others[0]})
@@ -201,6 +300,88 @@ class Planner:
                 second = {**main, label: inside[label][1]}
                 break
         return main, second, outside
+
+    # --- shapes: what makes a wrong rule visible ---------------------------------------
+
+    def spare_label(self) -> str | None:
+        """A label every read metric carries (per the spec's metric catalog) that the
+        alert neither groups by nor matches on: what its sums add up over. Without one,
+        `job`: every scraped series has it, and two jobs exporting one instance are what
+        a sum adds up."""
+        uses = list(self.alert.selectors())
+        constrained = set(self.alert.grouping()) | {"le"}
+        constrained |= {m.label for use in uses for m in self.resolve(use.selector)}
+        catalog = [set(self.metric_labels.get(use.selector.metric, ())) for use in uses]
+        spare = sorted(set.intersection(*catalog) - constrained) if catalog else []
+        if spare:
+            return spare[0]
+        return None if "job" in constrained else "job"
+
+    def excluded_values(self) -> list[tuple[str, str]]:
+        """(label, value) pairs that every matcher on the label rejects: a label set's
+        `others` where there are some (testnets), else a made-up `other-<label>`."""
+        matchers = [m for use in self.alert.selectors() for m in self.resolve(use.selector)]
+        out = []
+        for label in sorted({m.label for m in matchers}):
+            known = [v for s in self.label_sets.values() if s.label == label for v in s.others]
+            for value in [*known, f"other-{label}"]:
+                if not any(m.matches(value) for m in matchers if m.label == label):
+                    out.append((label, value))
+                    break
+        return out
+
+    def shape(self) -> Shape:
+        grouped = set(self.alert.grouping())
+        spreads = [
+            Spread(label, tuple(values))
+            for label, values in sorted(self.named.items())
+            if label not in grouped and len(values) > 1
+        ]
+        spare = self.spare_label() if self.alert.invariants.sums_split else None
+        if spare is not None:
+            spreads.append(Spread(spare, (f"{spare}-a", f"{spare}-b")))
+        stall = self.spare_label()
+        stalled = ((stall, f"{stall}-stalled"),) if stall is not None else ()
+        return Shape(tuple(spreads), tuple(self.excluded_values()), stalled)
+
+    def alternates(self, scope: dict[str, str]) -> list[dict[str, str]]:
+        """The scope again with every other named value of each label the alert groups
+        by (arbitrum next to polygon): each value a matcher names must page by itself."""
+        out = []
+        for label in self.alert.grouping():
+            for value in self.named.get(label, ())[1:]:
+                if value != scope.get(label):
+                    out.append({**scope, label: value})
+        return out
+
+    def shaped(
+        self,
+        scopes: Sequence[tuple[dict[str, str], Sequence[Phase]]],
+        length: int,
+        accept: Callable[[list[list[Firing]]], bool],
+        noisy: bool = True,
+    ) -> tuple[Simulation, list[list[Firing]]]:
+        """The scenario with its series spread, a stalled counter and (when `noisy`)
+        excluded traffic beside it, each kept only where it leaves the outcome as the
+        intent `accept`s it: the stall and the noise must change nothing at all."""
+        shape = self.shape()
+        sim, states = self.simulate(scopes, length, spreads=shape.spreads)
+        if not accept(states):
+            sim, states = self.simulate(scopes, length)
+        stalled: tuple[tuple[str, str], ...] = ()
+        for stall in shape.stalled:
+            trial, trial_states = self.simulate(scopes, length, spreads=sim.spreads, stalled=(stall,))
+            if trial_states == states:
+                sim, stalled = trial, (stall,)
+        kept: list[tuple[str, str]] = []
+        for noise in shape.noise if noisy else ():
+            trial, trial_states = self.simulate(
+                scopes, length, spreads=sim.spreads, stalled=stalled, noise=(*kept, noise)
+            )
+            if trial_states == states:
+                kept.append(noise)
+                sim = trial
+        return sim, states
 
     def scenario(
         self, name: str, purpose: str, sim: Simulation, states: list[list[Firing]], steps: Sequence[int]
@@ -218,10 +399,18 @@ class Planner:
         scopes: Sequence[tuple[dict[str, str], Sequence[Phase]]],
         length: int,
         relabel: dict[str, str] | None = None,
+        spreads: Sequence[Spread] = (),
+        noise: Sequence[tuple[str, str]] = (),
+        stalled: Sequence[tuple[str, str]] = (),
     ) -> tuple[Simulation, list[list[Firing]]]:
         sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
+        sim.spreads = tuple(spreads)
         for scope, timeline in scopes:
-            sim.add(scope, timeline, relabel)
+            sim.add(scope, timeline, relabel, spreads)
+        for label, value in stalled:
+            sim.add_stalled(label, value)
+        for label, value in noise:
+            sim.add_noise(label, value)
         return sim, sim.run()
 
     # --- the scenarios --------------------------------------------------------------
@@ -232,7 +421,7 @@ class Planner:
         length = warm + horizon
         out: list[Plan] = []
 
-        sim, states = self.simulate([(main, [Phase(SAFE, length)])], length)
+        sim, states = self.shaped([(main, [Phase(SAFE, length)])], length, lambda states: not any(states))
         self._require(not any(states), "healthy traffic fires")
         out.append(self.scenario("healthy", "healthy", sim, states, [warm, (warm + length) // 2, length - 1]))
 
@@ -260,6 +449,9 @@ class Planner:
             self._require(fire is not None, f"{name} never fires")
             assert fire is not None
             out.append(self.scenario(name, "breach", sim, states, [fire - self.k, fire, fire + self.k]))
+
+        for name, timeline in self.alert.boundary_scenarios(warm, self.k):
+            out.append(self._boundary(name, main, timeline))
 
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
@@ -363,6 +555,17 @@ class Planner:
         assert first is not None
         return self.scenario(name, purpose, sim, states, [first - self.k, first, len(states) - 1])
 
+    def _boundary(self, name: str, main: dict[str, str], timeline: Sequence[Phase]) -> Plan:
+        """A scenario checked one evaluation before and at every change of what fires: a
+        rule whose threshold, comparison or `for` is off by a step changes one of them."""
+        length = sum(phase.steps for phase in timeline)
+        sim, states = self.simulate([(main, timeline)], length)
+        fired = [sorted((f.variant, f.labels) for f in step) for step in states]
+        changes = [i for i in range(1, length) if fired[i] != fired[i - 1]]
+        self._require(bool(changes), f"{name} never changes what fires")
+        steps = sorted({c - self.k for c in changes if c >= self.k} | set(changes) | {length - 1})
+        return self.scenario(name, "boundary", sim, states, steps)
+
     def _first(self, states: list[list[Firing]], variant: int | None = None, start: int = 0) -> int | None:
         for i in compress(range(start, len(states)), states[start:]):  # steps where anything fires
             if variant is None or any(f.variant == variant for f in states[i]):
@@ -376,7 +579,12 @@ class Planner:
         suffix = "" if level == BREACH else f"_{level.removeprefix('breach_')}"
         out = []
 
-        sim, states = self.simulate([(main, [Phase(SAFE, warm), Phase(level, horizon)])], length)
+        timeline = [Phase(SAFE, warm), Phase(level, horizon)]
+        scopes = [(scope, timeline) for scope in (main, *self.alternates(main))]
+        # Excluded traffic in the first level's breach only: it proves the matchers,
+        # which every level shares, and costs series in every scenario it is in.
+        first = level == self.alert.firing_levels()[0]
+        sim, states = self.shaped(scopes, length, lambda states: self._first(states, variant) is not None, first)
         fire = self._first(states, variant)
         self._require(fire is not None, f"{level} never fires within {horizon} steps")
         assert fire is not None
@@ -446,6 +654,11 @@ class Planner:
             raise ScenarioError(f"cannot build tests for {self.alert.name}: {what}")
 
 
-def plan_scenarios(alert: AlertModel, resolve: Resolve, label_sets: dict[str, LabelSet]) -> list[Plan]:
+def plan_scenarios(
+    alert: AlertModel,
+    resolve: Resolve,
+    label_sets: dict[str, LabelSet],
+    metric_labels: Mapping[str, Sequence[str]] | None = None,
+) -> list[Plan]:
     """Every generated scenario of one alert (the same in every environment it is unchanged in)."""
-    return Planner(alert, resolve, label_sets).plan()
+    return Planner(alert, resolve, label_sets, metric_labels).plan()
