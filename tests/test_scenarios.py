@@ -59,7 +59,8 @@ def test_expected_alerts_are_complete() -> None:
     """Firing expectations carry every label and annotation of the rule, values expanded."""
     doc = yaml.safe_load((OUTPUT / "prod" / "tests" / unit_test_file("BillingTransactionsFailing")).read_text())
     breach = next(t for t in doc["tests"] if t["name"].endswith("/breach"))
-    firing = next(c for c in breach["alert_rule_test"] if c["exp_alerts"])["exp_alerts"][0]
+    alerts = next(c for c in breach["alert_rule_test"] if c["exp_alerts"])["exp_alerts"]
+    firing = next(a for a in alerts if a["exp_labels"]["network"] == "polygon")  # every mainnet breaches
     assert firing["exp_labels"] == {"env": "prod", "network": "polygon", "severity": "critical", "team": "billing"}
     assert set(firing["exp_annotations"]) == {"summary", "description", "runbook_url", "dashboard_url"}
     assert firing["exp_annotations"]["description"].startswith("6 increase of billing_transactions_total in 5m")
@@ -195,8 +196,10 @@ def test_shaped_breach_spreads_sums_breaches_every_named_value_and_carries_exclu
     breach = _scenario("BillingTransactionsFailing", "breach")
     series = [s["series"] for s in breach["input_series"]]
     for network in ("polygon", "arbitrum"):
-        for source in ("source-a", "source-b", "source-stalled"):
+        for source in ("source-a", "source-b"):
             assert any(f'network="{network}",source="{source}",status="failed"' in s for s in series), (network, source)
+    # one stalled counter per metric is enough to tell a reset from a flat counter
+    assert any('source="source-stalled",status="failed"' in s for s in series)
     assert any('network="polygon-amoy"' in s for s in series)
     assert any('status="other-status"' in s for s in series)
     firing = {a["exp_labels"]["network"] for check in breach["alert_rule_test"] for a in check["exp_alerts"]}
