@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from conftest import OUTPUT, minimal_text, require, run_cli
+from rulesgen.emit.promtool_tests import unit_test_file
 from rulesgen.pipeline import build_text
 from rulesgen.promql import Duration, Matcher
 from rulesgen.testgen.model.series import SeriesSet
@@ -65,7 +66,7 @@ def test_samples_out_of_step_are_counted_exactly() -> None:
 
 
 def scenario(alert: str, name: str) -> dict[str, Any]:
-    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / f"{alert}.test.yml").read_text())
+    doc = yaml.safe_load((OUTPUT / "prod" / "tests" / unit_test_file(alert)).read_text())
     found: dict[str, Any] = next(t for t in doc["tests"] if t["name"] == f"{alert}/{name}")
     return found
 
@@ -129,9 +130,9 @@ def test_generated_tests_pass_on_derived_records(tmp_path: Path) -> None:
     spec.write_text(minimal_text())
     out = tmp_path / "output"
     assert run_cli("generate", "--spec", str(spec), "--output", str(out)).returncode == 0
-    rules = (out / "prod" / "tests" / "rules" / "TxRatio.rules.yml").read_text()
-    # The denominator reads every series: the finer record reads them all, and comes
-    # with the derived records into the ratio's own test rule file.
+    rules = "".join(path.read_text() for path in sorted((out / "prod" / "prometheus").glob("*.yml")))
+    # The denominator reads every series: the finer record reads them all, and is
+    # deployed with the derived records that `rulesgen test` runs the ratio's tests on.
     assert '"sum (network_status:tx:increase5m)"' in rules
     assert '"sum by (network, status) ((tx_total - tx_total offset 5m' in rules
     result = run_cli("test", "--spec", str(spec), "--output", str(out))
