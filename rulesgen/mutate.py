@@ -222,16 +222,20 @@ def _threshold_operand(e: _Expr, i: int) -> tuple[int, int] | None:
     return j, end
 
 
+# The unit (not the alert kind of the same name) of a quantity between 0 and 1.
+RATIO_UNIT = "ratio"
+
+
 def threshold_step(value: float, unit: str | None) -> float:
     """One step of a threshold: counts 1, ratios 0.01 (a tenth of the value below 0.1),
     anything else (seconds, bytes, factors) 1% of the value. Without a known unit,
     integers below 1000 are counts and values in (0, 1) ratios."""
     value = float(value)
     if unit is None:
-        unit = "count" if value.is_integer() and abs(value) < 1000 else "ratio" if 0 < value < 1 else "other"
+        unit = "count" if value.is_integer() and abs(value) < 1000 else RATIO_UNIT if 0 < value < 1 else "other"
     if unit == "count":
         return 1.0
-    if unit == "ratio":
+    if unit == RATIO_UNIT:
         return min(0.01, abs(value) / 10) or 0.01
     return abs(value) / 100 or 1.0
 
