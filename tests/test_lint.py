@@ -98,3 +98,15 @@ def test_explain_prints_every_section() -> None:
     data = json.loads(run_cli("explain", "BillingMainnetNetworkFailures", "--format", "json").stdout)
     assert set(data["environments"]) == {"prod", "staging"}
     assert run_cli("explain", "BillingMainnetNetworkFailure").returncode == 2
+
+
+def test_a_matcher_in_a_later_denominator_part_is_located_at_its_own_key(tmp_path: Path) -> None:
+    part = '      - {metric: "redis_keyspace_misses_total"}'
+    spec = tmp_path / "spec.yaml"
+    text = SPEC.read_text()
+    assert part in text
+    spec.write_text(text.replace(part, '      - {metric: "redis_keyspace_misses_total", matchers: {shard: "a"}}'))
+    result = run_cli("lint", "--spec", str(spec), "--format", "json")
+    (found,) = [d for d in json.loads(result.stdout)["diagnostics"] if d["code"] == "RG106"]
+    line = spec.read_text().splitlines().index(part.replace('"}', '", matchers: {shard: "a"}}')) + 1
+    assert found["path"].endswith("denominator[1].matchers.shard") and found["line"] == line

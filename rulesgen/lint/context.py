@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rulesgen.errors import Path
 from rulesgen.ir import Alert, EnvIR
+from rulesgen.kinds.base import SelectorUse
 from rulesgen.lint import Finding
 from rulesgen.lower.overrides import EnvAlert
 from rulesgen.spec.validate import Document
@@ -30,6 +31,17 @@ class EnvContext:
         """A finding on an alert's field, at the override's line when the environment overrode it."""
         path, overridden = alert.where(field)
         return Finding(path, message, hint, self.env if overridden else None, key, alert.model.name)
+
+    def selector_finding(
+        self, alert: EnvAlert, use: SelectorUse, field: Path, message: str, hint: str = "", key: bool = False
+    ) -> Finding:
+        """A finding on part of a selector (`field`: ("metric",), ("matchers", label)):
+        under its own spec field (`numerator`, `denominator[1]`) for kinds that read
+        several, on the alert itself for kinds that read one; at the override's line when
+        the environment overrode that field."""
+        head, rest = (use.path[0], (*use.path[1:], *field)) if use.path else (field[0], field[1:])
+        path, overridden = alert.where(str(head))
+        return Finding((*path, *rest), message, hint, self.env if overridden else None, key, alert.model.name)
 
     def compiled(self) -> Iterator[tuple[EnvAlert, Alert]]:
         """Each alert with its IR (program stage only)."""

@@ -15,9 +15,8 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
         for use in alert.model.selectors():
             metric = use.selector.metric
             if metric not in metrics:
-                field = str(use.path[0]) if use.path else "metric"
                 message = f"unknown metric {metric!r}; declare it under metrics"
-                yield ctx.finding(alert, field, message, did_you_mean(metric, metrics))
+                yield ctx.selector_finding(alert, use, ("metric",), message, did_you_mean(metric, metrics))
 
 
 CHECK = run

@@ -16,7 +16,7 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
             if spec is not None and spec.type not in use.types:
                 wanted = " or ".join(sorted(t.value for t in use.types))
                 message = f"{alert.model.kind} needs a {wanted} but {use.selector.metric!r} is a {spec.type.value}"
-                yield ctx.finding(alert, str(use.path[0]) if use.path else "metric", message)
+                yield ctx.selector_finding(alert, use, ("metric",), message)
 
 
 CHECK = run

@@ -19,17 +19,9 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
                 continue
             for label in use.selector.matchers:
                 if label not in spec.labels:
-                    path, overridden = alert.where(str(use.path[0]) if use.path else "matchers")
-                    where = (*path, "matchers", label) if use.path else (*path, label)
                     message = f"metric {use.selector.metric!r} has no label {label!r}; it has: {', '.join(spec.labels) or 'none'}"
-                    yield Finding(
-                        where,
-                        message,
-                        did_you_mean(label, spec.labels),
-                        ctx.env if overridden else None,
-                        True,
-                        alert.model.name,
-                    )
+                    hint = did_you_mean(label, spec.labels)
+                    yield ctx.selector_finding(alert, use, ("matchers", label), message, hint, key=True)
             for i, label in enumerate(by):
                 if label not in spec.labels:
                     path, overridden = alert.where("by")

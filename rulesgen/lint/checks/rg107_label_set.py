@@ -17,15 +17,13 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
             for label, value in use.selector.matchers.items():
                 if not isinstance(value, SetRef):
                     continue
-                path, overridden = alert.where(str(use.path[0]) if use.path else "matchers")
-                where = (*path, "matchers", label, "set") if use.path else (*path, label, "set")
-                env = ctx.env if overridden else None
+                at = ("matchers", label, "set")
                 found = sets.get(value.set)
                 if found is None:
-                    yield Finding(where, f"unknown label set {value.set!r}", "", env, False, alert.model.name)
+                    yield ctx.selector_finding(alert, use, at, f"unknown label set {value.set!r}")
                 elif found.label != label:
                     message = f"label set {value.set!r} holds values of {found.label!r}, not {label!r}"
-                    yield Finding(where, message, "", env, False, alert.model.name)
+                    yield ctx.selector_finding(alert, use, at, message)
 
 
 CHECK = run
