@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 # Prometheus's default --rules.alert.for-grace-period.
@@ -365,8 +365,31 @@ def guard_drop_equivalent(before: str, rule: Mapping[str, Any], closure: Closure
     return None
 
 
+def _changed_matcher(a: Any, b: Any) -> tuple[str, Callable[[frozenset[str]], bool]] | None:
+    """The label of the one matcher that differs between selectors `a` and `b`, and a
+    test of whether a finite set of that label's values avoids every value the change
+    lets in or keeps out."""
+    old = {str(m.name): m for m in _selector_matchers(a)}
+    new = {str(m.name): m for m in _selector_matchers(b)}
+    changed = [name for name in old.keys() | new.keys() if str(old.get(name)) != str(new.get(name))]
+    if len(changed) != 1 or changed[0] not in old:
+        return None
+    label = changed[0]
+    accepted = _accepted(old[label])
+    if accepted is None:
+        return None
+    if label not in new:  # dropped: every value outside `accepted` gets in
+        return label, lambda values: values <= accepted
+    narrowed = _accepted(new[label])
+    if narrowed is None or not narrowed <= accepted:
+        return None
+    removed = accepted - narrowed
+    return label, lambda values: not values & removed
+
+
 def matcher_drop_equivalent(before: str, after: str, rule: Mapping[str, Any], closure: Closure) -> str | None:
-    """Proof 3: `after` is `before` with one matcher dropped from one selector."""
+    """Proof 3: `after` is `before` with one matcher of one selector dropped, or narrowed
+    to fewer alternatives; the series that lets in or keeps out never reach the alert."""
     old, new = _parse(before), _parse(after)
     if old is None or new is None:
         return None
@@ -376,32 +399,31 @@ def matcher_drop_equivalent(before: str, after: str, rule: Mapping[str, Any], cl
     for (a, path), (b, _) in zip(old_nodes, new_nodes, strict=True):
         if _kind(a) != "VectorSelector" or str(a) == str(b):
             continue
-        kept = {str(m) for m in _selector_matchers(b)}
-        dropped = [m for m in _selector_matchers(a) if str(m) not in kept]
-        if len(dropped) != 1:
+        change = _changed_matcher(a, b)
+        if change is None:
             return None
-        matcher = dropped[0]
-        label, accepted = str(matcher.name), _accepted(matcher)
-        if accepted is None:
-            return None
-        # (c) the selector reads a recording rule whose series only carry accepted values.
+        label, untouched = change
+        matcher = next(m for m in _selector_matchers(a) if str(m.name) == label)
+        # (c) the selector reads a recording rule whose series only carry untouched values.
         record = closure.records.get(str(a.name))
         carried = _values_on(record, label) if record is not None else None
-        if carried is not None and carried <= accepted:
-            return f"{a.name} only carries values of `{label}` that `{matcher}` accepts"
+        if carried is not None and untouched(carried):
+            return f"{a.name} only carries values of `{label}` the change to `{matcher}` does not touch"
         for parent, index in reversed(path):
             if _kind(parent) == "BinaryExpr" and _op(parent) not in ("and", "or", "unless"):
                 values = _values_on(parent.rhs if index == 0 else parent.lhs, label)
-                if not _has_matching(parent) and values is not None and values <= accepted:
-                    return f"the series `{matcher}` kept out find no partner across `{_op(parent)}`"
+                if not _has_matching(parent) and values is not None and untouched(values):
+                    return f"the series the change to `{matcher}` touches find no partner across `{_op(parent)}`"
             if not _keeps_label(index, parent, label):
                 return None
         if "record" not in rule:
             return None
         readers = list(closure.readers(str(rule["record"])))
         if readers and all(
-            (values := _values_on(node, label)) is not None and values <= accepted for node, _ in readers
+            (values := _values_on(node, label)) is not None and untouched(values) for node, _ in readers
         ):
-            return f"every reader of {rule['record']} selects `{label}` as narrowly as `{matcher}` did"
+            return (
+                f"every reader of {rule['record']} selects values of `{label}` the change to `{matcher}` does not touch"
+            )
         return None
     return None

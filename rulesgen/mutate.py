@@ -599,6 +599,7 @@ class Mutant:
     explanation: str
     status: str = "pending"  # killed | survived | equivalent | invalid | error
     result: AlertResult | None = None
+    killed_by: tuple[str, ...] = ()  # the scenarios that failed
 
 
 def _rule_name(rule: Mapping[str, Any]) -> str:
@@ -692,7 +693,7 @@ def _equivalence(
         return "every group is one series of a recording rule: sum, max, min, avg agree"
     if m.operator == "denominator-guard-dropped":
         return guard_drop_equivalent(m.before, rule, closure)
-    if m.operator == "matcher-dropped":
+    if m.operator in ("matcher-dropped", "regex-alternative-removed"):
         return matcher_drop_equivalent(m.before, m.after, rule, closure)
     return None
 
@@ -708,6 +709,7 @@ class AlertScore:
     mutants: list[Mutant] = field(default_factory=list)
     baseline_ok: bool = True
     baseline_output: str = ""
+    baseline: AlertResult | None = None
 
     def count(self, status: str) -> int:
         return sum(m.status == status for m in self.mutants)
@@ -740,14 +742,60 @@ class MutationReport:
         return all(a.baseline_ok for a in self.alerts)
 
 
-def _job(
-    described: AlertResult, doc: Mapping[str, Any], closure: list[ClosureGroup], stem: Path, runs: list[AlertResult]
-) -> AlertResult:
-    """A promtool run of the alert's tests against `closure`, queued on `runs`."""
-    result = replace(described, failed=[], output="", ok=True)
-    _, result.run_file = write_run_files(doc, closure, stem.parent, stem.name)
-    runs.append(result)
-    return result
+def _stages(doc: Mapping[str, Any], rules: int) -> list[dict[str, Any]]:
+    """The test document cut into stages of growing size, cheapest scenarios first.
+
+    A mutant stops at the first stage that fails, and most die on one scenario, so
+    the costly multi-day scenarios run only for the mutants nothing cheaper kills."""
+    tests = list(doc.get("tests") or [])
+    costs = {id(t): describe("", Path("x"), {**doc, "tests": [t]}, rules).cost for t in tests}
+    tests.sort(key=lambda t: costs[id(t)])
+    stages: list[dict[str, Any]] = []
+    size = 1
+    while tests:
+        stages.append({**doc, "tests": tests[:size]})
+        tests, size = tests[size:], size * 2
+    return stages
+
+
+@dataclass
+class _Pending:
+    mutant: Mutant
+    closure: list[ClosureGroup]
+    described: AlertResult
+    stages: list[dict[str, Any]]
+    stem: Path
+
+
+def _run_stages(pending: list[_Pending], jobs: int, timeout: float) -> None:
+    """Run stage after stage for all mutants at once; a failing stage kills."""
+    stage = 0
+    while pending:
+        runs: list[AlertResult] = []
+        for p in pending:
+            result = replace(p.described, failed=[], output="", ok=True, scenarios=[])
+            doc = p.stages[stage]
+            result.scenarios = [t.get("name", "") for t in doc["tests"]]
+            _, result.run_file = write_run_files(doc, p.closure, p.stem.parent, f"{p.stem.name}.s{stage}")
+            p.mutant.result = result
+            runs.append(result)
+        run_promtool(runs, jobs, timeout, max_files=24)
+        stage += 1
+        pending = [p for p in pending if p.mutant.result is not None and p.mutant.result.ok and stage < len(p.stages)]
+
+
+def _verdict(mutant: Mutant) -> None:
+    r = mutant.result
+    if r is None:
+        return
+    if r.ok:
+        mutant.status = "survived"
+    elif r.failed == ["(timeout)"]:
+        mutant.status = "error"
+    elif r.failed == ["(file)"]:
+        mutant.status, mutant.explanation = "invalid", f"promtool cannot load it: {r.output.strip()[:200]}"
+    else:
+        mutant.status, mutant.killed_by = "killed", tuple(r.failed)
 
 
 def run_mutations(
@@ -760,11 +808,12 @@ def run_mutations(
 ) -> MutationReport:
     """Mutate every selected alert's deployed rules and run its tests against each mutant.
 
-    All mutants of all alerts, and each alert's unmutated baseline, go to promtool
-    together: many test files per process, balanced by cost."""
+    Each alert's unmutated baseline runs all its tests; mutants run them in stages,
+    cheapest first, stopping at the first failure (see `_stages`). All alerts' files
+    of a stage go to promtool together: many files per process, balanced by cost."""
     scores: list[AlertScore] = []
-    runs: list[AlertResult] = []
-    baselines: dict[tuple[str, str], AlertResult] = {}
+    baselines: list[AlertResult] = []
+    pending: list[_Pending] = []
     with tempfile.TemporaryDirectory(prefix="rulesgen-mutate-") as tmp:
         for env in environments(output):
             if envs and env not in envs:
@@ -783,30 +832,25 @@ def run_mutations(
                 if not any("alert" in rule for g in closure for rule in g.rules):
                     score.baseline_ok, score.baseline_output = False, f"no alerting rule {alert} deployed"
                     continue
-                described = describe(env, path, doc, sum(len(g.rules) for g in closure))
-                baselines[(env, alert)] = _job(described, doc, closure, work / f"{alert}.baseline", runs)
+                rules = sum(len(g.rules) for g in closure)
+                described = describe(env, path, doc, rules)
+                baseline = replace(described, failed=[], output="", ok=True)
+                _, baseline.run_file = write_run_files(doc, closure, work, f"{alert}.baseline")
+                score.baseline = baseline
+                baselines.append(baseline)
+                stages = _stages(doc, rules)
                 mutants = alert_mutants(env, alert, closure, (units or {}).get((env, alert), ()))
                 for n, (mutant, mutated) in enumerate(mutants):
                     score.mutants.append(mutant)
                     if mutant.status == "pending":
-                        mutant.result = _job(described, doc, mutated, work / f"{alert}.m{n:04d}", runs)
-        run_promtool(runs, jobs, timeout, max_files=24)
+                        pending.append(_Pending(mutant, mutated, described, stages, work / f"{alert}.m{n:04d}"))
+        run_promtool(baselines, jobs, timeout, max_files=24)
+        _run_stages(pending, jobs, timeout)
     for score in scores:
-        baseline = baselines.get((score.env, score.alert))
-        if baseline is not None and not baseline.ok:
-            score.baseline_ok, score.baseline_output = False, baseline.output
+        if score.baseline is not None and not score.baseline.ok:
+            score.baseline_ok, score.baseline_output = False, score.baseline.output
         for mutant in score.mutants:
-            if mutant.result is None:
-                continue
-            r = mutant.result
-            if r.ok:
-                mutant.status = "survived"
-            elif r.failed == ["(timeout)"]:
-                mutant.status = "error"
-            elif r.failed == ["(file)"]:
-                mutant.status, mutant.explanation = "invalid", f"promtool cannot load it: {r.output.strip()[:200]}"
-            else:
-                mutant.status = "killed"
+            _verdict(mutant)
     return MutationReport(scores)
 
 
@@ -866,6 +910,7 @@ def mutations_json(report: MutationReport) -> dict[str, Any]:
                         "after": m.after,
                         "status": m.status,
                         "explanation": m.explanation,
+                        "killed_by": list(m.killed_by),
                     }
                     for m in sorted(a.mutants, key=lambda m: order.get(m.status, 5))
                 ],

@@ -204,9 +204,11 @@ def test_mutate_scores_one_alert_and_names_its_survivors(generated: Path) -> Non
     assert status[("threshold-toward-firing", f"{expr} > 19")] == "killed"
     assert status[("comparison-boundary", f"{expr} >= 20")] == "killed"
     assert status[("sum-to-max", "max by (network) (billing_transactions_network_pending_total) > 20")] == "killed"
-    assert all(
-        set(d) == {"operator", "rule", "field", "before", "after", "status", "explanation"} for d in alert["details"]
-    )
+    keys = {"operator", "rule", "field", "before", "after", "status", "explanation", "killed_by"}
+    assert all(set(d) == keys for d in alert["details"])
+    # A kill names the scenario that failed: the scenarios run cheapest first and stop there.
+    killed = [d for d in alert["details"] if d["status"] == "killed"]
+    assert killed and all(d["killed_by"] and all(d["killed_by"]) for d in killed)
     assert run_cli(*args, "--output", str(generated), "--min-score", "100").returncode == 0
 
 

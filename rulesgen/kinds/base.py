@@ -321,6 +321,11 @@ class AlertModel(StrictModel):
         longest_for = max(self.variant_fors(), default=Duration(0))
         return -(-window.ms // step.ms) + -(-longest_for.ms // step.ms) + 12
 
+    def counting_windows(self) -> tuple[Duration, ...]:
+        """The windows this kind counts counter events in exactly (none if it does not)."""
+        window: Duration | None = getattr(self, "window", None)
+        return (window,) if window is not None and self.invariants.exact_counters else ()
+
     def firing_levels(self) -> tuple[str, ...]:
         return ("breach",)
 

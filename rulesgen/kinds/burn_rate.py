@@ -169,6 +169,9 @@ class BurnRate(ExactCounters, AlertModel):
 
     SCALE: ClassVar[int] = 1_000_000
 
+    def counting_windows(self) -> tuple[Duration, ...]:
+        return tuple(self._windows())
+
     def _windows(self) -> list[Duration]:
         return sorted({w for tier in self.tiers for w in (tier.long, tier.short)})
 

@@ -17,6 +17,7 @@ from itertools import chain, compress, count, islice, repeat
 from operator import add, is_not, mul, ne, sub
 from typing import cast
 
+from rulesgen.ir import Labels
 from rulesgen.kinds.base import AlertModel, Resolve
 from rulesgen.kinds.toolkit import BREACH, IDLE, SAFE, Phase
 from rulesgen.promql import Duration
@@ -481,9 +482,12 @@ class Planner:
         timelines = [[Phase(IDLE, warm), Phase(first, horizon)]]
         if burst:
             timelines.insert(0, [Phase(IDLE, warm), Phase(burst, 1), Phase(IDLE, horizon)])
+        # Every value a matcher names is born (arbitrum beside polygon): a rule that
+        # counted births of one value only pages late, or never, for the others.
         for timeline in timelines:
             sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
-            sim.add(main, timeline)
+            for scope in [main, *self.alternates(main)]:
+                sim.add(scope, timeline)
             births = [self._born(samples) for samples in self._samples(sim)]
             sim.add(main, [Phase(IDLE, length)], relabel={WITNESS_LABEL: "existing"})
             states = sim.run()
@@ -505,6 +509,39 @@ class Planner:
         self._require(self._first(states) is None, "lifetime totals at a fresh start fire")
         out.append(self.scenario("fresh_start", "counters", sim, states, [horizon, horizon + length - 1]))
 
+        # Fresh start during a breach: the events keep coming, but nothing counts until
+        # the metric has a window of history, so it pages `for` after that and not one
+        # evaluation sooner. A rule counting lifetime totals, or looking back less than
+        # a window for the metric's history, pages early.
+        sim = Simulation(self.alert, self.resolve, self.step, 2 * horizon + length, self.k)
+        sim.add(main, [Phase(first, 2 * horizon + length)])
+        for samples in self._samples(sim):
+            samples[:horizon] = [None] * horizon
+        states = sim.run()
+        fire = self._first(states)
+        self._require(fire is not None, "a breach seen from a fresh start never fires")
+        assert fire is not None
+        out.append(self.scenario("fresh_breach", "counters", sim, states, [fire - self.k, fire, fire + self.k]))
+
+        # One metric fresh while the others have history (a ratio of two counters): it
+        # first counts a window after it appears, whether it appears with lifetime
+        # totals or from zero. Counting it sooner moves the ratio while the other
+        # metric already counts, which a fresh start of both would hide.
+        metrics = sorted({name for name, _ in sim.sim.series})
+        for metric in metrics if len(metrics) > 1 else ():
+            for variant, rebase in (("lifetime", False), ("from_zero", True)):
+                sim = Simulation(self.alert, self.resolve, self.step, 2 * horizon + length, self.k)
+                sim.add(main, [Phase(first, 2 * horizon + length)])
+                for (name, _), series in sim.sim.series.items():
+                    if name == metric:
+                        self._fresh(series.samples, horizon, rebase)
+                states = sim.run()
+                fire = self._first(states)
+                self._require(fire is not None, f"a breach with {metric} fresh never fires")
+                assert fire is not None
+                checks = [fire - self.k, fire, fire + self.k]
+                out.append(self.scenario(f"fresh_{metric}_{variant}", "counters", sim, states, checks))
+
         # Reset: every counter drops to 0 and stays there for a while, then healthy
         # traffic resumes: only the events since the reset count.
         reset = warm + 1
@@ -516,6 +553,8 @@ class Planner:
         states = sim.run()
         self._require(self._first(states) is None, "a counter reset fires")
         out.append(self.scenario("reset", "counters", sim, states, [reset, warm + horizon // 2, length - 1]))
+
+        out.extend(self._reset_by_one(main))
 
         # Out of step: healthy traffic scraped half a step after each evaluation.
         half = Duration(self.step.ms // 2)
@@ -534,6 +573,46 @@ class Planner:
     @staticmethod
     def _samples(sim: Simulation) -> list[list[float | None]]:
         return [series.samples for series in sim.sim.series.values()]
+
+    def _reset_by_one(self, main: dict[str, str]) -> list[Plan]:
+        """A restart during a breach whose first scrape holds one event fewer than the
+        counter did a window earlier: `x - x offset w` is -1, a reset, so the events
+        since the restart count (the whole value). A rule that takes -1 for the
+        increase loses the series' part of the breach for a window; the series picked
+        is the one adding most to it."""
+        warm, horizon = self.warm, self.horizon
+        length = warm + horizon
+        out = []
+        for window in self.alert.counting_windows():
+            w = -(-window.ms // self.step.ms)
+            at = max(warm + horizon // 2, w + 1)
+            at += -at % self.k
+            sim, states = self.shaped(
+                [(main, [Phase(self.alert.firing_levels()[0], length + w)])],
+                length + w,
+                lambda states: self._first(states) is not None,
+                noisy=False,
+            )
+            grown: list[tuple[float, tuple[str, Labels]]] = []
+            for key, series in sorted(sim.sim.series.items()):
+                before, last = series.samples[at - 1 - w], series.samples[at - 1]
+                if before is not None and last is not None and series.samples[at] is not None:
+                    grown.append((last - before, key))
+            if not grown:
+                continue
+            samples = sim.sim.series[max(grown, key=lambda g: g[0])[1]].samples
+            start = (samples[at - w] or 0.0) - 1 - (samples[at] or 0.0)
+            samples[at:] = [v + start if v is not None else None for v in samples[at:]]
+            states = sim.run()
+            name = "reset_by_one" if len(self.alert.counting_windows()) == 1 else f"reset_by_one_{window}"
+            out.append(self.scenario(name, "counters", sim, states, [at - self.k, at, at + self.k, at + w]))
+        return out
+
+    @staticmethod
+    def _fresh(samples: list[float | None], at: int, rebase: bool) -> None:
+        """Blank a counter before step `at`; `rebase` starts it from zero there."""
+        base = (samples[at - 1] or 0.0) if rebase else 0.0
+        samples[:] = [None] * at + [v - base if v is not None else None for v in samples[at:]]
 
     @staticmethod
     def _born(samples: list[float | None]) -> int:
