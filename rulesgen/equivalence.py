@@ -154,38 +154,49 @@ def _selector_matchers(node: Any) -> list[Any]:
     return [m for m in node.matchers.matchers if m.name != "__name__"]
 
 
-def _values_on(node: Any, label: str) -> frozenset[str] | None:
-    """The values of `label` that `node`'s output series can carry, when provably finite."""
+def _values_on(node: Any, label: str, records: Mapping[str, Any] | None = None) -> frozenset[str] | None:
+    """The values of `label` that `node`'s output series can carry, when provably finite;
+    a selector of one of `records` (recording rules, defined once) carries only what
+    the record's expression does."""
     kind = _kind(node)
     if kind == "VectorSelector":
         sets = [a for m in _selector_matchers(node) if m.name == label and (a := _accepted(m)) is not None]
+        defined = (records or {}).get(str(node.name))
+        if defined is not None and label != "__name__":
+            rest = {**(records or {}), str(node.name): None}  # no cycles
+            carried = _values_on(defined, label, rest)
+            sets += [carried] if carried is not None else []
         return frozenset.intersection(*sets) if sets else None
     if kind == "MatrixSelector":
-        return _values_on(_children(node)[0], label) if _children(node) else None
+        return _values_on(_children(node)[0], label, records) if _children(node) else None
     if kind == "ParenExpr":
-        return _values_on(node.expr, label)
+        return _values_on(node.expr, label, records)
     if kind == "AggregateExpr":
         mod = node.modifier
         keeps = mod is not None and "By" in str(mod.type) and label in mod.labels
-        return _values_on(node.expr, label) if keeps else None
+        return _values_on(node.expr, label, records) if keeps else None
     if kind == "Call":
         name = node.func.name
-        return _values_on(node.args[0], label) if name in _LABEL_PRESERVING and node.args else None
+        if name == "histogram_quantile" and label != "le" and len(node.args) == 2:
+            return _values_on(node.args[1], label, records)
+        return _values_on(node.args[0], label, records) if name in _LABEL_PRESERVING and node.args else None
     if kind == "BinaryExpr":
         op = _op(node)
         if op in ("and", "unless"):
-            return _values_on(node.lhs, label)
+            return _values_on(node.lhs, label, records)
         if op == "or":
-            left, right = _values_on(node.lhs, label), _values_on(node.rhs, label)
+            left, right = _values_on(node.lhs, label, records), _values_on(node.rhs, label, records)
             plain = node.modifier is None or node.modifier.matching is None
             return left | right if plain and left is not None and right is not None else None
         if _has_matching(node):
             return None
         if _constant(node.rhs) is not None:
-            return _values_on(node.lhs, label)
+            return _values_on(node.lhs, label, records)
         if _constant(node.lhs) is not None:
-            return _values_on(node.rhs, label)
-        known = [v for v in (_values_on(node.lhs, label), _values_on(node.rhs, label)) if v is not None]
+            return _values_on(node.rhs, label, records)
+        known = [
+            v for v in (_values_on(node.lhs, label, records), _values_on(node.rhs, label, records)) if v is not None
+        ]
         return frozenset.intersection(*known) if known else None
     return None
 
@@ -406,7 +417,9 @@ def matcher_drop_equivalent(before: str, after: str, rule: Mapping[str, Any], cl
         matcher = next(m for m in _selector_matchers(a) if str(m.name) == label)
         # (c) the selector reads a recording rule whose series only carry untouched values.
         record = closure.records.get(str(a.name))
-        carried = _values_on(record, label) if record is not None else None
+        # The mutated rule's own record is left out: its original definition is what changed.
+        others = {**closure.records, str(rule.get("record", "")): None}
+        carried = _values_on(record, label, others) if record is not None else None
         if carried is not None and untouched(carried):
             return f"{a.name} only carries values of `{label}` the change to `{matcher}` does not touch"
         for parent, index in reversed(path):

@@ -167,6 +167,30 @@ def test_matcher_drop_is_equivalent_only_when_its_series_never_reach_the_alert()
     assert matcher_drop_equivalent(ratio["expr"], status_dropped, ratio, Closure([ratio])) is None
 
 
+def test_a_narrowed_regex_is_equivalent_only_when_no_reader_selects_what_it_removed() -> None:
+    record = {"record": "R", "expr": 'sum by (status) (m_total{status=~"f|s"})'}
+    narrowed = 'sum by (status) (m_total{status=~"f"})'
+    only_failed = Closure([record, {"alert": "A", "expr": 'R{status="f"} > 5'}])
+    assert matcher_drop_equivalent(record["expr"], narrowed, record, only_failed)
+    both = Closure([record, {"alert": "A", "expr": "sum(R) > 5"}])
+    assert matcher_drop_equivalent(record["expr"], narrowed, record, both) is None
+
+
+def test_a_matcher_proof_follows_records_through_histogram_quantile() -> None:
+    buckets = {"record": "B", "expr": 'sum by (le, route) (rate(h_bucket{route=~"/a|/b"}[5m]))'}
+    p95 = {"record": "P", "expr": "histogram_quantile(0.95, B)"}
+    alert = {"alert": "A", "expr": 'P{route=~"/a|/b"} > 0.1'}
+    closure = Closure([buckets, p95, alert])
+    # P only carries the routes B selects: the alert's matcher on them filters nothing.
+    assert matcher_drop_equivalent(alert["expr"], "P{} > 0.1", alert, closure)
+    # Dropping B's own matcher lets every route into P; the proof never takes the mutated
+    # record's original definition for a fact, and does not follow readers of readers.
+    wide = "sum by (le, route) (rate(h_bucket{}[5m]))"
+    assert matcher_drop_equivalent(buckets["expr"], wide, buckets, closure) is None
+    loose = Closure([buckets, p95, {"alert": "A", "expr": "P > 0.1"}])
+    assert matcher_drop_equivalent(buckets["expr"], wide, buckets, loose) is None
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("generated") / "output"

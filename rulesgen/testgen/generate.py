@@ -14,7 +14,7 @@ from rulesgen.testgen.examples import example_plans
 from rulesgen.testgen.model.alertstate import Firing
 from rulesgen.testgen.model.gotemplate import TemplateNotPredictable, expand
 from rulesgen.testgen.model.series import ScenarioError
-from rulesgen.testgen.planner import Plan, plan_scenarios
+from rulesgen.testgen.planner import Plan, named_values, plan_scenarios
 
 
 def expected_alerts(alert: Alert, firing: Sequence[Firing]) -> tuple[ExpectedAlert, ...]:
@@ -90,9 +90,10 @@ class TestGenerator:
     not override an alert's thresholds, and alerts of the same shape, share them) and
     expands the plans for every environment."""
 
-    def __init__(self, doc: Document, resolve: Resolve) -> None:
+    def __init__(self, doc: Document, resolve: Resolve, models: Sequence[AlertModel] = ()) -> None:
         self.doc = doc
         self.resolve = resolve
+        self.elsewhere = named_values(models, resolve)
         self.plans: dict[int, list[Plan]] = {}
         self.generated: dict[str, tuple[Plan, ...]] = {}
 
@@ -103,7 +104,9 @@ class TestGenerator:
             generated = self.generated.get(key)
             if generated is None:
                 metric_labels = {name: metric.labels for name, metric in self.doc.header.metrics.items()}
-                generated = tuple(plan_scenarios(model, self.resolve, self.doc.header.label_sets, metric_labels))
+                generated = tuple(
+                    plan_scenarios(model, self.resolve, self.doc.header.label_sets, metric_labels, self.elsewhere)
+                )
                 self.generated[key] = generated
             plans = [*generated, *example_plans(model, self.resolve, self.doc, errors)]
             self.plans[id(model)] = plans
@@ -125,7 +128,7 @@ class TestGenerator:
 def generate_tests(doc: Document, resolve: Resolve, alerts: Sequence[tuple[Alert, AlertModel]]) -> TestSuite:
     """The tests of every (IR alert, its model in that environment); raises SpecErrors
     when an alert cannot be tested or an example disagrees with the thresholds."""
-    generator = TestGenerator(doc, resolve)
+    generator = TestGenerator(doc, resolve, [model for _, model in alerts])
     errors: list[Diagnostic] = []
     out = []
     for alert, model in alerts:

@@ -11,7 +11,7 @@ with each environment's labels and annotations.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, count, islice, repeat
 from operator import add, is_not, mul, ne, sub
@@ -252,11 +252,14 @@ class Planner:
         resolve: Resolve,
         label_sets: dict[str, LabelSet],
         metric_labels: Mapping[str, Sequence[str]] | None = None,
+        elsewhere: Mapping[tuple[str, str], Sequence[str]] | None = None,
     ) -> None:
         self.alert = alert
         self.resolve = resolve
         self.label_sets = label_sets
         self.metric_labels = metric_labels or {}
+        # Per (metric, label), the values other alerts' matchers name (see excluded_values).
+        self.elsewhere = elsewhere or {}
         # Per matched label, the values its matchers name that every selector accepts.
         self.named: dict[str, list[str]] = {}
         self.step = self.alert.scenario_step()
@@ -319,14 +322,24 @@ class Planner:
         return None if "job" in constrained else "job"
 
     def excluded_values(self) -> list[tuple[str, str]]:
-        """(label, value) pairs that every matcher on the label rejects: a label set's
-        `others` where there are some (testnets), else a made-up `other-<label>`."""
-        matchers = [m for use in self.alert.selectors() for m in self.resolve(use.selector)]
-        out = []
+        """(label, value) pairs that every matcher on the label rejects: each value other
+        alerts name for the metric (`succeeded` beside `failed`: real traffic, and what a
+        recording rule shared with them lets through), then a label set's `others` where
+        there are some (testnets), else a made-up `other-<label>`."""
+        uses = list(self.alert.selectors())
+        matchers = [m for use in uses for m in self.resolve(use.selector)]
+        metrics = sorted({use.selector.metric for use in uses})
+        out: list[tuple[str, str]] = []
         for label in sorted({m.label for m in matchers}):
+
+            def rejected(value: str, label: str = label) -> bool:
+                return not any(m.matches(value) for m in matchers if m.label == label)
+
+            named = [v for metric in metrics for v in self.elsewhere.get((metric, label), ())]
+            out.extend((label, v) for v in dict.fromkeys(named) if rejected(v))
             known = [v for s in self.label_sets.values() if s.label == label for v in s.others]
             for value in [*known, f"other-{label}"]:
-                if not any(m.matches(value) for m in matchers if m.label == label):
+                if rejected(value):
                     out.append((label, value))
                     break
         return out
@@ -738,6 +751,18 @@ def plan_scenarios(
     resolve: Resolve,
     label_sets: dict[str, LabelSet],
     metric_labels: Mapping[str, Sequence[str]] | None = None,
+    elsewhere: Mapping[tuple[str, str], Sequence[str]] | None = None,
 ) -> list[Plan]:
     """Every generated scenario of one alert (the same in every environment it is unchanged in)."""
-    return Planner(alert, resolve, label_sets, metric_labels).plan()
+    return Planner(alert, resolve, label_sets, metric_labels, elsewhere).plan()
+
+
+def named_values(models: Iterable[AlertModel], resolve: Resolve) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Per (metric, label), every value a positive matcher of any alert names."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for model in models:
+        for use in model.selectors():
+            for m in resolve(use.selector):
+                if not m.negate:
+                    out.setdefault((use.selector.metric, m.label), set()).update(m.values)
+    return {key: tuple(sorted(values)) for key, values in out.items()}
