@@ -207,6 +207,8 @@ def _keeps_label(index: int, parent: Any, label: str) -> bool:
     if kind in ("ParenExpr", "MatrixSelector"):
         return True
     if kind == "Call":
+        if str(parent.func.name) == "histogram_quantile":
+            return index == 1 and label != "le"
         return str(parent.func.name) in _LABEL_PRESERVING
     if kind == "AggregateExpr":
         mod = parent.modifier
@@ -253,6 +255,15 @@ class Closure:
                 name = str(rule["record"])
                 # A record defined twice cannot be reasoned about from one definition.
                 self.records[name] = None if name in self.records else tree
+
+    def reading_rules(self, record: str) -> Iterator[tuple[Mapping[str, Any], Any, Path]]:
+        """Every selector of `record` in the closure, with its rule and its parents."""
+        for rule, tree in self.trees:
+            if tree is None:
+                continue
+            for node, parents in _walk(tree):
+                if _kind(node) == "VectorSelector" and node.name == record:
+                    yield rule, node, parents
 
     def readers(self, record: str) -> Iterator[tuple[Any, Path]]:
         """Every selector of `record` in the closure, with its parents."""
@@ -429,14 +440,30 @@ def matcher_drop_equivalent(before: str, after: str, rule: Mapping[str, Any], cl
                     return f"the series the change to `{matcher}` touches find no partner across `{_op(parent)}`"
             if not _keeps_label(index, parent, label):
                 return None
-        if "record" not in rule:
-            return None
-        readers = list(closure.readers(str(rule["record"])))
-        if readers and all(
-            (values := _values_on(node, label)) is not None and untouched(values) for node, _ in readers
-        ):
+        if "record" in rule and _readers_filter(closure, str(rule["record"]), label, untouched):
             return (
                 f"every reader of {rule['record']} selects values of `{label}` the change to `{matcher}` does not touch"
             )
         return None
     return None
+
+
+def _readers_filter(
+    closure: Closure, record: str, label: str, untouched: Callable[[frozenset[str]], bool], depth: int = 0
+) -> bool:
+    """Whether every reader of `record` keeps only untouched values of `label`: by its
+    own matchers, or by passing the label on unchanged into a recording rule whose
+    readers do (a quantile of a bucket record, read with a filter on routes)."""
+    readers = list(closure.reading_rules(record))
+    if not readers or depth > 8:
+        return False
+    for rule, node, path in readers:
+        values = _values_on(node, label)
+        if values is not None and untouched(values):
+            continue
+        through = all(_keeps_label(index, parent, label) for parent, index in path)
+        if not (through and "record" in rule):
+            return False
+        if not _readers_filter(closure, str(rule["record"]), label, untouched, depth + 1):
+            return False
+    return True

@@ -183,10 +183,11 @@ def test_a_matcher_proof_follows_records_through_histogram_quantile() -> None:
     closure = Closure([buckets, p95, alert])
     # P only carries the routes B selects: the alert's matcher on them filters nothing.
     assert matcher_drop_equivalent(alert["expr"], "P{} > 0.1", alert, closure)
-    # Dropping B's own matcher lets every route into P; the proof never takes the mutated
-    # record's original definition for a fact, and does not follow readers of readers.
+    # Dropping B's own matcher lets every route into P, and the alert's filter keeps them
+    # out: the proof follows the route label through P to the alert's matcher ...
     wide = "sum by (le, route) (rate(h_bucket{}[5m]))"
-    assert matcher_drop_equivalent(buckets["expr"], wide, buckets, closure) is None
+    assert matcher_drop_equivalent(buckets["expr"], wide, buckets, closure)
+    # ... and never takes the mutated record's original definition for a fact.
     loose = Closure([buckets, p95, {"alert": "A", "expr": "P > 0.1"}])
     assert matcher_drop_equivalent(buckets["expr"], wide, buckets, loose) is None
 

@@ -33,6 +33,17 @@ from rulesgen.promql import Duration, aggregate, number, selector
 from rulesgen.spec.models import MetricType, PositiveDuration
 from rulesgen.testgen.model.series import LOOKBACK, SeriesSet
 
+# A route served by two instances, one at healthy latency and one far past any breach
+# (requests per step of each). Even shares: the summed histogram's p95 lies in the slow
+# bucket, where each instance's own buckets (a `max` over them) put it at the healthy
+# one. A slow share of 4%: the sum's p95 stays healthy, where `min` over the
+# instances' cumulative buckets puts it in the slow bucket. A quantile is blind to how
+# a histogram is shared out only when every share has the same shape.
+MIX_LABEL = "instance"
+MIXED_EVEN = "mixed_even"
+MIXED_LIGHT = "mixed_light"
+MIXES = {MIXED_EVEN: (100.0, 100.0), MIXED_LIGHT: (96.0, 4.0)}
+
 
 class LatencyRegression(SingleSelector, AlertModel):
     """Fires when the `quantile` latency is more than `threshold` (a fraction) above its value
@@ -189,18 +200,30 @@ class LatencyRegression(SingleSelector, AlertModel):
         lo, _, hi = self._bounds()
         return min(1 / 8, lo / hi / 2)
 
+    def _far(self) -> float:
+        """The bucket of the slow instance in the mixed levels, far past any breach."""
+        return float(f"{2 * self._bounds()[2]:.6g}")
+
     def _buckets(self) -> list[float]:
         lo, mid, hi = self._bounds()
         low = self._low()
-        edges = {float(f"{b:.6g}") for b in (lo, mid, hi, lo * low, mid * low, hi * low)}
+        edges = {float(f"{b:.6g}") for b in (lo, mid, hi, lo * low, mid * low, hi * low, self._far())}
         return sorted(edges | set(self._near().values()) | {math.inf})
 
     def extra_firing_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         # Raw history a week back only: the record has none there (see evaluation_step).
-        return [("fresh_deploy", [Phase(SAFE, warm), Phase(BREACH, horizon)])]
+        return [
+            ("fresh_deploy", [Phase(SAFE, warm), Phase(BREACH, horizon)]),
+            ("one_of_two_instances_slow_now", [Phase(SAFE, warm), Phase(MIXED_EVEN, horizon)]),
+            ("one_instance_barely_slow_a_week_ago", [Phase(MIXED_LIGHT, warm), Phase(MIXED_EVEN, horizon)]),
+        ]
 
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
-        return [("below_floor", [Phase("safe_low", warm), Phase("breach_low", horizon)])]
+        return [
+            ("below_floor", [Phase("safe_low", warm), Phase("breach_low", horizon)]),
+            ("one_instance_barely_slow_now", [Phase(SAFE, warm), Phase(MIXED_LIGHT, horizon)]),
+            ("one_of_two_instances_slow_a_week_ago", [Phase(MIXED_EVEN, warm), Phase(BREACH, horizon)]),
+        ]
 
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
         _, mid, hi = self._bounds()
@@ -215,19 +238,31 @@ class LatencyRegression(SingleSelector, AlertModel):
             "floor_over": self._near()["floor_over"],
         }
         labels = satisfying_labels(resolve(self.as_selector()), scope)
+        # Mixed levels split a route over two instances (see MIXED_EVEN): then every
+        # level is served by the first, and the second only adds its slow requests.
+        mixed = any(phase.level in MIXES for phase in timeline)
+        shares = {f"{MIX_LABEL}-a": 0, f"{MIX_LABEL}-b": 1} if mixed else {"": 0}
         for le in self._buckets():
-            patterns = {level: [100.0 if le >= bucket else 0.0] for level, bucket in target_bucket.items()} | {
-                IDLE: [0.0]
-            }
-            le_text = "+Inf" if math.isinf(le) else number(le)
-            name, series_labels = f"{self.metric}_bucket", {**labels, "le": le_text}
-            sim.put_counter(name, series_labels, increments(timeline, sim.length, patterns))
-            # Only the stretch a week before the checks matters for the baseline: leaving
-            # the middle of the week empty makes promtool's week of evaluations cheap.
-            offset = sim.steps(self.offset)
-            samples = sim.series[(name, tuple(sorted(series_labels.items())))].samples
-            for i in range(max(sim.length - offset + 1, 0), offset - 1):
-                samples[i] = None
+            for instance, part in shares.items():
+                patterns = {
+                    level: [100.0 if le >= bucket and not part else 0.0] for level, bucket in target_bucket.items()
+                }
+                for level, (fast, slow) in MIXES.items():
+                    patterns[level] = [(slow if le >= self._far() else 0.0) if part else fast if le >= mid else 0.0]
+                patterns[IDLE] = [0.0]
+                le_text = "+Inf" if math.isinf(le) else number(le)
+                name = f"{self.metric}_bucket"
+                series_labels = {**labels, **({MIX_LABEL: instance} if instance else {}), "le": le_text}
+                self._put(sim, name, series_labels, increments(timeline, sim.length, patterns))
+
+    def _put(self, sim: SeriesSet, name: str, labels: dict[str, str], steps: list[float]) -> None:
+        sim.put_counter(name, labels, steps)
+        # Only the stretch a week before the checks matters for the baseline: leaving
+        # the middle of the week empty makes promtool's week of evaluations cheap.
+        offset = sim.steps(self.offset)
+        samples = sim.series[(name, tuple(sorted(labels.items())))].samples
+        for i in range(max(sim.length - offset + 1, 0), offset - 1):
+            samples[i] = None
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         matchers = resolve(self.as_selector())

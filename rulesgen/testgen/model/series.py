@@ -206,12 +206,13 @@ class SeriesSet:
         for i in self.evaluated(1) if at is None else at:
             if i < 1:
                 continue
-            buckets: dict[Labels, list[tuple[float, float]]] = defaultdict(list)
+            # The `sum by (le, ...)`: series of one group and bucket add up.
+            buckets: dict[Labels, dict[float, float]] = defaultdict(lambda: defaultdict(float))
             for key, le, samples in selected:
                 first, last = samples[max(0, i - n)], samples[i]
                 if first is not None and last is not None:
-                    buckets[key].append((le, (last - first) / window.seconds))
-            values = ((k, bucket_quantile(q, b)) for k, b in buckets.items())
+                    buckets[key][le] += (last - first) / window.seconds
+            values = ((k, bucket_quantile(q, list(b.items()))) for k, b in buckets.items())
             out[i] = {k: v for k, v in values if not math.isnan(v)}
         return out
 
