@@ -314,6 +314,9 @@ class Scenario:
     interval: Duration  # sample interval of the input series
     series: tuple[tuple[str, str], ...]  # (series, values) in promtool notation
     checks: tuple[Check, ...]
+    # Rule evaluation interval of this scenario (promtool sets it per test file, so
+    # scenarios of another interval go to a file of their own); the alert's by default.
+    evaluation_interval: Duration | None = None
 
     @property
     def fires(self) -> bool:

@@ -40,7 +40,7 @@ from typing import Any
 
 from rulesgen.equivalence import Closure, for_mutant_equivalent, guard_drop_equivalent, matcher_drop_equivalent
 from rulesgen.promql import Duration, escape_string, number
-from rulesgen.targets.promtool_tests import TEST_SUFFIX
+from rulesgen.targets.promtool_tests import TEST_SUFFIX, alert_of
 from rulesgen.testrun import (
     AlertResult,
     ClosureGroup,
@@ -709,7 +709,7 @@ class AlertScore:
     mutants: list[Mutant] = field(default_factory=list)
     baseline_ok: bool = True
     baseline_output: str = ""
-    baseline: AlertResult | None = None
+    baselines: list[AlertResult] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(m.status == status for m in self.mutants)
@@ -742,20 +742,15 @@ class MutationReport:
         return all(a.baseline_ok for a in self.alerts)
 
 
-def _stages(doc: Mapping[str, Any], rules: int) -> list[dict[str, Any]]:
-    """The test document cut into stages of growing size, cheapest scenarios first.
+# A scenario of an alert's tests: its estimated promtool cost, the evaluation interval
+# of the file it came from, and its test group.
+_Scenario = tuple[int, str, dict[str, Any]]
 
-    A mutant stops at the first stage that fails, and most die on one scenario, so
-    the costly multi-day scenarios run only for the mutants nothing cheaper kills."""
-    tests = list(doc.get("tests") or [])
-    costs = {id(t): describe("", Path("x"), {**doc, "tests": [t]}, rules).cost for t in tests}
-    tests.sort(key=lambda t: costs[id(t)])
-    stages: list[dict[str, Any]] = []
-    size = 1
-    while tests:
-        stages.append({**doc, "tests": tests[:size]})
-        tests, size = tests[size:], size * 2
-    return stages
+
+def _scenarios(doc: Mapping[str, Any], rules: int) -> list[_Scenario]:
+    """The test document's scenarios with their estimated cost and evaluation interval."""
+    interval = str(doc.get("evaluation_interval", "1m"))
+    return [(describe("", Path("x"), {**doc, "tests": [t]}, rules).cost, interval, t) for t in doc.get("tests") or []]
 
 
 @dataclass
@@ -763,25 +758,83 @@ class _Pending:
     mutant: Mutant
     closure: list[ClosureGroup]
     described: AlertResult
-    stages: list[dict[str, Any]]
+    left: list[_Scenario]  # scenarios not run yet
     stem: Path
 
 
+class _Kills:
+    """Which scenarios have killed mutants so far, per alert and per mutated rule: a
+    scenario that killed mutants of a rule is the likeliest to kill its next ones."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, ...], int] = {}
+
+    def record(self, p: _Pending) -> None:
+        m = p.mutant
+        for name in m.killed_by:
+            for key in ((m.env, m.alert, name), (m.env, m.alert, m.rule, name)):
+                self.counts[key] = self.counts.get(key, 0) + 1
+
+    def reorder(self, p: _Pending) -> None:
+        m = p.mutant
+
+        def power(scenario: _Scenario) -> tuple[int, int]:
+            name = str(scenario[2].get("name", "")).split("/", 1)[-1]
+            kills = 3 * self.counts.get((m.env, m.alert, m.rule, name), 0)
+            return -(kills + self.counts.get((m.env, m.alert, name), 0)), scenario[0]
+
+        p.left.sort(key=power)
+
+
 def _run_stages(pending: list[_Pending], jobs: int, timeout: float) -> None:
-    """Run stage after stage for all mutants at once; a failing stage kills."""
-    stage = 0
+    """Rounds of scenarios for all live mutants at once: one scenario each at first (a
+    different one for each mutant of an alert), then twice as many per round; a failing
+    scenario kills, and after each round every survivor's remaining scenarios are
+    reordered by what has killed mutants so far, cheapest first among equals.
+
+    Most mutants die on one scenario, so the costly multi-day scenarios run only for
+    the few that nothing cheaper (or likelier) kills."""
+    kills, size, round_ = _Kills(), 1, 0
     while pending:
         runs: list[AlertResult] = []
+        parts: list[list[AlertResult]] = []
         for p in pending:
-            result = replace(p.described, failed=[], output="", ok=True, scenarios=[])
-            doc = p.stages[stage]
-            result.scenarios = [t.get("name", "") for t in doc["tests"]]
-            _, result.run_file = write_run_files(doc, p.closure, p.stem.parent, f"{p.stem.name}.s{stage}")
-            p.mutant.result = result
-            runs.append(result)
+            taken, p.left = p.left[:size], p.left[size:]
+            by_interval: dict[str, list[dict[str, Any]]] = {}
+            for _, interval, test in taken:
+                by_interval.setdefault(interval, []).append(test)
+            parts.append([])
+            for n, (interval, tests) in enumerate(sorted(by_interval.items())):
+                doc = {"evaluation_interval": interval, "tests": tests}
+                result = replace(p.described, failed=[], output="", ok=True, scenarios=[])
+                result.scenarios = [str(t.get("name", "")) for t in tests]
+                stem = f"{p.stem.name}.r{round_}.{n}"
+                _, result.run_file = write_run_files(doc, p.closure, p.stem.parent, stem)
+                parts[-1].append(result)
+                runs.append(result)
         run_promtool(runs, jobs, timeout, max_files=24)
-        stage += 1
-        pending = [p for p in pending if p.mutant.result is not None and p.mutant.result.ok and stage < len(p.stages)]
+        for p, results in zip(pending, parts, strict=True):
+            p.mutant.result = _merged(results)
+            _verdict(p.mutant)
+            if p.mutant.status == "killed":
+                kills.record(p)
+        pending = [p for p in pending if p.mutant.status == "survived" and p.left]
+        for p in pending:
+            p.mutant.status = "pending"
+            kills.reorder(p)
+        size, round_ = size * 2 if round_ else size, round_ + 1
+
+
+def _merged(results: list[AlertResult]) -> AlertResult:
+    """One verdict of a round's files: a failing scenario anywhere kills."""
+    failed = sorted({name for r in results for name in r.failed})
+    named = [name for name in failed if not name.startswith("(")]
+    return replace(
+        results[0],
+        ok=all(r.ok for r in results),
+        failed=named or failed,
+        output="\n".join(r.output for r in results if r.output),
+    )
 
 
 def _verdict(mutant: Mutant) -> None:
@@ -808,9 +861,9 @@ def run_mutations(
 ) -> MutationReport:
     """Mutate every selected alert's deployed rules and run its tests against each mutant.
 
-    Each alert's unmutated baseline runs all its tests; mutants run them in stages,
-    cheapest first, stopping at the first failure (see `_stages`). All alerts' files
-    of a stage go to promtool together: many files per process, balanced by cost."""
+    Each alert's unmutated baseline runs all its tests; mutants run them in rounds,
+    stopping at the first failure (see `_run_stages`). All alerts' files of a round go
+    to promtool together: many files per process, balanced by cost."""
     scores: list[AlertScore] = []
     baselines: list[AlertResult] = []
     pending: list[_Pending] = []
@@ -821,11 +874,12 @@ def run_mutations(
             deployed = load_deployed(output / env)
             work = Path(tmp) / env
             work.mkdir()
+            files: dict[str, list[Path]] = {}
             for path in sorted((output / env / "tests").glob(f"*{TEST_SUFFIX}")):
-                alert = path.name.removesuffix(TEST_SUFFIX)
+                files.setdefault(alert_of(path.name), []).append(path)
+            for alert, paths in files.items():
                 if alerts and alert not in alerts:
                     continue
-                doc = read_test(path)
                 closure = rule_closure(deployed, alert)
                 score = AlertScore(env, alert)
                 scores.append(score)
@@ -833,24 +887,32 @@ def run_mutations(
                     score.baseline_ok, score.baseline_output = False, f"no alerting rule {alert} deployed"
                     continue
                 rules = sum(len(g.rules) for g in closure)
-                described = describe(env, path, doc, rules)
-                baseline = replace(described, failed=[], output="", ok=True)
-                _, baseline.run_file = write_run_files(doc, closure, work, f"{alert}.baseline")
-                score.baseline = baseline
-                baselines.append(baseline)
-                stages = _stages(doc, rules)
+                scenarios: list[_Scenario] = []
+                for path in paths:
+                    doc = read_test(path)
+                    described = describe(env, path, doc, rules)
+                    baseline = replace(described, failed=[], output="", ok=True)
+                    stem = path.name.removesuffix(TEST_SUFFIX)
+                    _, baseline.run_file = write_run_files(doc, closure, work, f"{stem}.baseline")
+                    score.baselines.append(baseline)
+                    baselines.append(baseline)
+                    scenarios += _scenarios(doc, rules)
+                scenarios.sort(key=lambda s: s[0])
                 mutants = alert_mutants(env, alert, closure, (units or {}).get((env, alert), ()))
                 for n, (mutant, mutated) in enumerate(mutants):
                     score.mutants.append(mutant)
                     if mutant.status == "pending":
-                        pending.append(_Pending(mutant, mutated, described, stages, work / f"{alert}.m{n:04d}"))
+                        # The first round probes: each mutant of the alert starts with another
+                        # scenario, so every scenario's killing power is known after one round.
+                        first = n % max(len(scenarios), 1)
+                        left = scenarios[first:] + scenarios[:first]
+                        pending.append(_Pending(mutant, mutated, described, left, work / f"{alert}.m{n:04d}"))
         run_promtool(baselines, jobs, timeout, max_files=24)
         _run_stages(pending, jobs, timeout)
     for score in scores:
-        if score.baseline is not None and not score.baseline.ok:
-            score.baseline_ok, score.baseline_output = False, score.baseline.output
-        for mutant in score.mutants:
-            _verdict(mutant)
+        failing = [b for b in score.baselines if not b.ok]
+        if failing:
+            score.baseline_ok, score.baseline_output = False, "\n".join(b.output for b in failing)
     return MutationReport(scores)
 
 

@@ -33,7 +33,7 @@ from xml.etree import ElementTree
 import yaml
 
 from rulesgen.promql import Duration
-from rulesgen.targets.promtool_tests import TEST_SUFFIX
+from rulesgen.targets.promtool_tests import TEST_SUFFIX, alert_of
 from rulesgen.verify import tool
 
 # libyaml where available: the test files of a large spec run to megabytes.
@@ -261,7 +261,7 @@ def describe(env: str, path: Path, doc: Mapping[str, Any], rules: int) -> AlertR
     cost = GROUP_US * len(tests) + RULE_STEP_US * evaluations * max(rules, 1) + SAMPLE_US * input_samples(tests)
     return AlertResult(
         env=env,
-        alert=path.name.removesuffix(TEST_SUFFIX),
+        alert=alert_of(path.name),
         file=path,
         scenarios=[test.get("name", "") for test in tests],
         fires=any(expectations),
@@ -381,7 +381,7 @@ def run_tests(output: Path, envs: list[str] | None = None, jobs: int | None = No
             found: list[AlertResult] = []
             for path in sorted((env_dir / "tests").glob(f"*{TEST_SUFFIX}")):
                 doc = read_test(path)
-                alert = path.name.removesuffix(TEST_SUFFIX)
+                alert = alert_of(path.name)
                 closure = rule_closure(deployed, alert)
                 result = describe(env, path, doc, sum(len(g.rules) for g in closure))
                 result.rule_sources = sorted({str(g.file) for g in closure})
@@ -390,7 +390,7 @@ def run_tests(output: Path, envs: list[str] | None = None, jobs: int | None = No
                     result.ok, result.failed = False, ["(no deployed rule)"]
                     result.output = f"no alerting rule {alert} in {env_dir / 'prometheus'}"
                     continue
-                _, result.run_file = write_run_files(doc, closure, work, alert)
+                _, result.run_file = write_run_files(doc, closure, work, path.name.removesuffix(TEST_SUFFIX))
                 runnable.append(result)
             results.extend(found)
             tested = {r.alert for r in found}
@@ -601,15 +601,17 @@ def report_json(report: Report) -> dict[str, Any]:
 
 def format_report(report: Report) -> str:
     """A per-alert table, then promtool's explanation of every failure."""
-    lines = [f"{'env':<10} {'alert':<40} {'scenarios':>9} {'passed':>6} {'failed':>6}  coverage"]
+    lines = [f"{'env':<10} {'alert':<48} {'scenarios':>9} {'passed':>6} {'failed':>6}  coverage"]
     for r in report.results:
         failed = len(r.failed) if not r.ok else 0
         coverage = "ok" if r.covered else ("no firing scenario" if not r.fires else "no silent scenario")
+        # An alert's scenarios of another evaluation interval have a file of their own.
+        name = r.file.name.removesuffix(TEST_SUFFIX).replace(".every-", " every ")
         lines.append(
-            f"{r.env:<10} {r.alert:<40} {len(r.scenarios):>9} {len(r.scenarios) - failed:>6} {failed:>6}  {coverage}"
+            f"{r.env:<10} {name:<48} {len(r.scenarios):>9} {len(r.scenarios) - failed:>6} {failed:>6}  {coverage}"
         )
     for env, alert in report.untested:
-        lines.append(f"{env:<10} {alert:<40} {0:>9} {0:>6} {0:>6}  no tests")
+        lines.append(f"{env:<10} {alert:<48} {0:>9} {0:>6} {0:>6}  no tests")
     if report.routes:
         routed = sum(route.ok for route in report.routes)
         lines.append(f"\nrouting: {routed} of {len(report.routes)} alert rules reach their receiver (amtool)")
@@ -630,7 +632,8 @@ def format_report(report: Report) -> str:
         lines.append(f"\n--- deployed rule file {path} differs from what `rulesgen generate` writes (edited by hand?)")
     total = sum(len(r.scenarios) for r in report.results)
     failed = sum(len(r.failed) for r in report.results if not r.ok)
-    lines.append(f"\n{len(report.results)} alerts, {total - failed} passed, {failed} failed")
+    alerts = len({(r.env, r.alert) for r in report.results})
+    lines.append(f"\n{alerts} alerts, {total - failed} passed, {failed} failed")
     return "\n".join(lines)
 
 

@@ -16,12 +16,22 @@ from conftest import OUTPUT, SPEC, minimal_text, require, run_cli
 from rulesgen.errors import Diagnostic
 from rulesgen.ir import Alert, RuleGroup
 from rulesgen.lower.alerts import AlertCompiler
+from rulesgen.mutate import alert_mutants
 from rulesgen.pipeline import build_text, compile_document
 from rulesgen.spec.validate import load_spec
 from rulesgen.targets.prometheus import groups_document
 from rulesgen.targets.promtool_tests import TEST_SUFFIX, unit_test_file
 from rulesgen.targets.yamlout import dump
-from rulesgen.testrun import format_report, run_tests
+from rulesgen.testrun import (
+    describe,
+    format_report,
+    load_deployed,
+    read_test,
+    rule_closure,
+    run_promtool,
+    run_tests,
+    write_run_files,
+)
 
 ENVS = sorted(p.name for p in OUTPUT.iterdir() if (p / "prometheus").is_dir())
 
@@ -97,7 +107,13 @@ def _mutants(tmp_path: Path) -> list[tuple[str, str]]:
                 (root / "prometheus").mkdir(parents=True)
                 tests = root / "tests"
                 tests.mkdir()
-                shutil.copy(OUTPUT / ctx.env / "tests" / unit_test_file(compiled.name), tests)
+                for every in {
+                    s.evaluation_interval
+                    for t in result.tests.of(ctx.env)
+                    if t.alert == compiled.name
+                    for s in t.scenarios
+                }:
+                    shutil.copy(OUTPUT / ctx.env / "tests" / unit_test_file(compiled.name, every), tests)
                 step = next(t for t in result.tests.of(ctx.env) if t.alert == compiled.name).evaluation_interval
                 # the runner takes the alert's rules from the deployed files: deploy the mutant
                 group = RuleGroup("mutant", "mutant.rules.yml", step, (*mutated.records, *mutated.rules))
@@ -221,3 +237,29 @@ def test_each_burn_rate_tier_crosses_its_limit_on_an_evaluation() -> None:
         tier = test["name"].split("/")[1].split("_")[0]
         fired = [any(a["exp_labels"]["slo_tier"] == tier for a in c["exp_alerts"]) for c in test["alert_rule_test"]]
         assert False in fired and True in fired, test["name"]  # checked before and after it fires
+
+
+@pytest.mark.parametrize("alert", ["BillingTransactionsErrorBudgetBurn", "ApiLatencyRegression"])
+def test_for_edges_fail_on_half_and_twice_the_for(alert: str, tmp_path: Path) -> None:
+    """Alerts whose tests evaluate hourly or slower pin each `for` in a file evaluated
+    finely: every `for` with such a file, halved or doubled, fails one of them."""
+    require("promtool")
+    edges = sorted((OUTPUT / "prod" / "tests").glob(f"{alert}.every-*{TEST_SUFFIX}"))
+    assert edges
+    docs = [read_test(path) for path in edges]
+    pinned = {t["name"].split("_for_", 1)[1].split("_every_")[0] for doc in docs for t in doc["tests"]}
+    closure = rule_closure(load_deployed(OUTPUT / "prod"), alert)
+    checked = 0
+    for mutant, mutated in alert_mutants("prod", alert, closure):
+        if mutant.operator not in ("for-halved", "for-doubled") or mutant.before not in pinned:
+            continue
+        runs = [
+            replace(
+                describe("prod", path, doc, 1), run_file=write_run_files(doc, mutated, tmp_path, f"m{checked}.{i}")[1]
+            )
+            for i, (path, doc) in enumerate(zip(edges, docs, strict=True))
+        ]
+        run_promtool(runs, jobs=2)
+        assert not all(r.ok for r in runs), (mutant.operator, mutant.before, mutant.after)
+        checked += 1
+    assert checked == 2 * len(pinned)

@@ -15,7 +15,7 @@ from pydantic import Field
 from rulesgen import conventions
 from rulesgen.errors import Path
 from rulesgen.ir import Compare, Condition, Labels, Quantity, RecordingRule
-from rulesgen.kinds.toolkit import Phase
+from rulesgen.kinds.toolkit import ForEdge, Phase
 from rulesgen.promql import Duration, Matcher, aggregate, number, selector
 from rulesgen.spec.models import (
     AlertName,
@@ -320,6 +320,12 @@ class AlertModel(StrictModel):
         window: Duration = getattr(self, "window", Duration(0))
         longest_for = max(self.variant_fors(), default=Duration(0))
         return -(-window.ms // step.ms) + -(-longest_for.ms // step.ms) + 12
+
+    def for_edges(self) -> list[ForEdge]:
+        """Breaches evaluated finer than `evaluation_step`, one per `for` that step is too
+        coarse to tell from its half and its double (kinds that evaluate long windows
+        coarsely to keep their tests cheap)."""
+        return []
 
     def counting_windows(self) -> tuple[Duration, ...]:
         """The windows this kind counts counter events in exactly (none if it does not)."""

@@ -23,11 +23,7 @@ from rulesgen.kinds.base import (
     summed_by,
 )
 from rulesgen.kinds.ratio import level_counts, put_ratio, ratio_atoms, ratio_expr
-from rulesgen.kinds.toolkit import (
-    IDLE,
-    SAFE,
-    Phase,
-)
+from rulesgen.kinds.toolkit import HISTORY, IDLE, SAFE, ForEdge, Phase, edge_evaluation
 from rulesgen.promql import Duration, number
 from rulesgen.spec.models import Identifier, LabelName, MetricType, PositiveDuration, SelectorSpec, StrictModel
 from rulesgen.testgen.model.series import SeriesSet
@@ -237,6 +233,24 @@ class BurnRate(ExactCounters, AlertModel):
             out.append((f"{tier.tier}_{tier.long}_{tier.short}_crosses_its_limit_exactly", timeline))
         return out
 
+    def for_edges(self) -> list[ForEdge]:
+        """Per tier whose `for` the hourly evaluation cannot pin down, a breach of that
+        tier alone, evaluated finely: idle counters for the tier's long window (its
+        windows count from then on; the longer tiers' windows count nothing yet), then
+        the tier's breach until a few evaluations past its `for`."""
+        out = []
+        for i, tier in enumerate(self.tiers):
+            every = edge_evaluation(tier.for_, Duration(60_000), self.evaluation_step(), [tier.long, tier.short])
+            if every is None:
+                continue
+            history = tier.long.ms // every.ms
+            breach = -(-tier.for_.ms // every.ms) + 4
+            timeline = (Phase(HISTORY, history), Phase(self.tier_level(i), breach))
+            out.append(
+                ForEdge(f"{tier.tier}_{tier.long}_{tier.short}_for_{tier.for_}_every_{every}", timeline, every, 1)
+            )
+        return out
+
     def tier_level(self, index: int) -> str:
         tier = self.tiers[index]
         return f"breach_{tier.tier}_{tier.long}_{tier.short}"
@@ -268,8 +282,10 @@ class BurnRate(ExactCounters, AlertModel):
             d = max(round(min(0.01, self.limit(tier) / 10) / 2 * self.SCALE), 1)
             for level, errors in ((f"under_{i}", at - d), (f"over_{i}", at + d), (f"at_{i}", at)):
                 counts[level] = level_counts(min(max(errors, 0), self.SCALE), self.SCALE, atoms[2])
-        # The first `history` steps are idle whatever the timeline says (see `history`).
-        idle, rest, left = self.history(sim.step), [], self.history(sim.step)
+        # The first `history` steps are idle whatever the timeline says (see `history`),
+        # unless it opens with a history of its own.
+        history = timeline[0].steps if timeline and timeline[0].level == HISTORY else self.history(sim.step)
+        idle, rest, left = history, [], history
         for phase in timeline:
             cut = min(left, phase.steps)
             left -= cut

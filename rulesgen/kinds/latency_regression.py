@@ -24,25 +24,23 @@ from rulesgen.kinds.toolkit import (
     BREACH,
     IDLE,
     SAFE,
+    ForEdge,
     Phase,
+    edge_evaluation,
     filter_group,
     increments,
     satisfying_labels,
 )
 from rulesgen.promql import Duration, aggregate, number, selector
 from rulesgen.spec.models import MetricType, PositiveDuration
-from rulesgen.testgen.model.series import LOOKBACK, SeriesSet
+from rulesgen.testgen.model.series import LOOKBACK, SeriesSet, bucket_quantile
 
 # A route served by two instances, one at healthy latency and one far past any breach
-# (requests per step of each). Even shares: the summed histogram's p95 lies in the slow
-# bucket, where each instance's own buckets (a `max` over them) put it at the healthy
-# one. A slow share of 4%: the sum's p95 stays healthy, where `min` over the
-# instances' cumulative buckets puts it in the slow bucket. A quantile is blind to how
-# a histogram is shared out only when every share has the same shape.
+# (see `_mixes`). A quantile is blind to how a histogram is shared out only when every
+# share has the same shape.
 MIX_LABEL = "instance"
 MIXED_EVEN = "mixed_even"
 MIXED_LIGHT = "mixed_light"
-MIXES = {MIXED_EVEN: (100.0, 100.0), MIXED_LIGHT: (96.0, 4.0)}
 
 
 class LatencyRegression(SingleSelector, AlertModel):
@@ -148,6 +146,19 @@ class LatencyRegression(SingleSelector, AlertModel):
         every = self.evaluation_step().ms // step.ms
         return -(-self.for_.ms // step.ms) + 4 * every + 2
 
+    def for_edges(self) -> list[ForEdge]:
+        """A regression evaluated every window: a week of healthy history (its middle
+        left empty, see `synthesize`), then the breach until a few evaluations past `for`."""
+        step = self.scenario_step()
+        every = edge_evaluation(self.for_, step, self.evaluation_step(), [self.window, self.offset])
+        if every is None:
+            return []
+        k = every.ms // step.ms
+        warm = -(-self.offset.ms // step.ms) + k
+        breach = -(-self.for_.ms // step.ms) + 4 * k
+        timeline = (Phase(SAFE, warm), Phase(BREACH, breach))
+        return [ForEdge(f"regression_for_{self.for_}_every_{every}", timeline, step, k)]
+
     def _bounds(self) -> tuple[float, float, float]:
         floor = self.floor.seconds
         q = self.quantile
@@ -202,7 +213,31 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     def _far(self) -> float:
         """The bucket of the slow instance in the mixed levels, far past any breach."""
-        return float(f"{2 * self._bounds()[2]:.6g}")
+        return float(f"{8 * (1 + self.threshold) * self._bounds()[2]:.6g}")
+
+    def _mixes(self) -> dict[str, tuple[float, float]]:
+        """Requests per step of the fast and the slow instance. Even shares: the summed
+        histogram's quantile lies in the slow bucket, where each instance's own buckets
+        (a `max` over them) put it at the healthy one. A slow share of half of 1 - q:
+        the sum's quantile stays healthy, where `min` over the instances' cumulative
+        buckets puts it in the slow bucket."""
+        slow = 50 * (1 - self.quantile)
+        return {MIXED_EVEN: (100.0, 100.0), MIXED_LIGHT: (100.0 - slow, slow)}
+
+    def _level_quantile(self, level: str) -> float:
+        """The quantile of one level's requests, summed over instances."""
+        _, mid, hi = self._bounds()
+        fast, slow = self._mixes().get(level, (100.0, 0.0))
+        at = {SAFE: mid, BREACH: hi}.get(level, mid)
+        buckets = [(le, fast * (le >= at) + slow * (le >= self._far())) for le in self._buckets()]
+        return bucket_quantile(self.quantile, buckets)
+
+    def _behaves(self, before: str, after: str, fires: bool) -> bool:
+        """Whether `after` following `before` a week earlier pages as `fires` says (a
+        mixed scenario is kept only where its shares make sense for this quantile)."""
+        now, then = self._level_quantile(after), self._level_quantile(before)
+        pages = now > self.floor.seconds and now / then > 1 + self.threshold
+        return self.quantile > 0.5 and pages == fires
 
     def _buckets(self) -> list[float]:
         lo, mid, hi = self._bounds()
@@ -214,15 +249,27 @@ class LatencyRegression(SingleSelector, AlertModel):
         # Raw history a week back only: the record has none there (see evaluation_step).
         return [
             ("fresh_deploy", [Phase(SAFE, warm), Phase(BREACH, horizon)]),
-            ("one_of_two_instances_slow_now", [Phase(SAFE, warm), Phase(MIXED_EVEN, horizon)]),
-            ("one_instance_barely_slow_a_week_ago", [Phase(MIXED_LIGHT, warm), Phase(MIXED_EVEN, horizon)]),
+            *(
+                (name, [Phase(before, warm), Phase(after, horizon)])
+                for name, before, after in (
+                    ("one_of_two_instances_slow_now", SAFE, MIXED_EVEN),
+                    ("one_instance_barely_slow_a_week_ago", MIXED_LIGHT, MIXED_EVEN),
+                )
+                if self._behaves(before, after, fires=True)
+            ),
         ]
 
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         return [
             ("below_floor", [Phase("safe_low", warm), Phase("breach_low", horizon)]),
-            ("one_instance_barely_slow_now", [Phase(SAFE, warm), Phase(MIXED_LIGHT, horizon)]),
-            ("one_of_two_instances_slow_a_week_ago", [Phase(MIXED_EVEN, warm), Phase(BREACH, horizon)]),
+            *(
+                (name, [Phase(before, warm), Phase(after, horizon)])
+                for name, before, after in (
+                    ("one_instance_barely_slow_now", SAFE, MIXED_LIGHT),
+                    ("one_of_two_instances_slow_a_week_ago", MIXED_EVEN, BREACH),
+                )
+                if self._behaves(before, after, fires=False)
+            ),
         ]
 
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
@@ -240,14 +287,15 @@ class LatencyRegression(SingleSelector, AlertModel):
         labels = satisfying_labels(resolve(self.as_selector()), scope)
         # Mixed levels split a route over two instances (see MIXED_EVEN): then every
         # level is served by the first, and the second only adds its slow requests.
-        mixed = any(phase.level in MIXES for phase in timeline)
+        mixes = self._mixes()
+        mixed = any(phase.level in mixes for phase in timeline)
         shares = {f"{MIX_LABEL}-a": 0, f"{MIX_LABEL}-b": 1} if mixed else {"": 0}
         for le in self._buckets():
             for instance, part in shares.items():
                 patterns = {
                     level: [100.0 if le >= bucket and not part else 0.0] for level, bucket in target_bucket.items()
                 }
-                for level, (fast, slow) in MIXES.items():
+                for level, (fast, slow) in mixes.items():
                     patterns[level] = [(slow if le >= self._far() else 0.0) if part else fast if le >= mid else 0.0]
                 patterns[IDLE] = [0.0]
                 le_text = "+Inf" if math.isinf(le) else number(le)

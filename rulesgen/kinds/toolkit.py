@@ -8,16 +8,41 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rulesgen.ir import Labels
-from rulesgen.promql import Matcher
+from rulesgen.promql import Duration, Matcher
 
 SAFE, BREACH, IDLE = "safe", "breach", "idle"
 BURST = "burst"  # a whole window's breach in one step
+HISTORY = "history"  # idle counters opening a scenario, as long as the phase says
 
 
 @dataclass(frozen=True)
 class Phase:
     level: str
     steps: int
+
+
+@dataclass(frozen=True)
+class ForEdge:
+    """A breach that pins one `for` down: samples every `step`, evaluated every `every`
+    samples, the evaluation fine enough to tell the `for` from its half and its double
+    where the kind's own evaluation step is not (see AlertModel.for_edges)."""
+
+    name: str
+    timeline: tuple[Phase, ...]
+    step: Duration
+    every: int
+
+
+def edge_evaluation(for_: Duration, step: Duration, coarse: Duration, windows: Sequence[Duration]) -> Duration | None:
+    """The coarsest evaluation interval, a multiple of `step` that divides every window,
+    at which `for_` fires one evaluation later than half of it; None where `coarse`
+    already does (or `for_` is under two steps)."""
+    for minutes in (60, 30, 15, 10, 5, 2, 1):
+        every = Duration(minutes * 60_000)
+        fits = every.ms % step.ms == 0 and all(w.ms % every.ms == 0 for w in windows)
+        if fits and 2 * every.ms <= for_.ms:
+            return None if every.ms >= coarse.ms else every
+    return None
 
 
 def periodic(total: float, n: int) -> list[float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rulesgen.ir import AlertTests, ProgramIR, Scenario, TestSuite
+from rulesgen.promql import Duration
 from rulesgen.targets.base import Files, Options, Target, header
 from rulesgen.targets.yamlout import dump
 
@@ -19,9 +20,15 @@ TESTS_DIR = "tests"
 TEST_SUFFIX = ".promtool-test.yaml"
 
 
-def unit_test_file(alert: str) -> str:
-    """The file name of one alert's tests inside `<env>/tests/`."""
-    return f"{alert}{TEST_SUFFIX}"
+def unit_test_file(alert: str, every: Duration | None = None) -> str:
+    """The file name of one alert's tests inside `<env>/tests/`: the alert's own, or
+    the one of its scenarios evaluated `every` other interval."""
+    return f"{alert}.every-{every}{TEST_SUFFIX}" if every is not None else f"{alert}{TEST_SUFFIX}"
+
+
+def alert_of(file_name: str) -> str:
+    """The alert a test file belongs to (alert names are identifiers, without dots)."""
+    return file_name.removesuffix(TEST_SUFFIX).split(".", 1)[0]
 
 
 def scenario_dict(alert: str, scenario: Scenario) -> dict[str, Any]:
@@ -42,27 +49,34 @@ def scenario_dict(alert: str, scenario: Scenario) -> dict[str, Any]:
     }
 
 
-def unit_test_document(tests: AlertTests) -> dict[str, Any]:
-    """promtool's test document without `rule_files`; the test runner adds them and
-    gives the rule groups it writes this `evaluation_interval`, as the per-alert rule
-    files used to have."""
+def unit_test_documents(tests: AlertTests) -> dict[Duration | None, dict[str, Any]]:
+    """promtool's test documents without `rule_files`, by evaluation interval (None: the
+    alert's own); the test runner adds the rules, in groups of that interval."""
+    by_interval: dict[Duration | None, list[Scenario]] = {}
+    for scenario in tests.scenarios:
+        by_interval.setdefault(scenario.evaluation_interval, []).append(scenario)
     return {
-        "evaluation_interval": str(tests.evaluation_interval),
-        "tests": [scenario_dict(tests.alert, s) for s in tests.scenarios],
+        every: {
+            "evaluation_interval": str(every or tests.evaluation_interval),
+            "tests": [scenario_dict(tests.alert, s) for s in scenarios],
+        }
+        for every, scenarios in by_interval.items()
     }
 
 
 def emit(program: ProgramIR, suite: TestSuite, options: Options) -> Files:
     files: Files = {}
     for tests in suite.tests:
-        files[f"{tests.env}/{TESTS_DIR}/{unit_test_file(tests.alert)}"] = dump(
-            unit_test_document(tests),
-            header(
-                program.source,
-                f"{tests.env} unit tests of {tests.alert}; `rulesgen test` runs them against"
-                f" the deployed rules in {tests.env}/prometheus/",
-            ),
-        )
+        for every, document in unit_test_documents(tests).items():
+            files[f"{tests.env}/{TESTS_DIR}/{unit_test_file(tests.alert, every)}"] = dump(
+                document,
+                header(
+                    program.source,
+                    f"{tests.env} unit tests of {tests.alert}"
+                    + (f" evaluated every {every}" if every is not None else "")
+                    + f"; `rulesgen test` runs them against the deployed rules in {tests.env}/prometheus/",
+                ),
+            )
     return files
 
 

@@ -47,6 +47,7 @@ def expand_plans(alert: Alert, plans: Sequence[Plan]) -> AlertTests:
             interval=plan.step,
             series=plan.series,
             checks=tuple(Check(plan.step * c.step, expected_of(c.firing)) for c in plan.checks),
+            evaluation_interval=None if plan.eval_step == plans[0].eval_step else plan.eval_step,
         )
         for plan in plans
     )

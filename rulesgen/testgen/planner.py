@@ -19,7 +19,7 @@ from typing import cast
 
 from rulesgen.ir import Labels
 from rulesgen.kinds.base import AlertModel, Resolve
-from rulesgen.kinds.toolkit import BREACH, IDLE, SAFE, Phase
+from rulesgen.kinds.toolkit import BREACH, IDLE, SAFE, ForEdge, Phase
 from rulesgen.promql import Duration
 from rulesgen.spec.models import LabelSet
 from rulesgen.testgen.model.alertstate import Firing, alert_states
@@ -406,7 +406,7 @@ class Planner:
         # Checks sit on evaluation steps; `fire - k` is "one evaluation before".
         at = sorted({i - i % k for i in steps if i >= 0})
         checks = tuple(PlannedCheck(i, tuple(states[i])) for i in at)
-        return Plan(name, purpose, sim.sim.step, series, checks, self.eval_step)
+        return Plan(name, purpose, sim.sim.step, series, checks, sim.sim.step * k)
 
     def simulate(
         self,
@@ -467,11 +467,26 @@ class Planner:
         for name, timeline in self.alert.boundary_scenarios(warm, self.k):
             out.append(self._boundary(name, main, timeline))
 
+        for edge in self.alert.for_edges():
+            out.append(self._for_edge(main, edge))
+
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
             self._require(not any(states), f"{name} fires")
             out.append(self.scenario(name, "silent", sim, states, [warm, length - 1]))
         return out
+
+    def _for_edge(self, main: dict[str, str], edge: ForEdge) -> Plan:
+        """A breach evaluated every `edge.step * edge.every`: silent one evaluation before
+        it fires, firing when its `for` has elapsed, so half the `for` or twice it fails."""
+        length = sum(phase.steps for phase in edge.timeline)
+        sim = Simulation(self.alert, self.resolve, edge.step, length, edge.every)
+        sim.add(main, edge.timeline)
+        states = sim.run()
+        fire = self._first(states)
+        self._require(fire is not None, f"{edge.name} never fires")
+        assert fire is not None
+        return self.scenario(edge.name, "for", sim, states, [fire - edge.every, fire, fire + edge.every])
 
     # --- counters counted exactly ----------------------------------------------------
 
