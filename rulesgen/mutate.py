@@ -29,6 +29,8 @@ Everything else counts: score = killed / (mutants - equivalent).
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import math
 import operator
 import re
@@ -851,6 +853,96 @@ def _verdict(mutant: Mutant) -> None:
         mutant.status, mutant.killed_by = "killed", tuple(r.failed)
 
 
+def verdict_signature(closure: list[ClosureGroup], docs: Sequence[Mapping[str, Any]]) -> str:
+    """What decides a mutant's fate, without the alert rules' static labels and
+    annotations (env, cluster, links, severity): mutants never touch those, and the
+    baseline proves they match in each environment. Environments whose alert is equal
+    in this (staging without overrides) have the same mutants with the same fates."""
+    static: set[str] = set()
+    dynamic: set[str] = set()
+    for group in closure:
+        for rule in group.rules:
+            static |= {k for k, v in (rule.get("labels") or {}).items() if "{{" not in str(v)}
+            for k, v in (rule.get("annotations") or {}).items():
+                (dynamic if "{{" in str(v) else static).add(k)
+    static -= dynamic
+
+    def bare(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k not in static}
+
+    rules = [
+        [g.name, g.interval, [{**r, **{k: bare(r[k]) for k in ("labels", "annotations") if k in r}} for r in g.rules]]
+        for g in closure
+    ]
+    tests = [
+        {
+            **doc,
+            "tests": [
+                {
+                    **t,
+                    "alert_rule_test": [
+                        {
+                            **case,
+                            "exp_alerts": [{k: bare(v) for k, v in e.items()} for e in case.get("exp_alerts") or []],
+                        }
+                        for case in t.get("alert_rule_test") or []
+                    ],
+                }
+                for t in doc.get("tests") or []
+            ],
+        }
+        for doc in docs
+    ]
+    return hashlib.sha256(json.dumps([rules, tests], sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class _Run:
+    """Everything one `rulesgen mutate` run sends to promtool."""
+
+    jobs: int
+    timeout: float
+    baselines: list[AlertResult] = field(default_factory=list)
+    pending: list[_Pending] = field(default_factory=list)
+    # Alerts equal to one already mutated (see verdict_signature): (copy, original).
+    shared: list[tuple[AlertScore, AlertScore]] = field(default_factory=list)
+    seen: dict[str, AlertScore] = field(default_factory=dict)
+
+
+def _prepare(
+    run: _Run, score: AlertScore, paths: list[Path], closure: list[ClosureGroup], work: Path, units: Units
+) -> None:
+    """Queue an alert's baselines and mutants (or note the alert it shares them with)."""
+    rules = sum(len(g.rules) for g in closure)
+    scenarios: list[_Scenario] = []
+    docs = []
+    for path in paths:
+        doc = read_test(path)
+        docs.append(doc)
+        described = describe(score.env, path, doc, rules)
+        baseline = replace(described, failed=[], output="", ok=True)
+        stem = path.name.removesuffix(TEST_SUFFIX)
+        _, baseline.run_file = write_run_files(doc, closure, work, f"{stem}.baseline")
+        score.baselines.append(baseline)
+        run.baselines.append(baseline)
+        scenarios += _scenarios(doc, rules)
+    scenarios.sort(key=lambda s: s[0])
+    mutants = alert_mutants(score.env, score.alert, closure, units)
+    score.mutants = [mutant for mutant, _ in mutants]
+    signature = verdict_signature(closure, docs)
+    if signature in run.seen:
+        run.shared.append((score, run.seen[signature]))
+        return
+    run.seen[signature] = score
+    for n, (mutant, mutated) in enumerate(mutants):
+        if mutant.status == "pending":
+            # The first round probes: each mutant of the alert starts with another
+            # scenario, so every scenario's killing power is known after one round.
+            first = n % max(len(scenarios), 1)
+            left = scenarios[first:] + scenarios[:first]
+            run.pending.append(_Pending(mutant, mutated, described, left, work / f"{score.alert}.m{n:04d}"))
+
+
 def run_mutations(
     output: Path,
     envs: Sequence[str] | None = None,
@@ -863,10 +955,10 @@ def run_mutations(
 
     Each alert's unmutated baseline runs all its tests; mutants run them in rounds,
     stopping at the first failure (see `_run_stages`). All alerts' files of a round go
-    to promtool together: many files per process, balanced by cost."""
+    to promtool together: many files per process, balanced by cost. An alert equal in
+    another environment but for its static labels shares that one's verdicts."""
     scores: list[AlertScore] = []
-    baselines: list[AlertResult] = []
-    pending: list[_Pending] = []
+    run = _Run(jobs, timeout)
     with tempfile.TemporaryDirectory(prefix="rulesgen-mutate-") as tmp:
         for env in environments(output):
             if envs and env not in envs:
@@ -886,29 +978,14 @@ def run_mutations(
                 if not any("alert" in rule for g in closure for rule in g.rules):
                     score.baseline_ok, score.baseline_output = False, f"no alerting rule {alert} deployed"
                     continue
-                rules = sum(len(g.rules) for g in closure)
-                scenarios: list[_Scenario] = []
-                for path in paths:
-                    doc = read_test(path)
-                    described = describe(env, path, doc, rules)
-                    baseline = replace(described, failed=[], output="", ok=True)
-                    stem = path.name.removesuffix(TEST_SUFFIX)
-                    _, baseline.run_file = write_run_files(doc, closure, work, f"{stem}.baseline")
-                    score.baselines.append(baseline)
-                    baselines.append(baseline)
-                    scenarios += _scenarios(doc, rules)
-                scenarios.sort(key=lambda s: s[0])
-                mutants = alert_mutants(env, alert, closure, (units or {}).get((env, alert), ()))
-                for n, (mutant, mutated) in enumerate(mutants):
-                    score.mutants.append(mutant)
-                    if mutant.status == "pending":
-                        # The first round probes: each mutant of the alert starts with another
-                        # scenario, so every scenario's killing power is known after one round.
-                        first = n % max(len(scenarios), 1)
-                        left = scenarios[first:] + scenarios[:first]
-                        pending.append(_Pending(mutant, mutated, described, left, work / f"{alert}.m{n:04d}"))
-        run_promtool(baselines, jobs, timeout, max_files=24)
-        _run_stages(pending, jobs, timeout)
+                _prepare(run, score, paths, closure, work, (units or {}).get((env, alert), ()))
+        run_promtool(run.baselines, jobs, timeout, max_files=24)
+        _run_stages(run.pending, jobs, timeout)
+    for copy, original in run.shared:
+        for mine, theirs in zip(copy.mutants, original.mutants, strict=True):
+            if mine.status == "pending":
+                mine.status, mine.killed_by, mine.result = theirs.status, theirs.killed_by, theirs.result
+                mine.explanation = theirs.explanation
     for score in scores:
         failing = [b for b in score.baselines if not b.ok]
         if failing:

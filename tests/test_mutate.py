@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from rulesgen.mutate import (
     format_mutations,
     regex_alternatives,
     threshold_step,
+    verdict_signature,
 )
 from rulesgen.pipeline import build
 from rulesgen.testrun import ClosureGroup
@@ -259,3 +261,25 @@ def test_mutate_bad_input_exits_2(generated: Path, args: list[str], message: str
     result = run_cli("mutate", "--output", str(generated), *args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_environments_share_verdicts_only_when_their_alert_differs_in_static_labels_alone() -> None:
+    def closure(threshold: str, env: str) -> list[ClosureGroup]:
+        rule = {
+            "alert": "A",
+            "expr": f"x > {threshold}",
+            "labels": {"env": env, "severity": "critical"},
+            "annotations": {"runbook_url": f"https://r/{env}", "description": "{{ $value }} over " + threshold},
+        }
+        return [ClosureGroup("g", Path("g.rules.yml"), (rule,), "1m")]
+
+    def doc(env: str, value: str) -> dict[str, Any]:
+        expected = {"exp_labels": {"env": env, "severity": "critical"}, "exp_annotations": {"description": value}}
+        case = {"eval_time": "5m", "alertname": "A", "exp_alerts": [expected]}
+        return {"evaluation_interval": "1m", "tests": [{"name": "A/breach", "alert_rule_test": [case]}]}
+
+    prod = verdict_signature(closure("5", "prod"), [doc("prod", "6 over 5")])
+    assert prod == verdict_signature(closure("5", "staging"), [doc("staging", "6 over 5")])
+    # A threshold of its own, or an expected value rendered otherwise, is another alert.
+    assert prod != verdict_signature(closure("9", "staging"), [doc("staging", "6 over 5")])
+    assert prod != verdict_signature(closure("5", "staging"), [doc("staging", "7 over 5")])

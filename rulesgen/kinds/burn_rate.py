@@ -194,7 +194,7 @@ class BurnRate(ExactCounters, AlertModel):
         # them hourly keeps the tests cheap and still lands each tier's `for` on a
         # later evaluation than the one that made it pending.
         step = self.scenario_step().ms
-        return Duration(step * max(3_600_000 // step, 1))
+        return Duration(step * max(3 * 3_600_000 // step, 1))
 
     def horizon(self, step: Duration) -> int:
         # The long window still holds the warm-up's healthy traffic: at half the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, compress, count, islice, repeat
 from operator import add, is_not, mul, ne, sub
 from typing import cast
@@ -92,6 +92,13 @@ class Simulation:
         self.sim = SeriesSet(step, length, every=every)
         self.every = every  # rules are evaluated every `every` samples
         self.spreads: tuple[Spread, ...] = ()
+
+    def copy(self) -> Simulation:
+        """The same series, each with samples of its own to change."""
+        out = Simulation(self.alert, self.resolve, self.sim.step, self.sim.length, self.every)
+        out.spreads = self.spreads
+        out.sim.series = {key: replace(s, samples=list(s.samples)) for key, s in self.sim.series.items()}
+        return out
 
     def add(
         self,
@@ -606,35 +613,49 @@ class Planner:
         """A restart during a breach whose first scrape holds one event fewer than the
         counter did a window earlier: `x - x offset w` is -1, a reset, so the events
         since the restart count (the whole value). A rule that takes -1 for the
-        increase loses the series' part of the breach for a window; the series picked
-        is the one adding most to it."""
+        increase loses the series' part of the breach for a window. Per window and per
+        metric read, the series restarted is the one adding most to the breach."""
         warm, horizon = self.warm, self.horizon
         length = warm + horizon
+        windows = self.alert.counting_windows()
         out = []
-        for window in self.alert.counting_windows():
+        for window in windows:
             w = -(-window.ms // self.step.ms)
             at = max(warm + horizon // 2, w + 1)
             at += -at % self.k
-            sim, states = self.shaped(
+            sim, _ = self.shaped(
                 [(main, [Phase(self.alert.firing_levels()[0], length + w)])],
                 length + w,
                 lambda states: self._first(states) is not None,
                 noisy=False,
             )
-            grown: list[tuple[float, tuple[str, Labels]]] = []
-            for key, series in sorted(sim.sim.series.items()):
-                before, last = series.samples[at - 1 - w], series.samples[at - 1]
-                if before is not None and last is not None and series.samples[at] is not None:
-                    grown.append((last - before, key))
-            if not grown:
-                continue
-            samples = sim.sim.series[max(grown, key=lambda g: g[0])[1]].samples
-            start = (samples[at - w] or 0.0) - 1 - (samples[at] or 0.0)
-            samples[at:] = [v + start if v is not None else None for v in samples[at:]]
-            states = sim.run()
-            name = "reset_by_one" if len(self.alert.counting_windows()) == 1 else f"reset_by_one_{window}"
-            out.append(self.scenario(name, "counters", sim, states, [at - self.k, at, at + self.k, at + w]))
+            metrics = sorted({name for name, _ in sim.sim.series})
+            for metric in metrics:
+                restarted = self._restart_by_one(sim, metric, at, w)
+                if restarted is None:
+                    continue
+                states = restarted.run()
+                name = "reset_by_one" + (f"_{window}" if len(windows) > 1 else "")
+                name += f"_{metric}" if len(metrics) > 1 else ""
+                checks = [at - self.k, at, at + self.k, at + w]
+                out.append(self.scenario(name, "counters", restarted, states, checks))
         return out
+
+    def _restart_by_one(self, sim: Simulation, metric: str, at: int, w: int) -> Simulation | None:
+        """A copy of `sim` whose fastest-growing series of `metric` restarts at step `at`
+        one below its value `w` steps earlier, counting on as before (None: no series)."""
+        grown: list[tuple[float, tuple[str, Labels]]] = []
+        for key, series in sorted(sim.sim.series.items()):
+            before, last = series.samples[at - 1 - w], series.samples[at - 1]
+            if key[0] == metric and before is not None and last is not None and series.samples[at] is not None:
+                grown.append((last - before, key))
+        if not grown:
+            return None
+        copy = sim.copy()
+        samples = copy.sim.series[max(grown, key=lambda g: g[0])[1]].samples
+        start = (samples[at - w] or 0.0) - 1 - (samples[at] or 0.0)
+        samples[at:] = [v + start if v is not None else None for v in samples[at:]]
+        return copy
 
     @staticmethod
     def _fresh(samples: list[float | None], at: int, rebase: bool) -> None:
