@@ -216,10 +216,14 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         for a in e.alerts
     }
     known = {a for e in program.envs if e.env in envs for a in units if a[0] == e.env}
-    unknown = sorted(set(args.alert or ()) - {name for _, name in known})
+    named = {name for _, name in known}
+    unknown = sorted((set(args.alert or ()) | set(args.skip_alert or ())) - named)
     if unknown:
         return _bad_input(args, f"unknown alert {', '.join(map(repr, unknown))} in {', '.join(envs)}")
-    report = run_mutations(args.output, envs, args.alert, args.jobs or os.cpu_count() or 2, units)
+    alerts = sorted(set(args.alert or named) - set(args.skip_alert or ()))
+    if not alerts:
+        return _bad_input(args, "--skip-alert leaves no alert to mutate")
+    report = run_mutations(args.output, envs, alerts, args.jobs or os.cpu_count() or 2, units)
     if args.format == "json":
         _print_json(mutations_json(report))
     else:
@@ -375,6 +379,7 @@ def parser() -> argparse.ArgumentParser:
         if name == "mutate":
             cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
             cmd.add_argument("--alert", action="append", help="only this alert (repeatable)")
+            cmd.add_argument("--skip-alert", action="append", help="all alerts but this one (repeatable)")
             cmd.add_argument("--min-score", type=_score, default=0.0, help="exit 1 below this score (0..1 or percent)")
             cmd.add_argument(
                 "--jobs", type=_positive, default=None, help="parallel promtool processes (default: cores)"

@@ -283,3 +283,16 @@ def test_environments_share_verdicts_only_when_their_alert_differs_in_static_lab
     # A threshold of its own, or an expected value rendered otherwise, is another alert.
     assert prod != verdict_signature(closure("9", "staging"), [doc("staging", "6 over 5")])
     assert prod != verdict_signature(closure("5", "staging"), [doc("staging", "7 over 5")])
+
+
+def test_skip_alert_leaves_an_alert_out_and_names_unknown_ones(generated: Path) -> None:
+    require("promtool")
+    where = ["--output", str(generated), "--env", "prod", "--format", "json"]
+    alerts = ["--alert", "BillingPendingBacklog", "--alert", "RedisMemoryHigh"]
+    result = run_cli("mutate", *where, *alerts, "--skip-alert", "RedisMemoryHigh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [a["alert"] for a in json.loads(result.stdout)["alerts"]] == ["BillingPendingBacklog"]
+    unknown = run_cli("mutate", *where, "--skip-alert", "NoSuchAlert")
+    assert unknown.returncode == 2 and "NoSuchAlert" in unknown.stdout + unknown.stderr
+    nothing = run_cli("mutate", *where, "--alert", "RedisMemoryHigh", "--skip-alert", "RedisMemoryHigh")
+    assert nothing.returncode == 2
