@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("counter_increase", "ratio", "gauge_threshold", "gauge_ratio", "latency_regression", "burn_rate")
 
 
-def synthetic_alert(i: int) -> dict[str, Any]:
-    kind = KINDS[i % len(KINDS)]
+def synthetic_alert(i: int, kinds: Sequence[str] = KINDS) -> dict[str, Any]:
+    kind = kinds[i % len(kinds)]
     common: dict[str, Any] = {
         "name": f"Synthetic{i}",
         "kind": kind,
@@ -81,7 +82,7 @@ def synthetic_alert(i: int) -> dict[str, Any]:
     }
 
 
-def synthetic_spec(n: int) -> str:
+def synthetic_spec(n: int, kinds: Sequence[str] = KINDS) -> str:
     labels = ["status", "network", "route"]
     metrics: dict[str, Any] = {}
     for j in range(50):
@@ -96,7 +97,7 @@ def synthetic_spec(n: int) -> str:
             "teams": {f"team{t}": {} for t in range(10)},
             "severities": {"critical": {}, "warning": {}},
             "metrics": metrics,
-            "alerts": [synthetic_alert(i) for i in range(n)],
+            "alerts": [synthetic_alert(i, kinds) for i in range(n)],
         },
         sort_keys=False,
     )

@@ -113,7 +113,10 @@ def live_rules(tmp: Path) -> list[str]:
         for group in doc["groups"]:
             group["interval"] = "1s"
             for rule in group["rules"]:
-                rule.pop("for", None)
+                # An absence alert keeps its `for`: without it, it fires at the first
+                # evaluation, before Prometheus has scraped anything.
+                if not str(rule.get("expr", "")).startswith("absent("):
+                    rule.pop("for", None)
                 rule["expr"] = re.sub(r"offset (\w+)", shrunk, rule["expr"])
         target = tmp / path.name
         target.write_text(yaml.safe_dump(doc))

@@ -7,6 +7,7 @@ time; explore new ones with `HYPOTHESIS_PROFILE=explore pytest tests/test_proper
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -173,8 +174,10 @@ def test_random_specs_compile_to_rules_promtool_accepts(tmp_path: Path, raw: lis
 def test_random_specs_generated_tests_pass_in_promtool(tmp_path: Path, raw: list[dict[str, Any]]) -> None:
     """The scenario model's expectations (values, annotations, timing) match Prometheus."""
     files = build_text(spec_of(raw), "random.yaml")
-    write(tmp_path, files)
+    # hypothesis runs every example in the same tmp_path: a tree of its own for each
+    out = Path(tempfile.mkdtemp(dir=tmp_path))
+    write(out, files)
     require("promtool")
-    report = run_tests(tmp_path, ["prod"])  # the tests name no rule files: the runner adds the deployed ones
+    report = run_tests(out, ["prod"])  # the tests name no rule files: the runner adds the deployed ones
     assert report.results
     assert all(r.ok for r in report.results), format_report(report)[-6000:]
