@@ -33,6 +33,8 @@ def test_fixture_compiles_to_its_expected_rules(kind: str) -> None:
     files = _expected_files(build_text((folder / "spec.yaml").read_text(), "spec.yaml"))
     expected = folder / "expected"
     if os.environ.get("UPDATE_FIXTURES"):
+        for stale in [p for p in expected.rglob("*") if p.is_file() and str(p.relative_to(expected)) not in files]:
+            stale.unlink()
         for path, content in files.items():
             (expected / path).parent.mkdir(parents=True, exist_ok=True)
             (expected / path).write_bytes(content)

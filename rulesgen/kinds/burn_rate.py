@@ -190,11 +190,13 @@ class BurnRate(ExactCounters, AlertModel):
         return self.history(step) + 2
 
     def evaluation_step(self) -> Duration:
-        # Every rule of a burn-rate alert reads windows of hours to days; evaluating
-        # them hourly keeps the tests cheap and still lands each tier's `for` on a
-        # later evaluation than the one that made it pending.
+        # Every rule of a burn-rate alert reads windows of hours to days: evaluating
+        # them every few hours keeps three days of tests cheap (the `for` edges pin each
+        # `for` finely). At most the shortest long window, though: a tier's crossing
+        # scenario needs its long window to hold two halves of an evaluation.
         step = self.scenario_step().ms
-        return Duration(step * max(3 * 3_600_000 // step, 1))
+        every = min(3 * 3_600_000, min(tier.long.ms for tier in self.tiers))
+        return Duration(step * max(every // step, 1))
 
     def horizon(self, step: Duration) -> int:
         # The long window still holds the warm-up's healthy traffic: at half the

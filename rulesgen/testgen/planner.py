@@ -10,6 +10,7 @@ with each environment's labels and annotations.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -533,6 +534,7 @@ class Planner:
                 out.append(self.scenario("born_in_window", "counters", sim, states, checks))
                 break
         self._require(bool(out), "a series born with a breach never fires")
+        out.extend(self._born_apart(main, timeline))
 
         # Fresh start: the series appear with lifetime totals past the threshold, but
         # nothing of the metric existed a window earlier: they are not new events.
@@ -656,6 +658,33 @@ class Planner:
         start = (samples[at - w] or 0.0) - 1 - (samples[at] or 0.0)
         samples[at:] = [v + start if v is not None else None for v in samples[at:]]
         return copy
+
+    def _born_apart(self, main: dict[str, str], timeline: Sequence[Phase]) -> list[Plan]:
+        """Each other value a matcher names for a label the alert does not group by,
+        born alone beside the main scope's idle history (arbitrum's first failures where
+        a global burn rate sums both mainnets): a rule that counts births of some values
+        only pages a window late for the others."""
+        grouped = set(self.alert.grouping())
+        out = []
+        for label, values in sorted(self.named.items()):
+            if label in grouped:
+                continue
+            for value in values:
+                if value == main.get(label):
+                    continue
+                sim = Simulation(self.alert, self.resolve, self.step, self.warm + self.horizon, self.k)
+                sim.add({**main, label: value}, timeline)
+                births = [self._born(samples) for samples in self._samples(sim)]
+                sim.add(main, [Phase(IDLE, self.warm + self.horizon)], relabel={WITNESS_LABEL: "existing"})
+                states = sim.run()
+                fire = self._first(states)
+                if fire is None:
+                    continue
+                name = "born_in_window_" + re.sub(r"[^A-Za-z0-9_]+", "_", value).strip("_")
+                out.append(
+                    self.scenario(name, "counters", sim, states, [min(births), fire - self.k, fire, fire + self.k])
+                )
+        return out
 
     @staticmethod
     def _fresh(samples: list[float | None], at: int, rebase: bool) -> None:
