@@ -467,10 +467,7 @@ class Planner:
 
         for name, timeline in self.alert.extra_firing_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
-            fire = self._first(states)
-            self._require(fire is not None, f"{name} never fires")
-            assert fire is not None
-            out.append(self.scenario(name, "breach", sim, states, [fire - self.k, fire, fire + self.k]))
+            out.append(self._fires(name, "breach", sim, states, f"{name} never fires"))
 
         for name, timeline in self.alert.boundary_scenarios(warm, self.k):
             out.append(self._boundary(name, main, timeline))
@@ -490,11 +487,23 @@ class Planner:
         length = sum(phase.steps for phase in edge.timeline)
         sim = Simulation(self.alert, self.resolve, edge.step, length, edge.every)
         sim.add(main, edge.timeline)
-        states = sim.run()
+        return self._fires(edge.name, "for", sim, sim.run(), f"{edge.name} never fires")
+
+    def _fires(
+        self,
+        name: str,
+        purpose: str,
+        sim: Simulation,
+        states: list[list[Firing]],
+        what: str,
+        before: Sequence[int] = (),
+    ) -> Plan:
+        """A scenario that must fire (`what` says otherwise): checked one evaluation before
+        it does, when it does and one evaluation after, and at the steps `before`."""
         fire = self._first(states)
-        self._require(fire is not None, f"{edge.name} never fires")
+        self._require(fire is not None, what)
         assert fire is not None
-        return self.scenario(edge.name, "for", sim, states, [fire - edge.every, fire, fire + edge.every])
+        return self.scenario(name, purpose, sim, states, [*before, fire - sim.every, fire, fire + sim.every])
 
     # --- counters counted exactly ----------------------------------------------------
 
@@ -521,17 +530,9 @@ class Planner:
         # Every value a matcher names is born (arbitrum beside polygon): a rule that
         # counted births of one value only pages late, or never, for the others.
         for timeline in timelines:
-            sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
-            for scope in [main, *self.alternates(main)]:
-                sim.add(scope, timeline)
-            births = [self._born(samples) for samples in self._samples(sim)]
-            sim.add(main, [Phase(IDLE, length)], relabel={WITNESS_LABEL: "existing"})
-            states = sim.run()
-            fire = self._first(states)
-            if fire is not None:
-                born = min(births)
-                checks = [born, fire - self.k, fire, fire + self.k]
-                out.append(self.scenario("born_in_window", "counters", sim, states, checks))
+            born = self._born_plan("born_in_window", main, [main, *self.alternates(main)], timeline)
+            if born is not None:
+                out.append(born)
                 break
         self._require(bool(out), "a series born with a breach never fires")
         out.extend(self._born_apart(main, timeline))
@@ -541,7 +542,7 @@ class Planner:
         sim = Simulation(self.alert, self.resolve, self.step, horizon + length, self.k)
         sim.add(main, [Phase(first, horizon), Phase(SAFE, length)])
         for samples in self._samples(sim):
-            samples[:horizon] = [None] * horizon
+            self._fresh(samples, horizon, rebase=False)
         states = sim.run()
         self._require(self._first(states) is None, "lifetime totals at a fresh start fire")
         out.append(self.scenario("fresh_start", "counters", sim, states, [horizon, horizon + length - 1]))
@@ -550,34 +551,16 @@ class Planner:
         # the metric has a window of history, so it pages `for` after that and not one
         # evaluation sooner. A rule counting lifetime totals, or looking back less than
         # a window for the metric's history, pages early.
-        sim = Simulation(self.alert, self.resolve, self.step, 2 * horizon + length, self.k)
-        sim.add(main, [Phase(first, 2 * horizon + length)])
-        for samples in self._samples(sim):
-            samples[:horizon] = [None] * horizon
-        states = sim.run()
-        fire = self._first(states)
-        self._require(fire is not None, "a breach seen from a fresh start never fires")
-        assert fire is not None
-        out.append(self.scenario("fresh_breach", "counters", sim, states, [fire - self.k, fire, fire + self.k]))
+        out.append(self._fresh_breach(main, None, rebase=False))
 
         # One metric fresh while the others have history (a ratio of two counters): it
         # first counts a window after it appears, whether it appears with lifetime
         # totals or from zero. Counting it sooner moves the ratio while the other
         # metric already counts, which a fresh start of both would hide.
-        metrics = sorted({name for name, _ in sim.sim.series})
+        metrics = sorted({use.selector.metric for use in self.alert.selectors()})
         for metric in metrics if len(metrics) > 1 else ():
-            for variant, rebase in (("lifetime", False), ("from_zero", True)):
-                sim = Simulation(self.alert, self.resolve, self.step, 2 * horizon + length, self.k)
-                sim.add(main, [Phase(first, 2 * horizon + length)])
-                for (name, _), series in sim.sim.series.items():
-                    if name == metric:
-                        self._fresh(series.samples, horizon, rebase)
-                states = sim.run()
-                fire = self._first(states)
-                self._require(fire is not None, f"a breach with {metric} fresh never fires")
-                assert fire is not None
-                checks = [fire - self.k, fire, fire + self.k]
-                out.append(self.scenario(f"fresh_{metric}_{variant}", "counters", sim, states, checks))
+            out.append(self._fresh_breach(main, metric, rebase=False))
+            out.append(self._fresh_breach(main, metric, rebase=True))
 
         # Reset: every counter drops to 0 and stays there for a while, then healthy
         # traffic resumes: only the events since the reset count.
@@ -659,6 +642,40 @@ class Planner:
         samples[at:] = [v + start if v is not None else None for v in samples[at:]]
         return copy
 
+    def _fresh_breach(self, main: dict[str, str], metric: str | None, rebase: bool) -> Plan:
+        """A breach whose series of `metric` (of every metric: None) appear only after a
+        horizon of events Prometheus did not see, with those lifetime totals or, with
+        `rebase`, from zero; it fires `for` after their window has filled."""
+        horizon, length = self.horizon, self.warm + self.horizon
+        sim = Simulation(self.alert, self.resolve, self.step, 2 * horizon + length, self.k)
+        sim.add(main, [Phase(self.alert.firing_levels()[0], 2 * horizon + length)])
+        for (name, _), series in sim.sim.series.items():
+            if metric in (None, name):
+                self._fresh(series.samples, horizon, rebase)
+        if metric is None:
+            return self._fires(
+                "fresh_breach", "counters", sim, sim.run(), "a breach seen from a fresh start never fires"
+            )
+        variant = "from_zero" if rebase else "lifetime"
+        what = f"a breach with {metric} fresh never fires"
+        return self._fires(f"fresh_{metric}_{variant}", "counters", sim, sim.run(), what)
+
+    def _born_plan(
+        self, name: str, main: dict[str, str], scopes: Sequence[dict[str, str]], timeline: Sequence[Phase]
+    ) -> Plan | None:
+        """`scopes` born into `timeline` (blank until their first event) beside an idle
+        series of the main scope that existed all along; None when that never fires."""
+        length = self.warm + self.horizon
+        sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
+        for scope in scopes:
+            sim.add(scope, timeline)
+        births = [self._born(samples) for samples in self._samples(sim)]
+        sim.add(main, [Phase(IDLE, length)], relabel={WITNESS_LABEL: "existing"})
+        states = sim.run()
+        if self._first(states) is None:
+            return None
+        return self._fires(name, "counters", sim, states, f"{name} never fires", before=[min(births)])
+
     def _born_apart(self, main: dict[str, str], timeline: Sequence[Phase]) -> list[Plan]:
         """Each other value a matcher names for a label the alert does not group by,
         born alone beside the main scope's idle history (arbitrum's first failures where
@@ -672,18 +689,10 @@ class Planner:
             for value in values:
                 if value == main.get(label):
                     continue
-                sim = Simulation(self.alert, self.resolve, self.step, self.warm + self.horizon, self.k)
-                sim.add({**main, label: value}, timeline)
-                births = [self._born(samples) for samples in self._samples(sim)]
-                sim.add(main, [Phase(IDLE, self.warm + self.horizon)], relabel={WITNESS_LABEL: "existing"})
-                states = sim.run()
-                fire = self._first(states)
-                if fire is None:
-                    continue
                 name = "born_in_window_" + re.sub(r"[^A-Za-z0-9_]+", "_", value).strip("_")
-                out.append(
-                    self.scenario(name, "counters", sim, states, [min(births), fire - self.k, fire, fire + self.k])
-                )
+                born = self._born_plan(name, main, [{**main, label: value}], timeline)
+                if born is not None:
+                    out.append(born)
         return out
 
     @staticmethod
