@@ -267,12 +267,8 @@ class Closure:
 
     def readers(self, record: str) -> Iterator[tuple[Any, Path]]:
         """Every selector of `record` in the closure, with its parents."""
-        for _, tree in self.trees:
-            if tree is None:
-                continue
-            for node, parents in _walk(tree):
-                if _kind(node) == "VectorSelector" and node.name == record:
-                    yield node, parents
+        for _, node, parents in self.reading_rules(record):
+            yield node, parents
 
     def non_negative(self, node: Any, seen: frozenset[str] = frozenset()) -> bool:
         kind = _kind(node)

@@ -475,26 +475,32 @@ def routed_labels(config: Mapping[str, Any]) -> frozenset[str] | None:
     pending: list[Any] = [config.get("route") or {}]
     while pending:
         route = pending.pop()
-        if not isinstance(route, Mapping):
+        found = _block_labels(route, _ROUTE_MATCHER_KEYS)
+        if found is None:
             return None
-        for key in _ROUTE_MATCHER_KEYS:
-            if key in route:
-                found = _matcher_labels(route[key])
-                if found is None:
-                    return None
-                names |= found
+        names |= found
         pending.extend(route.get("routes") or ())
     for rule in config.get("inhibit_rules") or ():
-        if not isinstance(rule, Mapping):
+        found = _block_labels(rule, _INHIBIT_MATCHER_KEYS)
+        if found is None:
             return None
-        for key in _INHIBIT_MATCHER_KEYS:
-            if key in rule:
-                found = _matcher_labels(rule[key])
-                if found is None:
-                    return None
-                names |= found
-        names |= {str(label) for label in rule.get("equal") or ()}
+        names |= found | {str(label) for label in rule.get("equal") or ()}
     return frozenset(names)
+
+
+def _block_labels(block: Any, keys: Iterable[str]) -> set[str] | None:
+    """Label names the matchers under `keys` of one route or inhibit rule name; None
+    when the block is not a mapping or holds a matcher `_matcher_labels` cannot read."""
+    if not isinstance(block, Mapping):
+        return None
+    names: set[str] = set()
+    for key in keys:
+        if key in block:
+            found = _matcher_labels(block[key])
+            if found is None:
+                return None
+            names |= found
+    return names
 
 
 def route_input(labels: Mapping[str, str], routed: frozenset[str] | None) -> tuple[tuple[str, str | None], ...]:

@@ -135,8 +135,8 @@ def _run_stages(pending: list[_Pending], jobs: int, timeout: float) -> None:
             parts.append([])
             for n, (interval, tests) in enumerate(sorted(by_interval.items())):
                 doc = {"evaluation_interval": interval, "tests": tests}
-                result = replace(p.described, failed=[], output="", ok=True, scenarios=[])
-                result.scenarios = [str(t.get("name", "")) for t in tests]
+                names = [str(t.get("name", "")) for t in tests]
+                result = replace(p.described, failed=[], output="", ok=True, scenarios=names)
                 stem = f"{p.stem.name}.r{round_}.{n}"
                 _, result.run_file = write_run_files(doc, p.closure, p.stem.parent, stem)
                 parts[-1].append(result)
@@ -144,12 +144,13 @@ def _run_stages(pending: list[_Pending], jobs: int, timeout: float) -> None:
         run_promtool(runs, jobs, timeout, max_files=24)
         for p, results in zip(pending, parts, strict=True):
             p.mutant.result = _merged(results)
+            if p.mutant.result.ok and p.left:
+                continue  # passed this round's scenarios: more to come
             _verdict(p.mutant)
             if p.mutant.status == "killed":
                 kills.record(p)
-        pending = [p for p in pending if p.mutant.status == "survived" and p.left]
+        pending = [p for p in pending if p.mutant.status == "pending"]
         for p in pending:
-            p.mutant.status = "pending"
             kills.reorder(p)
         size, round_ = size * 2 if round_ else size, round_ + 1
 
