@@ -26,7 +26,7 @@ from rulesgen.kinds.ratio import level_counts, put_ratio, ratio_atoms, ratio_exp
 from rulesgen.kinds.toolkit import HISTORY, IDLE, SAFE, ForEdge, Phase, edge_evaluation
 from rulesgen.promql import Duration, number
 from rulesgen.spec.models import Identifier, LabelName, MetricType, PositiveDuration, SelectorSpec, StrictModel
-from rulesgen.testgen.model.series import SeriesSet
+from rulesgen.testgen.model.series import LOOKBACK, SeriesSet
 
 
 class Tier(StrictModel):
@@ -224,7 +224,10 @@ class BurnRate(ExactCounters, AlertModel):
         half = max(every // 2, 1)
         for i, tier in enumerate(self.tiers):
             short = -(-tier.short.ms // step.ms)
-            x = -(-short // half) * half  # the short window fits in X, and 2X is an evaluation
+            # X holds the short window and more than a quarter of the long one, so a long
+            # window halved holds the over half alone at 2X; 2X is an evaluation.
+            quarter = tier.long.ms // 4 // step.ms + 1
+            x = -(-max(short, quarter) // half) * half
             pending = -(-tier.for_.ms // step.ms) + 2 * every
             timeline = [
                 Phase(IDLE, history),
@@ -243,15 +246,64 @@ class BurnRate(ExactCounters, AlertModel):
         out = []
         for i, tier in enumerate(self.tiers):
             every = edge_evaluation(tier.for_, Duration(60_000), self.evaluation_step(), [tier.long, tier.short])
-            if every is None:
-                continue
-            history = tier.long.ms // every.ms
-            breach = -(-tier.for_.ms // every.ms) + 4
-            timeline = (Phase(HISTORY, history), Phase(self.tier_level(i), breach))
-            out.append(
-                ForEdge(f"{tier.tier}_{tier.long}_{tier.short}_for_{tier.for_}_every_{every}", timeline, every, 1)
-            )
+            if every is not None:
+                history = tier.long.ms // every.ms
+                breach = -(-tier.for_.ms // every.ms) + 4
+                timeline = (Phase(HISTORY, history), Phase(self.tier_level(i), breach))
+                out.append(
+                    ForEdge(f"{tier.tier}_{tier.long}_{tier.short}_for_{tier.for_}_every_{every}", timeline, every, 1)
+                )
+            out.extend(self._dip(i))
+            out.extend(self._gap(i))
         return out
+
+    def _window_evaluation(self, tier: Tier) -> Duration | None:
+        """The coarsest evaluation interval that divides both windows and fits four
+        times in the short one (None: none does)."""
+        steps = (Duration.parse(d) for d in ("3h", "1h", "30m", "15m", "5m", "1m"))
+        fits = [d for d in steps if 4 * d.ms <= tier.short.ms and tier.short.ms % d.ms == 0]
+        return next((d for d in fits if d <= self.evaluation_step() and tier.long.ms % d.ms == 0), None)
+
+    def _gap(self, index: int) -> list[ForEdge]:
+        """A tier's breach interrupted by a scrape outage of half its short window past
+        the lookback: afterwards the short window looks back into the outage and counts
+        nothing for a while (it cannot tell events from lifetime totals there), while
+        the long one still counts. The tier pages again `for` after the short window
+        has data on both ends; a rule that counts a series whole where the window has
+        no sample of the metric, or looks for one at half or twice the window, pages early."""
+        tier = self.tiers[index]
+        every = self._window_evaluation(tier)
+        if every is None:
+            return []
+        evaluations = -(-tier.for_.ms // every.ms) + 4
+        history = tier.long.ms // every.ms
+        gap = -(-(LOOKBACK.ms + tier.short.ms // 2) // every.ms)
+        short = tier.short.ms // every.ms
+        breach = Phase(self.tier_level(index), evaluations + gap + short + evaluations)
+        name = f"{tier.tier}_{tier.long}_{tier.short}_scrape_outage_every_{every}"
+        return [
+            ForEdge(name, (Phase(HISTORY, history), breach), every, 1, births=False, gap=(history + evaluations, gap))
+        ]
+
+    def _dip(self, index: int) -> list[ForEdge]:
+        """A tier's short window told from its half and its double: a surge at three
+        times the limit (the long window stays over it from then on), a healthy dip of
+        three short windows (every short window empties, so the tier resolves), then
+        the tier's breach, whose short window crosses the limit about one short window
+        later. Evaluated every quarter of the short window at least."""
+        tier = self.tiers[index]
+        every = self._window_evaluation(tier)
+        if every is None:
+            return []
+        short = tier.short.ms // every.ms
+        timeline = (
+            Phase(HISTORY, tier.long.ms // every.ms),
+            Phase(f"surge_{index}", 4 * short),
+            Phase(SAFE, 3 * short),
+            Phase(self.tier_level(index), 2 * short + -(-tier.for_.ms // every.ms) + 4),
+        )
+        name = f"{tier.tier}_{tier.long}_{tier.short}_dips_under_its_short_window_every_{every}"
+        return [ForEdge(name, timeline, every, 1, births=False)]
 
     def tier_level(self, index: int) -> str:
         tier = self.tiers[index]
@@ -279,6 +331,8 @@ class BurnRate(ExactCounters, AlertModel):
         for i, tier in enumerate(self.tiers):
             errors = math.ceil(tier.factor * budget * 1.05 * self.SCALE)
             counts[self.tier_level(i)] = level_counts(min(errors, self.SCALE), self.SCALE, atoms[2])
+            surge = math.ceil(3 * self.limit(tier) * self.SCALE)
+            counts[f"surge_{i}"] = level_counts(min(surge, self.SCALE), self.SCALE, atoms[2])
             # Half the step a mutation nudges the limit by, either side of it (whole counts).
             at = round(self.limit(tier) * self.SCALE)
             d = max(round(min(0.01, self.limit(tier) / 10) / 2 * self.SCALE), 1)

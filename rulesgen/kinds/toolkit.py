@@ -23,14 +23,18 @@ class Phase:
 
 @dataclass(frozen=True)
 class ForEdge:
-    """A breach that pins one `for` down: samples every `step`, evaluated every `every`
-    samples, the evaluation fine enough to tell the `for` from its half and its double
-    where the kind's own evaluation step is not (see AlertModel.for_edges)."""
+    """A breach that pins one `for` (or a window) down: samples every `step`, evaluated
+    every `every` samples, the evaluation fine enough to tell the `for` from its half
+    and its double where the kind's own evaluation step is not (see
+    AlertModel.for_edges). `births`: the breach is also proven born (exact counters);
+    `gap`: a stretch in which no series is scraped while the counters go on counting."""
 
     name: str
     timeline: tuple[Phase, ...]
     step: Duration
     every: int
+    births: bool = True
+    gap: tuple[int, int] = (0, 0)  # (first step, steps) no series is scraped: an outage
 
 
 def edge_evaluation(for_: Duration, step: Duration, coarse: Duration, windows: Sequence[Duration]) -> Duration | None:
@@ -79,7 +83,8 @@ def increments(timeline: Sequence[Phase], length: int, patterns: dict[str, list[
     (aligned to the step number, so a window of the pattern's length sums exactly)."""
     out: list[float] = []
     for level, steps in runs(timeline, length):
-        pattern = patterns[level]
+        # A history is idle counters, however long the kind's own history would be.
+        pattern = patterns[IDLE if level == HISTORY and HISTORY not in patterns else level]
         shift = len(out) % len(pattern)
         rotated = pattern[shift:] + pattern[:shift]
         out.extend((rotated * -(-steps // len(pattern)))[:steps])

@@ -20,7 +20,7 @@ from typing import cast
 
 from rulesgen.ir import Labels
 from rulesgen.kinds.base import AlertModel, Resolve
-from rulesgen.kinds.toolkit import BREACH, IDLE, SAFE, ForEdge, Phase
+from rulesgen.kinds.toolkit import BREACH, HISTORY, IDLE, SAFE, ForEdge, Phase
 from rulesgen.promql import Duration
 from rulesgen.spec.models import LabelSet
 from rulesgen.testgen.model.alertstate import Firing, alert_states
@@ -474,6 +474,14 @@ class Planner:
 
         for edge in self.alert.for_edges():
             out.append(self._for_edge(main, edge))
+            if invariants.exact_counters and edge.births:
+                # Born into the breach and evaluated as finely: a rule that misses the
+                # births of some value in a short window pages that window late.
+                born = self._born_plan(f"born_in_window_{edge.name}", main, [main], edge.timeline, edge)
+                out.extend([born] if born is not None else [])
+                out.extend(self._born_apart(main, edge.timeline, edge))
+                out.append(self._fresh_edge(main, edge))
+                out.extend(self._restart_edge(main, edge))
 
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
@@ -482,12 +490,25 @@ class Planner:
         return out
 
     def _for_edge(self, main: dict[str, str], edge: ForEdge) -> Plan:
-        """A breach evaluated every `edge.step * edge.every`: silent one evaluation before
-        it fires, firing when its `for` has elapsed, so half the `for` or twice it fails."""
+        """A breach evaluated every `edge.step * edge.every`, checked one evaluation before
+        and at every change of what fires: half the `for` or twice it, or a window
+        halved or doubled, moves one of them."""
         length = sum(phase.steps for phase in edge.timeline)
         sim = Simulation(self.alert, self.resolve, edge.step, length, edge.every)
         sim.add(main, edge.timeline)
-        return self._fires(edge.name, "for", sim, sim.run(), f"{edge.name} never fires")
+        start, steps = edge.gap
+        for samples in self._samples(sim):
+            samples[start : start + steps] = [None] * len(samples[start : start + steps])
+        states = sim.run()
+        self._require(self._first(states) is not None, f"{edge.name} never fires")
+        # A stalled counter beside it (not through an outage, which it would bridge),
+        # where it changes nothing: a rule that takes no events in a window for a
+        # reset counts its whole value there.
+        for stall in self.shape().stalled if not steps else ():
+            trial = sim.copy().add_stalled(*stall)
+            if trial.run() == states:
+                sim = trial
+        return self.scenario(edge.name, "for", sim, states, self._changes(states, edge.every))
 
     def _fires(
         self,
@@ -536,6 +557,7 @@ class Planner:
                 break
         self._require(bool(out), "a series born with a breach never fires")
         out.extend(self._born_apart(main, timeline))
+        out.extend(self._born_after_start(main, window) for window in self.alert.counting_windows())
 
         # Fresh start: the series appear with lifetime totals past the threshold, but
         # nothing of the metric existed a window earlier: they are not new events.
@@ -551,7 +573,11 @@ class Planner:
         # the metric has a window of history, so it pages `for` after that and not one
         # evaluation sooner. A rule counting lifetime totals, or looking back less than
         # a window for the metric's history, pages early.
-        out.append(self._fresh_breach(main, None, rebase=False))
+        # At every level (each burn-rate tier alone), checked at every change of what
+        # fires: a rule that counts lifetime totals in one window only, or looks back
+        # half a window for the metric's history, pages that level early.
+        levels = self.alert.firing_levels()
+        out.extend(self._fresh_breach(main, None, rebase=False, level=level) for level in levels)
 
         # One metric fresh while the others have history (a ratio of two counters): it
         # first counts a window after it appears, whether it appears with lifetime
@@ -614,6 +640,7 @@ class Planner:
                 lambda states: self._first(states) is not None,
                 noisy=False,
             )
+            self._lifetime_totals(sim)
             metrics = sorted({name for name, _ in sim.sim.series})
             for metric in metrics:
                 restarted = self._restart_by_one(sim, metric, at, w)
@@ -622,9 +649,22 @@ class Planner:
                 states = restarted.run()
                 name = "reset_by_one" + (f"_{window}" if len(windows) > 1 else "")
                 name += f"_{metric}" if len(metrics) > 1 else ""
-                checks = [at - self.k, at, at + self.k, at + w]
+                # Mid-window too: the windows shorter than `w` have seen the restart
+                # go by, so this window alone decides there.
+                checks = [at - self.k, at, at + self.k, at + w // 2, at + w]
                 out.append(self.scenario(name, "counters", restarted, states, checks))
         return out
+
+    @staticmethod
+    def _lifetime_totals(sim: Simulation) -> None:
+        """Counters that Prometheus first saw far from zero, as real ones are: ten times
+        the largest count of the scenario added to every sample. No window's events
+        change, but a value counted whole (after a reset) is then a lifetime total that
+        swamps a window's events, as it does in production."""
+        top = max((v for samples in Planner._samples(sim) for v in samples if v is not None), default=0.0)
+        base = float(10 ** len(str(int(top))))
+        for samples in Planner._samples(sim):
+            samples[:] = [None if v is None else v + base for v in samples]
 
     def _restart_by_one(self, sim: Simulation, metric: str, at: int, w: int) -> Simulation | None:
         """A copy of `sim` whose fastest-growing series of `metric` restarts at step `at`
@@ -642,31 +682,91 @@ class Planner:
         samples[at:] = [v + start if v is not None else None for v in samples[at:]]
         return copy
 
-    def _fresh_breach(self, main: dict[str, str], metric: str | None, rebase: bool) -> Plan:
-        """A breach whose series of `metric` (of every metric: None) appear only after a
-        horizon of events Prometheus did not see, with those lifetime totals or, with
-        `rebase`, from zero; it fires `for` after their window has filled."""
+    def _fresh_breach(self, main: dict[str, str], metric: str | None, rebase: bool, level: str = "") -> Plan:
+        """A breach (at `level`, else the first) whose series of `metric` (of every
+        metric: None) appear only after a horizon of events Prometheus did not see, with
+        those lifetime totals or, with `rebase`, from zero; it fires `for` after their
+        window has filled, and is checked at every change of what fires."""
         horizon, length = self.horizon, self.warm + self.horizon
+        first = self.alert.firing_levels()[0]
         sim = Simulation(self.alert, self.resolve, self.step, 2 * horizon + length, self.k)
-        sim.add(main, [Phase(self.alert.firing_levels()[0], 2 * horizon + length)])
+        sim.add(main, [Phase(level or first, 2 * horizon + length)])
         for (name, _), series in sim.sim.series.items():
             if metric in (None, name):
                 self._fresh(series.samples, horizon, rebase)
         if metric is None:
-            return self._fires(
-                "fresh_breach", "counters", sim, sim.run(), "a breach seen from a fresh start never fires"
-            )
-        variant = "from_zero" if rebase else "lifetime"
-        what = f"a breach with {metric} fresh never fires"
-        return self._fires(f"fresh_{metric}_{variant}", "counters", sim, sim.run(), what)
+            suffix = "" if level in ("", first) else "_" + level.removeprefix("breach_")
+            name, what = f"fresh_breach{suffix}", "a breach seen from a fresh start never fires"
+        else:
+            name = f"fresh_{metric}_{'from_zero' if rebase else 'lifetime'}"
+            what = f"a breach with {metric} fresh never fires"
+        states = sim.run()
+        self._require(self._first(states) is not None, what)
+        return self.scenario(name, "counters", sim, states, self._changes(states))
+
+    def _fresh_edge(self, main: dict[str, str], edge: ForEdge) -> Plan:
+        """The edge's breach seen from a fresh start, as finely: the series appear with
+        lifetime totals where the edge's history ends, and page `for` after that history
+        again (a window of the metric's own). A rule that counts lifetime totals in a
+        window sooner pages early, by less than an hour on the short tiers."""
+        history = edge.timeline[0].steps
+        length = 2 * history + sum(phase.steps for phase in edge.timeline[1:])
+        sim = Simulation(self.alert, self.resolve, edge.step, length, edge.every)
+        sim.add(main, [Phase(HISTORY, 0), Phase(edge.timeline[-1].level, length)])
+        for samples in self._samples(sim):
+            self._fresh(samples, history, rebase=False)
+        states = sim.run()
+        self._require(self._first(states) is not None, f"{edge.name} from a fresh start never fires")
+        return self.scenario(f"fresh_breach_{edge.name}", "counters", sim, states, self._changes(states, edge.every))
+
+    def _restart_edge(self, main: dict[str, str], edge: ForEdge) -> list[Plan]:
+        """The edge's breach for twice its history, then the fastest-growing series
+        restarts one below its value a history earlier (see `_reset_by_one`), evaluated
+        as finely: the window as long as the history sees -1 all through, and only
+        that window still holds the restart once the shorter ones have moved past it."""
+        history = edge.timeline[0].steps
+        at = 2 * history
+        at += -at % edge.every
+        length = at + history + 4 * edge.every
+        sim = Simulation(self.alert, self.resolve, edge.step, length, edge.every)
+        sim.add(main, [edge.timeline[0], Phase(edge.timeline[-1].level, length)])
+        self._lifetime_totals(sim)
+        out = []
+        metrics = sorted({name for name, _ in sim.sim.series})
+        for metric in metrics:
+            restarted = self._restart_by_one(sim, metric, at, history)
+            if restarted is None:
+                continue
+            states = restarted.run()
+            checks = [*self._changes(states, edge.every), at + history // 2]
+            name = f"reset_by_one_{edge.name}" + (f"_{metric}" if len(metrics) > 1 else "")
+            out.append(self.scenario(name, "counters", restarted, states, checks))
+        return out
+
+    def _changes(self, states: list[list[Firing]], every: int = 0) -> list[int]:
+        """One evaluation (of `every` steps, else the alert's) before and at every change
+        of what fires, and the last step."""
+        k = every or self.k
+        fired = [sorted((f.variant, f.labels) for f in step) for step in states]
+        changes = [i for i in range(1, len(states)) if fired[i] != fired[i - 1]]
+        return sorted({c - k for c in changes if c >= k} | set(changes) | {len(states) - 1})
 
     def _born_plan(
-        self, name: str, main: dict[str, str], scopes: Sequence[dict[str, str]], timeline: Sequence[Phase]
+        self,
+        name: str,
+        main: dict[str, str],
+        scopes: Sequence[dict[str, str]],
+        timeline: Sequence[Phase],
+        edge: ForEdge | None = None,
     ) -> Plan | None:
         """`scopes` born into `timeline` (blank until their first event) beside an idle
-        series of the main scope that existed all along; None when that never fires."""
-        length = self.warm + self.horizon
-        sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
+        series of the main scope that existed all along, sampled and evaluated as `edge`
+        is where there is one; None when that never fires."""
+        if edge is None:
+            sim = Simulation(self.alert, self.resolve, self.step, self.warm + self.horizon, self.k)
+        else:
+            sim = Simulation(self.alert, self.resolve, edge.step, sum(p.steps for p in timeline), edge.every)
+        length = sim.sim.length
         for scope in scopes:
             sim.add(scope, timeline)
         births = [self._born(samples) for samples in self._samples(sim)]
@@ -674,9 +774,21 @@ class Planner:
         states = sim.run()
         if self._first(states) is None:
             return None
-        return self._fires(name, "counters", sim, states, f"{name} never fires", before=[min(births)])
+        return self.scenario(name, "counters", sim, states, [min(births), *self._changes(states, sim.every)])
 
-    def _born_apart(self, main: dict[str, str], timeline: Sequence[Phase]) -> list[Plan]:
+    def _born_after_start(self, main: dict[str, str], window: Duration) -> Plan:
+        """The metric appears (idle series, nothing before) and a window and a step
+        later the scope's series are born into a breach: that window counts them at
+        once, longer ones only once the metric is as old as they are. A rule that wants
+        more of the metric's history before it counts births pages late."""
+        w = -(-window.ms // self.step.ms)
+        timeline = [Phase(HISTORY, w + 1), Phase(self.alert.firing_levels()[0], self.warm + self.horizon)]
+        born = self._born_plan(f"born_{window}_after_a_fresh_start", main, [main], timeline)
+        self._require(born is not None, f"a series born {window} after a fresh start never fires")
+        assert born is not None
+        return born
+
+    def _born_apart(self, main: dict[str, str], timeline: Sequence[Phase], edge: ForEdge | None = None) -> list[Plan]:
         """Each other value a matcher names for a label the alert does not group by,
         born alone beside the main scope's idle history (arbitrum's first failures where
         a global burn rate sums both mainnets): a rule that counts births of some values
@@ -690,7 +802,8 @@ class Planner:
                 if value == main.get(label):
                     continue
                 name = "born_in_window_" + re.sub(r"[^A-Za-z0-9_]+", "_", value).strip("_")
-                born = self._born_plan(name, main, [{**main, label: value}], timeline)
+                name += f"_{edge.name}" if edge is not None else ""
+                born = self._born_plan(name, main, [{**main, label: value}], timeline, edge)
                 if born is not None:
                     out.append(born)
         return out
@@ -726,10 +839,8 @@ class Planner:
         rule whose threshold, comparison or `for` is off by a step changes one of them."""
         length = sum(phase.steps for phase in timeline)
         sim, states = self.simulate([(main, timeline)], length)
-        fired = [sorted((f.variant, f.labels) for f in step) for step in states]
-        changes = [i for i in range(1, length) if fired[i] != fired[i - 1]]
-        self._require(bool(changes), f"{name} never changes what fires")
-        steps = sorted({c - self.k for c in changes if c >= self.k} | set(changes) | {length - 1})
+        steps = self._changes(states)
+        self._require(len(steps) > 1, f"{name} never changes what fires")
         return self.scenario(name, "boundary", sim, states, steps)
 
     def _first(self, states: list[list[Firing]], variant: int | None = None, start: int = 0) -> int | None:
