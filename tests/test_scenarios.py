@@ -267,3 +267,62 @@ def test_for_edges_fail_on_half_and_twice_the_for(alert: str, tmp_path: Path) ->
         assert not all(r.ok for r in runs), (mutant.operator, mutant.before, mutant.after)
         checked += 1
     assert checked == 2 * len(pinned)
+
+
+BURN = "BillingTransactionsErrorBudgetBurn"
+GROUP = "group(billing_transactions_total offset "
+# (operator, window of the counting record, text only the mutant has, the one scenario
+# that must kill it): each family of counter scenarios, sharp on the rule it is for.
+COUNTING_KILLS = [
+    ("offset-halved", "30m", "offset 15m >= 0", "page_6h_30m_dips_under_its_short_window_every_5m"),
+    ("and-dropped-keep-left", "5m", "", "page_1h_5m_scrape_outage_every_1m"),
+    ("offset-doubled", "2h", GROUP + "4h", "ticket_1d_2h_scrape_outage_every_30m"),
+    (
+        "regex-alternative-removed",
+        "5m",
+        '{network=~"polygon",status=~"failed|succeeded"} and',
+        "born_in_window_arbitrum_page_1h_5m_for_2m_every_1m",
+    ),
+    ("offset-doubled", "1d", GROUP + "2d", "born_in_window_ticket_1d_2h_for_1h_every_30m"),
+    ("and-dropped-keep-left", "1h", "", "fresh_breach_page_1h_5m_for_2m_every_1m"),
+    ("offset-halved", "1h", GROUP + "30m", "fresh_breach_page_1h_5m_for_2m_every_1m"),
+    ("threshold-toward-firing", "1h", ">= -1", "reset_by_one_page_1h_5m_for_2m_every_1m"),
+    ("threshold-toward-firing", "6h", ">= -1", "reset_by_one_6h"),
+    ("offset-halved", "6h", GROUP + "3h", "born_1h_after_a_fresh_start"),
+]
+
+
+@pytest.mark.parametrize(("operator", "window", "marker", "scenario"), COUNTING_KILLS)
+def test_each_counter_scenario_kills_the_counting_mutant_it_is_for(
+    operator: str, window: str, marker: str, scenario: str, tmp_path: Path
+) -> None:
+    """The scenario passes on the real rules and fails on the mutant of the burn-rate
+    alert's counting record of `window` (the record counts events exactly: births,
+    restarts, fresh starts and outages are where a wrong rule shows)."""
+    require("promtool")
+    docs = {path: read_test(path) for path in sorted((OUTPUT / "prod" / "tests").glob(f"{BURN}*{TEST_SUFFIX}"))}
+    found = [
+        (path, {**doc, "tests": [t]})
+        for path, doc in docs.items()
+        for t in doc["tests"]
+        if t["name"] == f"{BURN}/{scenario}"
+    ]
+    assert len(found) == 1, scenario
+    path, doc = found[0]
+    closure = rule_closure(load_deployed(OUTPUT / "prod"), BURN)
+    record = f"record network_status:billing_transactions:increase{window}"
+    mutants = [
+        mutated
+        for mutant, mutated in alert_mutants("prod", BURN, closure)
+        if mutant.operator == operator
+        and mutant.rule == record
+        and marker in mutant.after
+        and not (marker and marker in mutant.before)
+    ]
+    assert len(mutants) == 1, (operator, window, marker)
+    runs = [
+        replace(describe("prod", path, doc, 1), run_file=write_run_files(doc, rules, tmp_path, name)[1])
+        for name, rules in (("real", closure), ("mutant", mutants[0]))
+    ]
+    run_promtool(runs, jobs=2)
+    assert [r.ok for r in runs] == [True, False], runs[0].output

@@ -777,12 +777,12 @@ class Planner:
         return self.scenario(name, "counters", sim, states, [min(births), *self._changes(states, sim.every)])
 
     def _born_after_start(self, main: dict[str, str], window: Duration) -> Plan:
-        """The metric appears (idle series, nothing before) and a window and a step
-        later the scope's series are born into a breach: that window counts them at
-        once, longer ones only once the metric is as old as they are. A rule that wants
-        more of the metric's history before it counts births pages late."""
+        """The metric appears (idle series, nothing before) and a window later the
+        scope's series are born into a breach: that window counts them at once, longer
+        ones only once the metric is as old as they are. A rule that wants more of the
+        metric's history before it counts births (twice the window) pages late."""
         w = -(-window.ms // self.step.ms)
-        timeline = [Phase(HISTORY, w + 1), Phase(self.alert.firing_levels()[0], self.warm + self.horizon)]
+        timeline = [Phase(HISTORY, w), Phase(self.alert.firing_levels()[0], self.warm + self.horizon)]
         born = self._born_plan(f"born_{window}_after_a_fresh_start", main, [main], timeline)
         self._require(born is not None, f"a series born {window} after a fresh start never fires")
         assert born is not None
