@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -34,6 +35,11 @@ from rulesgen.kinds.toolkit import (
 from rulesgen.promql import Duration, aggregate, number, selector
 from rulesgen.spec.models import MetricType, PositiveDuration
 from rulesgen.testgen.model.series import LOOKBACK, SeriesSet, bucket_quantile
+
+# A level's requests: per instance ("" for a route that has one), each step of a pattern
+# repeated from the scenario's first step, as (bucket upper bound, requests) pairs.
+Requests = tuple[tuple[float, float], ...]
+Traffic = Mapping[str, tuple[Requests, ...]]
 
 # A route served by two instances, one at healthy latency and one far past any breach
 # (see `_mixes`). A quantile is blind to how a histogram is shared out only when every
@@ -224,18 +230,10 @@ class LatencyRegression(SingleSelector, AlertModel):
         slow = 50 * (1 - self.quantile)
         return {MIXED_EVEN: (100.0, 100.0), MIXED_LIGHT: (100.0 - slow, slow)}
 
-    def _level_quantile(self, level: str) -> float:
-        """The quantile of one level's requests, summed over instances."""
-        _, mid, hi = self._bounds()
-        fast, slow = self._mixes().get(level, (100.0, 0.0))
-        at = {SAFE: mid, BREACH: hi}.get(level, mid)
-        buckets = [(le, fast * (le >= at) + slow * (le >= self._far())) for le in self._buckets()]
-        return bucket_quantile(self.quantile, buckets)
-
     def _behaves(self, before: str, after: str, fires: bool) -> bool:
         """Whether `after` following `before` a week earlier pages as `fires` says (a
         mixed scenario is kept only where its shares make sense for this quantile)."""
-        now, then = self._level_quantile(after), self._level_quantile(before)
+        now, then = self._quantile(after, (before,)), self._quantile(before, (after,))
         pages = now > self.floor.seconds and now / then > 1 + self.threshold
         return self.quantile > 0.5 and pages == fires
 
@@ -272,34 +270,67 @@ class LatencyRegression(SingleSelector, AlertModel):
             ),
         ]
 
-    def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
+    def _levels(self) -> dict[str, Traffic]:
+        """Every level's requests. Single levels put 100 requests a step in one bucket."""
         _, mid, hi = self._bounds()
-        target_bucket = {
+        near, low = self._near(), self._low()
+        single = {
             SAFE: mid,
             BREACH: hi,
-            "safe_low": float(f"{mid * self._low():.6g}"),
-            "breach_low": float(f"{hi * self._low():.6g}"),
-            "factor_under": self._near()["factor_under"],
+            "safe_low": float(f"{mid * low:.6g}"),
+            "breach_low": float(f"{hi * low:.6g}"),
+            "factor_under": near["factor_under"],
             # Just under the floor: requests in (floor_under, floor]; just over: (floor, floor_over].
             "floor_under": self.floor.seconds,
-            "floor_over": self._near()["floor_over"],
+            "floor_over": near["floor_over"],
         }
+        levels: dict[str, Traffic] = {level: {"": (((edge, 100.0),),)} for level, edge in single.items()}
+        levels[IDLE] = {"": ((),)}
+        # Mixed levels split a route over two instances (see MIXED_EVEN).
+        for level, (fast, slow) in self._mixes().items():
+            levels[level] = {f"{MIX_LABEL}-a": (((mid, fast),),), f"{MIX_LABEL}-b": (((self._far(), slow),),)}
+        return levels
+
+    def _served(self, levels: Collection[str]) -> dict[str, dict[str, tuple[Requests, ...]]]:
+        """Per instance, the requests of each of `levels` it serves. Where some levels
+        name instances, the first of them also serves the levels that name none."""
+        known = self._levels()
+        named = sorted({instance for level in levels for instance in known[level]} - {""})
+        out: dict[str, dict[str, tuple[Requests, ...]]] = {}
+        for instance in named or [""]:
+            first = instance == (named or [""])[0]
+            out[instance] = {
+                level: known[level].get(instance) or (known[level].get("", ((),)) if first else ((),))
+                for level in levels
+            }
+        return out
+
+    def _layout(self, served: Mapping[str, tuple[Requests, ...]]) -> list[float]:
+        """An instance's bucket bounds: the kind's own, and every bound it serves requests in."""
+        edges = {edge for pattern in served.values() for step in pattern for edge, _ in step}
+        return sorted(edges | set(self._buckets()))
+
+    def _quantile(self, level: str, beside: Iterable[str] = ()) -> float:
+        """The quantile the rules compute over one window of `level`, in a scenario that
+        also has the levels `beside` (they shape its bucket layouts): each series' requests
+        in the window over its seconds, added up by `le` in the model's order."""
+        rates: dict[float, float] = defaultdict(float)
+        for _, served in sorted(self._served({level, *beside}).items()):
+            for le in self._layout(served):
+                requests = sum(n for step in served[level] for edge, n in step if edge <= le)
+                rates[le] += requests / self.window.seconds
+        return bucket_quantile(self.quantile, list(rates.items()))
+
+    def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
         labels = satisfying_labels(resolve(self.as_selector()), scope)
-        # Mixed levels split a route over two instances (see MIXED_EVEN): then every
-        # level is served by the first, and the second only adds its slow requests.
-        mixes = self._mixes()
-        mixed = any(phase.level in mixes for phase in timeline)
-        shares = {f"{MIX_LABEL}-a": 0, f"{MIX_LABEL}-b": 1} if mixed else {"": 0}
-        for le in self._buckets():
-            for instance, part in shares.items():
+        name = f"{self.metric}_bucket"
+        for instance, served in self._served(dict.fromkeys(phase.level for phase in timeline)).items():
+            for le in self._layout(served):
                 patterns = {
-                    level: [100.0 if le >= bucket and not part else 0.0] for level, bucket in target_bucket.items()
+                    level: [sum((n for edge, n in step if edge <= le), 0.0) for step in pattern]
+                    for level, pattern in served.items()
                 }
-                for level, (fast, slow) in mixes.items():
-                    patterns[level] = [(slow if le >= self._far() else 0.0) if part else fast if le >= mid else 0.0]
-                patterns[IDLE] = [0.0]
                 le_text = "+Inf" if math.isinf(le) else number(le)
-                name = f"{self.metric}_bucket"
                 series_labels = {**labels, **({MIX_LABEL: instance} if instance else {}), "le": le_text}
                 self._put(sim, name, series_labels, increments(timeline, sim.length, patterns))
 
