@@ -48,6 +48,10 @@ MIX_LABEL = "instance"
 MIXED_EVEN = "mixed_even"
 MIXED_LIGHT = "mixed_light"
 
+# Levels whose quantile is a bucket bound exactly (see `_exact_share`): at the floor, at a
+# baseline, at exactly the allowed regression from it, and half a percent past that.
+AT_FLOOR, AT_BASE, AT_FACTOR, PAST_FACTOR = "at_floor", "at_base", "at_factor", "past_factor"
+
 
 class LatencyRegression(SingleSelector, AlertModel):
     """Fires when the `quantile` latency is more than `threshold` (a fraction) above its value
@@ -199,9 +203,13 @@ class LatencyRegression(SingleSelector, AlertModel):
     def boundary_scenarios(self, warm: int, every: int) -> list[tuple[str, list[Phase]]]:
         """Just short of the allowed regression, then just past it; and a regression from
         a tiny baseline whose latency sits just under the floor, then just over it.
-        Each pair pages only in its second half, after `for`."""
+        Each pair pages only in its second half, after `for`. Then the same on the
+        threshold exactly, where `>` and `>=` differ: a regression of exactly the factor
+        (the ratio of two quantiles that are bucket bounds), then half a percent past it
+        (within the step a threshold nudged away from firing moves by); and a quantile
+        exactly at the floor, then just over it."""
         hold = -(-self.for_.ms // self.scenario_step().ms) + 2 * every
-        return [
+        out = [
             (
                 "just_short_of_then_past_the_regression",
                 [Phase(SAFE, warm), Phase("factor_under", hold), Phase(BREACH, hold)],
@@ -211,6 +219,60 @@ class LatencyRegression(SingleSelector, AlertModel):
                 [Phase("safe_low", warm), Phase("floor_under", hold), Phase("floor_over", hold)],
             ),
         ]
+        exact = (
+            ("exactly_at_then_past_the_regression", (AT_BASE, AT_FACTOR, PAST_FACTOR), self._at_factor),
+            ("exactly_at_then_over_the_floor", ("safe_low", AT_FLOOR, "floor_over"), self._at_floor),
+        )
+        levels = self._levels()
+        for name, used, holds in exact:
+            if set(used) <= set(levels) and holds(*(self._quantile(level, used) for level in used)):
+                before, at, past = used
+                out.append((name, [Phase(before, warm), Phase(at, hold), Phase(past, hold)]))
+        return out
+
+    def _at_factor(self, base: float, at: float, past: float) -> bool:
+        """Whether `at` is the factor times `base` exactly (over the floor), and `past` pages."""
+        return at / base == 1 + self.threshold and at > self.floor.seconds and self._pages(base, past)
+
+    def _at_floor(self, low: float, at: float, over: float) -> bool:
+        """Whether `at` is the floor exactly (far past the factor times `low`), and `over` pages."""
+        return at == self.floor.seconds and at / low > 1 + self.threshold and self._pages(low, over)
+
+    def _pages(self, then: float, now: float) -> bool:
+        """The alert's condition on two quantiles, as PromQL computes it."""
+        return then > 0 and now / then > 1 + self.threshold and now > self.floor.seconds
+
+    def _exact_share(self) -> tuple[float, float] | None:
+        """Requests per window, and how many of them sit in one bucket (none under it,
+        the rest far above), such that Prometheus's rank (q times the total rate) equals
+        that bucket's rate as doubles: rank / count is exactly 1, and the quantile is the
+        bucket's upper bound exactly. None if no total up to 2000 does."""
+        seconds = self.window.seconds
+        for total in range(2, 2001):
+            share = round(self.quantile * total)
+            if 0 < share < total and self.quantile * (total / seconds) == share / seconds:
+                return float(total), float(share)
+        return None
+
+    def _exact_levels(self) -> dict[str, Traffic]:
+        share = self._exact_share()
+        if share is None:
+            return {}
+        total, under = share
+        far = self._far()
+
+        def exactly(edge: float) -> Traffic:
+            return {"": (((edge, under), (far, total - under)),)}
+
+        # A baseline at a power of two near the healthy one: its product with the factor
+        # is exact, so their ratio is the factor exactly (0.3 / 0.2 is not 1.5).
+        base = 2.0 ** round(math.log2(self._bounds()[1]))
+        at = base * (1 + self.threshold)
+        past = float(f"{at * 1.005:.6g}")
+        levels = {AT_FLOOR: exactly(self.floor.seconds)}
+        if at < past < far:
+            levels.update({AT_BASE: exactly(base), AT_FACTOR: exactly(at), PAST_FACTOR: exactly(past)})
+        return levels
 
     def _low(self) -> float:
         """Scale of the `_low` levels: the whole breach sits under the floor."""
@@ -233,8 +295,7 @@ class LatencyRegression(SingleSelector, AlertModel):
     def _behaves(self, before: str, after: str, fires: bool) -> bool:
         """Whether `after` following `before` a week earlier pages as `fires` says (a
         mixed scenario is kept only where its shares make sense for this quantile)."""
-        now, then = self._quantile(after, (before,)), self._quantile(before, (after,))
-        pages = now > self.floor.seconds and now / then > 1 + self.threshold
+        pages = self._pages(self._quantile(before, (after,)), self._quantile(after, (before,)))
         return self.quantile > 0.5 and pages == fires
 
     def _buckets(self) -> list[float]:
@@ -289,7 +350,7 @@ class LatencyRegression(SingleSelector, AlertModel):
         # Mixed levels split a route over two instances (see MIXED_EVEN).
         for level, (fast, slow) in self._mixes().items():
             levels[level] = {f"{MIX_LABEL}-a": (((mid, fast),),), f"{MIX_LABEL}-b": (((self._far(), slow),),)}
-        return levels
+        return {**levels, **self._exact_levels()}
 
     def _served(self, levels: Collection[str]) -> dict[str, dict[str, tuple[Requests, ...]]]:
         """Per instance, the requests of each of `levels` it serves. Where some levels

@@ -1,0 +1,54 @@
+"""The latency regression's scenarios reach what its coarse, steady scenarios cannot:
+a quantile exactly on a threshold, and the shipped alert's tests check it there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import OUTPUT
+from rulesgen.kinds.latency_regression import LatencyRegression
+from rulesgen.testgen.planner import plan_scenarios
+
+COMMON = {"kind": "latency_regression", "name": "L", "team": "t", "severity": "s", "summary": "s", "metric": "h"}
+
+
+def model(threshold: float, quantile: float, floor: str = "100ms", **extra: Any) -> LatencyRegression:
+    fields = {**COMMON, "threshold": threshold, "quantile": quantile, "floor": floor, "for": "10m", **extra}
+    return LatencyRegression.model_validate(fields)
+
+
+def scenario(env: str, name: str) -> dict[str, Any]:
+    doc = yaml.safe_load((OUTPUT / env / "tests" / "ApiLatencyRegression.promtool-test.yaml").read_text())
+    found: dict[str, Any] = next(t for t in doc["tests"] if t["name"] == f"ApiLatencyRegression/{name}")
+    return found
+
+
+def fired(test: dict[str, Any]) -> list[bool]:
+    return [bool(check["exp_alerts"]) for check in test["alert_rule_test"]]
+
+
+@pytest.mark.parametrize("threshold", [0.01, 0.2, 0.5, 1.0])
+@pytest.mark.parametrize("quantile", [0.5, 0.9, 0.95, 0.99, 0.999])
+@pytest.mark.parametrize("floor", ["50ms", "100ms", "1s"])
+def test_a_quantile_lands_exactly_on_the_factor_and_on_the_floor(threshold: float, quantile: float, floor: str) -> None:
+    names = [name for name, _ in model(threshold, quantile, floor).boundary_scenarios(2100, 60)]
+    assert "exactly_at_then_past_the_regression" in names
+    assert "exactly_at_then_over_the_floor" in names
+
+
+@pytest.mark.parametrize(("threshold", "quantile"), [(0.01, 0.5), (0.01, 0.999), (1.0, 0.5), (1.0, 0.999)])
+def test_the_planner_checks_the_exact_thresholds_on_an_evaluation(threshold: float, quantile: float) -> None:
+    """The model agrees: silent where the quantile is on the threshold, firing just past it."""
+    plans = {plan.name: plan for plan in plan_scenarios(model(threshold, quantile, "1s"), lambda _: (), {})}
+    for name in ("exactly_at_then_past_the_regression", "exactly_at_then_over_the_floor"):
+        fired = [bool(check.firing) for check in plans[name].checks]
+        assert fired[0] is False and fired[1:] and all(fired[1:]), (name, fired)
+
+
+@pytest.mark.parametrize("env", ["prod", "staging"])
+@pytest.mark.parametrize("name", ["exactly_at_then_past_the_regression", "exactly_at_then_over_the_floor"])
+def test_the_alert_is_silent_on_its_thresholds_and_fires_just_past_them(env: str, name: str) -> None:
+    assert fired(scenario(env, name)) == [False, True]  # the evaluation before it fires, and then
