@@ -52,3 +52,11 @@ def test_the_planner_checks_the_exact_thresholds_on_an_evaluation(threshold: flo
 @pytest.mark.parametrize("name", ["exactly_at_then_past_the_regression", "exactly_at_then_over_the_floor"])
 def test_the_alert_is_silent_on_its_thresholds_and_fires_just_past_them(env: str, name: str) -> None:
     assert fired(scenario(env, name)) == [False, True]  # the evaluation before it fires, and then
+
+
+def test_a_baseline_of_zero_never_pages() -> None:
+    """A week ago every request sat in a bucket `le="0"`: the baseline is 0, and the guard
+    keeps the breach now from paging as an infinite regression."""
+    zero = scenario("prod", "zero_baseline")
+    assert any('le="0"' in s["series"] for s in zero["input_series"])
+    assert not any(fired(zero))

@@ -51,6 +51,8 @@ MIXED_LIGHT = "mixed_light"
 # Levels whose quantile is a bucket bound exactly (see `_exact_share`): at the floor, at a
 # baseline, at exactly the allowed regression from it, and half a percent past that.
 AT_FLOOR, AT_BASE, AT_FACTOR, PAST_FACTOR = "at_floor", "at_base", "at_factor", "past_factor"
+# Every request in a bucket `le="0"` (a timer too coarse to see fast requests): a quantile of 0.
+ZERO = "zero"
 
 
 class LatencyRegression(SingleSelector, AlertModel):
@@ -319,6 +321,8 @@ class LatencyRegression(SingleSelector, AlertModel):
         ]
 
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
+        # A baseline of 0 (every request in a bucket at 0), which the guard keeps from dividing.
+        zero = self._quantile(ZERO, (BREACH,)) == 0 and self._quantile(BREACH, (ZERO,)) > self.floor.seconds
         return [
             ("below_floor", [Phase("safe_low", warm), Phase("breach_low", horizon)]),
             *(
@@ -329,6 +333,7 @@ class LatencyRegression(SingleSelector, AlertModel):
                 )
                 if self._behaves(before, after, fires=False)
             ),
+            *([("zero_baseline", [Phase(ZERO, warm), Phase(BREACH, horizon)])] if zero else []),
         ]
 
     def _levels(self) -> dict[str, Traffic]:
@@ -344,6 +349,7 @@ class LatencyRegression(SingleSelector, AlertModel):
             # Just under the floor: requests in (floor_under, floor]; just over: (floor, floor_over].
             "floor_under": self.floor.seconds,
             "floor_over": near["floor_over"],
+            ZERO: 0.0,
         }
         levels: dict[str, Traffic] = {level: {"": (((edge, 100.0),),)} for level, edge in single.items()}
         levels[IDLE] = {"": ((),)}
