@@ -60,3 +60,17 @@ def test_a_baseline_of_zero_never_pages() -> None:
     zero = scenario("prod", "zero_baseline")
     assert any('le="0"' in s["series"] for s in zero["input_series"])
     assert not any(fired(zero))
+
+
+def test_a_rollout_adding_a_bucket_changes_nothing_summed_by_le() -> None:
+    """The new version's histogram has one more bucket than the old one's: summed by
+    `le`, the quantile is the old one's when the new version takes over as healthy, and
+    a week after the rollout a breach pages as usual."""
+    now, then = scenario("prod", "rolled_out_now"), scenario("prod", "rolled_out_a_week_ago")
+    for test in (now, then):
+        layouts: dict[str, set[str]] = {}
+        for s in test["input_series"]:
+            labels = dict(part.split("=", 1) for part in s["series"].split("{", 1)[1].rstrip("}").split(","))
+            layouts.setdefault(labels["instance"], set()).add(labels["le"])
+        assert len(layouts) == 2 and len(set(map(len, layouts.values()))) == 2  # one has an extra bucket
+    assert not any(fired(now)) and any(fired(then))

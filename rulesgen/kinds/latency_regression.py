@@ -53,6 +53,10 @@ MIXED_LIGHT = "mixed_light"
 AT_FLOOR, AT_BASE, AT_FACTOR, PAST_FACTOR = "at_floor", "at_base", "at_factor", "past_factor"
 # Every request in a bucket `le="0"` (a timer too coarse to see fast requests): a quantile of 0.
 ZERO = "zero"
+# A rollout: the new version's histogram has one more bucket than the old one's, so the
+# sum by `le` adds a different number of series in that bucket (see `_rollout_levels`).
+OLD, NEW = f"{MIX_LABEL}-old", f"{MIX_LABEL}-new"
+OLD_SERVES, NEW_SERVES, NEW_BREACH = "old_serves", "new_serves", "new_breach"
 
 
 class LatencyRegression(SingleSelector, AlertModel):
@@ -276,6 +280,20 @@ class LatencyRegression(SingleSelector, AlertModel):
             levels.update({AT_BASE: exactly(base), AT_FACTOR: exactly(at), PAST_FACTOR: exactly(past)})
         return levels
 
+    def _rollout_levels(self) -> dict[str, Traffic]:
+        """The old version's instance and the new one's, one of them serving the route
+        (the other drained). The new histogram adds a bound far above every request: in
+        that bucket the sum by `le` adds the new instance's series only, and Prometheus
+        raises its count to the one under it. An `avg` would halve every other bucket,
+        putting the quantile in the added one."""
+        _, mid, hi = self._bounds()
+        added = ((float(f"{2 * self._far():.6g}"), 0.0),)
+        return {
+            OLD_SERVES: {OLD: (((mid, 100.0),),), NEW: (added,)},
+            NEW_SERVES: {OLD: ((),), NEW: (((mid, 100.0), *added),)},
+            NEW_BREACH: {OLD: ((),), NEW: (((hi, 100.0), *added),)},
+        }
+
     def _low(self) -> float:
         """Scale of the `_low` levels: the whole breach sits under the floor."""
         lo, _, hi = self._bounds()
@@ -308,6 +326,7 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     def extra_firing_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
         # Raw history a week back only: the record has none there (see evaluation_step).
+        # A week after a rollout, the baseline sums the new version's buckets too.
         return [
             ("fresh_deploy", [Phase(SAFE, warm), Phase(BREACH, horizon)]),
             *(
@@ -315,13 +334,15 @@ class LatencyRegression(SingleSelector, AlertModel):
                 for name, before, after in (
                     ("one_of_two_instances_slow_now", SAFE, MIXED_EVEN),
                     ("one_instance_barely_slow_a_week_ago", MIXED_LIGHT, MIXED_EVEN),
+                    ("rolled_out_a_week_ago", NEW_SERVES, NEW_BREACH),
                 )
                 if self._behaves(before, after, fires=True)
             ),
         ]
 
     def extra_silent_scenarios(self, warm: int, horizon: int) -> list[tuple[str, list[Phase]]]:
-        # A baseline of 0 (every request in a bucket at 0), which the guard keeps from dividing.
+        # A rollout now, as healthy as the old version a week earlier; and a baseline of
+        # 0 (every request in a bucket at 0), which the guard keeps from dividing.
         zero = self._quantile(ZERO, (BREACH,)) == 0 and self._quantile(BREACH, (ZERO,)) > self.floor.seconds
         return [
             ("below_floor", [Phase("safe_low", warm), Phase("breach_low", horizon)]),
@@ -330,6 +351,7 @@ class LatencyRegression(SingleSelector, AlertModel):
                 for name, before, after in (
                     ("one_instance_barely_slow_now", SAFE, MIXED_LIGHT),
                     ("one_of_two_instances_slow_a_week_ago", MIXED_EVEN, BREACH),
+                    ("rolled_out_now", OLD_SERVES, NEW_SERVES),
                 )
                 if self._behaves(before, after, fires=False)
             ),
@@ -356,7 +378,7 @@ class LatencyRegression(SingleSelector, AlertModel):
         # Mixed levels split a route over two instances (see MIXED_EVEN).
         for level, (fast, slow) in self._mixes().items():
             levels[level] = {f"{MIX_LABEL}-a": (((mid, fast),),), f"{MIX_LABEL}-b": (((self._far(), slow),),)}
-        return {**levels, **self._exact_levels()}
+        return {**levels, **self._exact_levels(), **self._rollout_levels()}
 
     def _served(self, levels: Collection[str]) -> dict[str, dict[str, tuple[Requests, ...]]]:
         """Per instance, the requests of each of `levels` it serves. Where some levels
