@@ -22,15 +22,21 @@ class Phase:
 
 
 @dataclass(frozen=True)
-class ForEdge:
-    """A breach that pins one `for` down: samples every `step`, evaluated every `every`
-    samples, the evaluation fine enough to tell the `for` from its half and its double
-    where the kind's own evaluation step is not (see AlertModel.for_edges)."""
+class Sampled:
+    """A scenario sampled every `step` and evaluated every `every` samples, in the test
+    file of its own evaluation interval: what the kind's own step cannot show."""
 
     name: str
     timeline: tuple[Phase, ...]
     step: Duration
     every: int
+
+
+@dataclass(frozen=True)
+class ForEdge(Sampled):
+    """A breach that pins one `for` down: the evaluation fine enough to tell the `for`
+    from its half and its double where the kind's own evaluation step is not (see
+    AlertModel.for_edges)."""
 
 
 def edge_evaluation(for_: Duration, step: Duration, coarse: Duration, windows: Sequence[Duration]) -> Duration | None:

@@ -20,7 +20,7 @@ from typing import cast
 
 from rulesgen.ir import Labels
 from rulesgen.kinds.base import AlertModel, Resolve
-from rulesgen.kinds.toolkit import BREACH, IDLE, SAFE, ForEdge, Phase
+from rulesgen.kinds.toolkit import BREACH, IDLE, SAFE, Phase, Sampled
 from rulesgen.promql import Duration
 from rulesgen.spec.models import LabelSet
 from rulesgen.testgen.model.alertstate import Firing, alert_states
@@ -473,7 +473,10 @@ class Planner:
             out.append(self._boundary(name, main, timeline))
 
         for edge in self.alert.for_edges():
-            out.append(self._for_edge(main, edge))
+            out.append(self._sampled(main, edge, "for"))
+
+        for sampled in self.alert.sampled_firing_scenarios():
+            out.append(self._sampled(main, sampled, "breach"))
 
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
@@ -481,13 +484,14 @@ class Planner:
             out.append(self.scenario(name, "silent", sim, states, [warm, length - 1]))
         return out
 
-    def _for_edge(self, main: dict[str, str], edge: ForEdge) -> Plan:
-        """A breach evaluated every `edge.step * edge.every`: silent one evaluation before
-        it fires, firing when its `for` has elapsed, so half the `for` or twice it fails."""
-        length = sum(phase.steps for phase in edge.timeline)
-        sim = Simulation(self.alert, self.resolve, edge.step, length, edge.every)
-        sim.add(main, edge.timeline)
-        return self._fires(edge.name, "for", sim, sim.run(), f"{edge.name} never fires")
+    def _sampled(self, main: dict[str, str], sampled: Sampled, purpose: str) -> Plan:
+        """A breach sampled every `sampled.step` and evaluated every `sampled.every` samples:
+        silent one evaluation before it fires and firing then (a `for` edge: half the
+        `for` or twice it fails)."""
+        length = sum(phase.steps for phase in sampled.timeline)
+        sim = Simulation(self.alert, self.resolve, sampled.step, length, sampled.every)
+        sim.add(main, sampled.timeline)
+        return self._fires(sampled.name, purpose, sim, sim.run(), f"{sampled.name} never fires")
 
     def _fires(
         self,
