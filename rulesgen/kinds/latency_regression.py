@@ -27,6 +27,7 @@ from rulesgen.kinds.toolkit import (
     SAFE,
     ForEdge,
     Phase,
+    Sampled,
     edge_evaluation,
     filter_group,
     increments,
@@ -34,7 +35,7 @@ from rulesgen.kinds.toolkit import (
 )
 from rulesgen.promql import Duration, aggregate, number, selector
 from rulesgen.spec.models import MetricType, PositiveDuration
-from rulesgen.testgen.model.series import LOOKBACK, SeriesSet, bucket_quantile
+from rulesgen.testgen.model.series import LOOKBACK, MAX_STEPS, SeriesSet, bucket_quantile
 
 # A level's requests: per instance ("" for a route that has one), each step of a pattern
 # repeated from the scenario's first step, as (bucket upper bound, requests) pairs.
@@ -57,6 +58,9 @@ ZERO = "zero"
 # sum by `le` adds a different number of series in that bucket (see `_rollout_levels`).
 OLD, NEW = f"{MIX_LABEL}-old", f"{MIX_LABEL}-new"
 OLD_SERVES, NEW_SERVES, NEW_BREACH = "old_serves", "new_serves", "new_breach"
+# Levels of a minute each, repeated every window (see `sampled_firing_scenarios`).
+SPIKY, BURSTY = "spiky", "bursty"
+MINUTE = Duration(60_000)
 
 
 class LatencyRegression(SingleSelector, AlertModel):
@@ -174,6 +178,48 @@ class LatencyRegression(SingleSelector, AlertModel):
         breach = -(-self.for_.ms // step.ms) + 4 * k
         timeline = (Phase(SAFE, warm), Phase(BREACH, breach))
         return [ForEdge(f"regression_for_{self.for_}_every_{every}", timeline, step, k)]
+
+    def sampled_firing_scenarios(self) -> list[Sampled]:
+        """Requests whose mix changes minute by minute, sampled every minute and evaluated
+        every window. A week ago each window held healthy minutes and a few slow requests
+        in its last minute; now it holds slow minutes and a healthy last one. The rates
+        over the window page. The last two samples alone (an `irate`) see the healthy
+        minute now and the slow one a week ago, and never page. One window of the slow
+        minutes a week ago ends a window before the breach's first baseline: a baseline
+        over two windows sees it, and pages an evaluation late."""
+        minutes = self._minutes()
+        if minutes is None or not self._pages(self._quantile(SPIKY), self._quantile(BURSTY)):
+            return []
+        evaluations = -(-self.for_.ms // self.window.ms)
+        timeline = (
+            Phase(SPIKY, minutes),
+            Phase(BURSTY, minutes),
+            Phase(SPIKY, self.offset.ms // MINUTE.ms),
+            Phase(BURSTY, (evaluations + 2) * minutes + 1),
+        )
+        if sum(phase.steps for phase in timeline) > MAX_STEPS:
+            return []
+        return [Sampled(f"minute_bursts_every_{self.window}", timeline, MINUTE, minutes)]
+
+    def _minutes(self) -> int | None:
+        """Minutes per window, where a window holds two or more and the offset whole windows."""
+        minutes, rest = divmod(self.window.ms, MINUTE.ms)
+        return minutes if minutes >= 2 and not rest and not self.offset.ms % self.window.ms else None
+
+    def _minute_levels(self) -> dict[str, Traffic]:
+        """A window's minutes: healthy but for a few slow requests (half of 1 - q of the
+        window's) in the last one, so the window's quantile stays healthy; or slow but for
+        a healthy last one."""
+        minutes = self._minutes()
+        if minutes is None:
+            return {}
+        mid, far = self._bounds()[1], self._far()
+        few = float(f"{100 * (minutes - 1) * (1 - self.quantile) / 2:.6g}")
+        healthy, slow = ((mid, 100.0),), ((far, 100.0),)
+        return {
+            SPIKY: {"": (*[healthy] * (minutes - 1), ((far, few),))},
+            BURSTY: {"": (*[slow] * (minutes - 1), healthy)},
+        }
 
     def _bounds(self) -> tuple[float, float, float]:
         floor = self.floor.seconds
@@ -378,7 +424,7 @@ class LatencyRegression(SingleSelector, AlertModel):
         # Mixed levels split a route over two instances (see MIXED_EVEN).
         for level, (fast, slow) in self._mixes().items():
             levels[level] = {f"{MIX_LABEL}-a": (((mid, fast),),), f"{MIX_LABEL}-b": (((self._far(), slow),),)}
-        return {**levels, **self._exact_levels(), **self._rollout_levels()}
+        return {**levels, **self._exact_levels(), **self._rollout_levels(), **self._minute_levels()}
 
     def _served(self, levels: Collection[str]) -> dict[str, dict[str, tuple[Requests, ...]]]:
         """Per instance, the requests of each of `levels` it serves. Where some levels
