@@ -181,30 +181,39 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     def sampled_firing_scenarios(self) -> list[Sampled]:
         """Requests whose mix changes minute by minute, sampled every minute and evaluated
-        every window. A week ago each window held healthy minutes and a few slow requests
-        in its last minute; now it holds slow minutes and a healthy last one. The rates
-        over the window page. The last two samples alone (an `irate`) see the healthy
-        minute now and the slow one a week ago, and never page. One window of the slow
-        minutes a week ago ends a window before the breach's first baseline: a baseline
-        over two windows sees it, and pages an evaluation late."""
-        minutes = self._minutes()
+        as the other scenarios are. A week ago each window held healthy minutes and a few
+        slow requests in its last minute; now it holds slow minutes and a healthy last
+        one. The rates over the window page. The last two samples alone (an `irate`) see
+        the healthy minute now and the slow one a week ago, and never page. The window
+        before the breach's first baseline held slow minutes: a baseline over two windows
+        sees them, and pages an evaluation late."""
+        minutes, every = self._minutes(), self.evaluation_step().ms // MINUTE.ms
         if minutes is None or not self._pages(self._quantile(SPIKY), self._quantile(BURSTY)):
             return []
-        evaluations = -(-self.for_.ms // self.window.ms)
+        offset = self.offset.ms // MINUTE.ms
+        first = offset + 2 * minutes + -(offset + 2 * minutes) % every  # the breach's first evaluation
+        fires = first + -(-self.for_.ms // self.evaluation_step().ms) * every
+        slow = first - offset - 2 * minutes  # the slow window a week before
         timeline = (
-            Phase(SPIKY, minutes),
+            Phase(SPIKY, slow),
             Phase(BURSTY, minutes),
-            Phase(SPIKY, self.offset.ms // MINUTE.ms),
-            Phase(BURSTY, (evaluations + 2) * minutes + 1),
+            Phase(SPIKY, first - minutes - slow - minutes),
+            Phase(BURSTY, fires + every + 1 - (first - minutes)),
         )
-        if sum(phase.steps for phase in timeline) > MAX_STEPS:
+        if fires + every + 1 > MAX_STEPS:
             return []
-        return [Sampled(f"minute_bursts_every_{self.window}", timeline, MINUTE, minutes)]
+        return [Sampled("minute_bursts", timeline, MINUTE, every)]
 
     def _minutes(self) -> int | None:
-        """Minutes per window, where a window holds two or more and the offset whole windows."""
+        """Minutes per window, where a window holds two or more, the offset and the
+        evaluation step whole windows, and two windows before each baseline instant lie
+        between evaluations' windows (see `_read`)."""
         minutes, rest = divmod(self.window.ms, MINUTE.ms)
-        return minutes if minutes >= 2 and not rest and not self.offset.ms % self.window.ms else None
+        every = self.evaluation_step().ms
+        after = -self.offset.ms % every  # from an evaluation to the next baseline instant
+        aligned = not rest and not self.offset.ms % self.window.ms and not every % self.window.ms
+        apart = 2 * self.window.ms < after < every - self.window.ms
+        return minutes if minutes >= 2 and aligned and apart else None
 
     def _minute_levels(self) -> dict[str, Traffic]:
         """A window's minutes: healthy but for a few slow requests (half of 1 - q of the
@@ -458,7 +467,7 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
         labels = satisfying_labels(resolve(self.as_selector()), scope)
-        name = f"{self.metric}_bucket"
+        name, read = f"{self.metric}_bucket", self._read(sim)
         for instance, served in self._served(dict.fromkeys(phase.level for phase in timeline)).items():
             for le in self._layout(served):
                 patterns = {
@@ -467,16 +476,27 @@ class LatencyRegression(SingleSelector, AlertModel):
                 }
                 le_text = "+Inf" if math.isinf(le) else number(le)
                 series_labels = {**labels, **({MIX_LABEL: instance} if instance else {}), "le": le_text}
-                self._put(sim, name, series_labels, increments(timeline, sim.length, patterns))
+                self._put(sim, name, series_labels, increments(timeline, sim.length, patterns), read)
 
-    def _put(self, sim: SeriesSet, name: str, labels: dict[str, str], steps: list[float]) -> None:
+    def _put(self, sim: SeriesSet, name: str, labels: dict[str, str], steps: list[float], read: list[bool]) -> None:
         sim.put_counter(name, labels, steps)
-        # Only the stretch a week before the checks matters for the baseline: leaving
-        # the middle of the week empty makes promtool's week of evaluations cheap.
-        offset = sim.steps(self.offset)
         samples = sim.series[(name, tuple(sorted(labels.items())))].samples
-        for i in range(max(sim.length - offset + 1, 0), offset - 1):
-            samples[i] = None
+        samples[:] = [v if keep else None for v, keep in zip(samples, read, strict=True)]
+
+    def _read(self, sim: SeriesSet) -> list[bool]:
+        """The samples a scenario keeps. Only the stretch a week before the checks matters
+        for the baseline: leaving the middle of the week empty makes promtool's week of
+        evaluations cheap. Samples finer than the window would still fill the rest with
+        thousands: those keep only two windows before each evaluation that has a baseline,
+        and before its baseline instant (a range twice the window reads samples, not a gap)."""
+        offset = sim.steps(self.offset)
+        if sim.step.ms >= self.window.ms:
+            return [not sim.length - offset < i < offset - 1 for i in range(sim.length)]
+        read = [False] * sim.length
+        reach = 2 * sim.steps(self.window)
+        for end in (end for i in sim.evaluated(offset + reach) for end in (i, i - offset)):
+            read[end - reach : end + 1] = [True] * (reach + 1)
+        return read
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         matchers = resolve(self.as_selector())
