@@ -3,14 +3,19 @@ a quantile exactly on a threshold, and the shipped alert's tests check it there.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import OUTPUT
+from conftest import OUTPUT, require
 from rulesgen.kinds.latency_regression import LatencyRegression
+from rulesgen.mutate import alert_mutants
+from rulesgen.targets.promtool_tests import unit_test_file
 from rulesgen.testgen.planner import plan_scenarios
+from rulesgen.testrun import describe, load_deployed, read_test, rule_closure, run_promtool, write_run_files
 
 COMMON = {"kind": "latency_regression", "name": "L", "team": "t", "severity": "s", "summary": "s", "metric": "h"}
 
@@ -89,3 +94,37 @@ def test_requests_varying_minute_by_minute_page_on_the_rate_over_the_window() ->
     slow = next(s["values"] for s in bursts["input_series"] if 'le="2.25825"' in s["series"])
     healthy = next(s["values"] for s in bursts["input_series"] if 'le="0.2"' in s["series"])
     assert slow != healthy  # the mix changes within each window
+
+
+# (environment, operator, rule kind, text of the mutated rule, the scenario that must fail)
+KILLS = [
+    ("prod", "comparison-boundary", "alert", ">= 1.2", "exactly_at_then_past_the_regression"),
+    ("prod", "comparison-boundary", "alert", ">= 0.1", "exactly_at_then_over_the_floor"),
+    ("staging", "threshold-toward-silence", "alert", "> 1.515", "exactly_at_then_past_the_regression"),
+    ("prod", "range-doubled", "alert", "[10m] offset 1w", "minute_bursts"),
+    ("prod", "rate-to-irate", "record", "irate(", "minute_bursts"),
+    ("prod", "rate-to-irate", "alert", "irate(", "minute_bursts"),
+    ("prod", "sum-to-avg", "record", "avg by (le, route)", "rolled_out_now"),
+    ("prod", "sum-to-avg", "alert", "avg by (le, route)", "rolled_out_a_week_ago"),
+    ("prod", "denominator-guard-dropped", "alert", "offset 1w)))", "zero_baseline"),
+]
+
+
+def test_each_scenario_fails_on_the_rules_it_is_meant_to_tell_apart(tmp_path: Path) -> None:
+    """A quantile on a threshold, requests varying within a window, a rollout adding a
+    bucket and a baseline of 0 are what tell these mutants from the rules."""
+    require("promtool")
+    runs = []
+    for n, (env, operator, rule, text, name) in enumerate(KILLS):
+        path = OUTPUT / env / "tests" / unit_test_file("ApiLatencyRegression")
+        doc = read_test(path)
+        doc = {**doc, "tests": [t for t in doc["tests"] if t["name"] == f"ApiLatencyRegression/{name}"]}
+        closure = rule_closure(load_deployed(OUTPUT / env), "ApiLatencyRegression")
+        (mutated,) = [
+            mutated
+            for mutant, mutated in alert_mutants(env, "ApiLatencyRegression", closure)
+            if mutant.operator == operator and mutant.rule.startswith(rule) and text in mutant.after
+        ]
+        runs.append(replace(describe(env, path, doc, 1), run_file=write_run_files(doc, mutated, tmp_path, f"m{n}")[1]))
+    run_promtool(runs, jobs=2)
+    assert [r.ok for r in runs] == [False] * len(KILLS), [kill for kill, r in zip(KILLS, runs, strict=True) if r.ok]
