@@ -15,7 +15,7 @@ from pydantic import Field
 from rulesgen import conventions
 from rulesgen.errors import Path
 from rulesgen.ir import Compare, Condition, Labels, Quantity, RecordingRule
-from rulesgen.kinds.toolkit import ForEdge, Phase
+from rulesgen.kinds.toolkit import ForEdge, Phase, Sampled
 from rulesgen.promql import Duration, Matcher, aggregate, number, selector
 from rulesgen.spec.models import (
     AlertName,
@@ -325,6 +325,11 @@ class AlertModel(StrictModel):
         """Breaches evaluated finer than `evaluation_step`, one per `for` that step is too
         coarse to tell from its half and its double (kinds that evaluate long windows
         coarsely to keep their tests cheap)."""
+        return []
+
+    def sampled_firing_scenarios(self) -> list[Sampled]:
+        """Kind-specific scenarios that must fire, sampled and evaluated at their own
+        interval (requests whose mix changes within a window)."""
         return []
 
     def counting_windows(self) -> tuple[Duration, ...]:

@@ -22,11 +22,10 @@ class Phase:
 
 
 @dataclass(frozen=True)
-class ForEdge:
-    """A breach that pins one `for` (or a window) down: samples every `step`, evaluated
-    every `every` samples, the evaluation fine enough to tell the `for` from its half
-    and its double where the kind's own evaluation step is not (see
-    AlertModel.for_edges). `births`: the breach is also proven born (exact counters);
+class Sampled:
+    """A scenario sampled every `step` and evaluated every `every` samples, in the test
+    file of its own evaluation interval: what the kind's own step cannot show.
+    `births`: (a for edge of exact counters) also proven born, fresh and restarted;
     `gap`: a stretch in which no series is scraped while the counters go on counting."""
 
     name: str
@@ -35,6 +34,13 @@ class ForEdge:
     every: int
     births: bool = True
     gap: tuple[int, int] = (0, 0)  # (first step, steps) no series is scraped: an outage
+
+
+@dataclass(frozen=True)
+class ForEdge(Sampled):
+    """A breach that pins one `for` (or a window) down: the evaluation fine enough to tell the `for`
+    from its half and its double where the kind's own evaluation step is not (see
+    AlertModel.for_edges)."""
 
 
 def edge_evaluation(for_: Duration, step: Duration, coarse: Duration, windows: Sequence[Duration]) -> Duration | None:

@@ -20,7 +20,7 @@ from typing import cast
 
 from rulesgen.ir import Labels
 from rulesgen.kinds.base import AlertModel, Resolve
-from rulesgen.kinds.toolkit import BREACH, HISTORY, IDLE, SAFE, ForEdge, Phase
+from rulesgen.kinds.toolkit import BREACH, HISTORY, IDLE, SAFE, ForEdge, Phase, Sampled
 from rulesgen.promql import Duration
 from rulesgen.spec.models import LabelSet
 from rulesgen.testgen.model.alertstate import Firing, alert_states
@@ -473,7 +473,7 @@ class Planner:
             out.append(self._boundary(name, main, timeline))
 
         for edge in self.alert.for_edges():
-            out.append(self._for_edge(main, edge))
+            out.append(self._sampled(main, edge, "for"))
             if invariants.exact_counters and edge.births:
                 # Born into the breach and evaluated as finely: a rule that misses the
                 # births of some value in a short window pages that window late.
@@ -483,32 +483,36 @@ class Planner:
                 out.append(self._fresh_edge(main, edge))
                 out.extend(self._restart_edge(main, edge))
 
+        for sampled in self.alert.sampled_firing_scenarios():
+            out.append(self._sampled(main, sampled, "breach"))
+
         for name, timeline in self.alert.extra_silent_scenarios(warm, horizon):
             sim, states = self.simulate([(main, timeline)], length)
             self._require(not any(states), f"{name} fires")
             out.append(self.scenario(name, "silent", sim, states, [warm, length - 1]))
         return out
 
-    def _for_edge(self, main: dict[str, str], edge: ForEdge) -> Plan:
-        """A breach evaluated every `edge.step * edge.every`, checked one evaluation before
-        and at every change of what fires: half the `for` or twice it, or a window
-        halved or doubled, moves one of them."""
-        length = sum(phase.steps for phase in edge.timeline)
-        sim = Simulation(self.alert, self.resolve, edge.step, length, edge.every)
-        sim.add(main, edge.timeline)
-        start, steps = edge.gap
+    def _sampled(self, main: dict[str, str], sampled: Sampled, purpose: str) -> Plan:
+        """A breach sampled every `sampled.step` and evaluated every `sampled.every`
+        samples, checked one evaluation before and at every change of what fires: half
+        the `for` of a for edge or twice it, or a window halved or doubled, moves one."""
+        length = sum(phase.steps for phase in sampled.timeline)
+        sim = Simulation(self.alert, self.resolve, sampled.step, length, sampled.every)
+        sim.add(main, sampled.timeline)
+        start, steps = sampled.gap
         for samples in self._samples(sim):
             samples[start : start + steps] = [None] * len(samples[start : start + steps])
         states = sim.run()
-        self._require(self._first(states) is not None, f"{edge.name} never fires")
+        self._require(self._first(states) is not None, f"{sampled.name} never fires")
         # A stalled counter beside it (not through an outage, which it would bridge),
         # where it changes nothing: a rule that takes no events in a window for a
         # reset counts its whole value there.
-        for stall in self.shape().stalled if not steps else ():
+        stalls = self.shape().stalled if self.alert.invariants.exact_counters and not steps else ()
+        for stall in stalls:
             trial = sim.copy().add_stalled(*stall)
             if trial.run() == states:
                 sim = trial
-        return self.scenario(edge.name, "for", sim, states, self._changes(states, edge.every))
+        return self.scenario(sampled.name, purpose, sim, states, self._changes(states, sampled.every))
 
     def _fires(
         self,

@@ -224,22 +224,32 @@ def _group(labels: Labels, by: Sequence[str] | None) -> Labels:
 
 
 def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
-    """Prometheus's bucketQuantile: linear interpolation inside the bucket holding the rank."""
-    buckets = sorted(buckets)
-    if len(buckets) < 2 or not math.isinf(buckets[-1][0]):
+    """Prometheus 2.42's bucketQuantile: buckets of one upper bound add up, cumulative
+    counts are made monotonic (each raised to the largest before it, as happens when
+    instances with different bucket layouts are summed by `le`), then linear
+    interpolation inside the bucket holding the rank, in Go's order of operations so
+    that the result is the same double."""
+    merged: dict[float, float] = {}
+    for le, count in sorted(buckets):
+        merged[le] = merged.get(le, 0.0) + count
+    if not merged or not math.isinf(max(merged)):
         return math.nan
-    total = buckets[-1][1]
-    if total == 0:
+    bounds = list(merged)
+    counts = list(accumulate(merged.values(), max))
+    if len(bounds) < 2 or counts[-1] == 0:
         return math.nan
-    rank = q * total
-    b = next(idx for idx, (_, count) in enumerate(buckets) if count >= rank)
-    if b == len(buckets) - 1:
-        return buckets[-2][0]
-    if b == 0 and buckets[0][0] <= 0:
-        return buckets[0][0]
-    start, before = (0.0, 0.0) if b == 0 else buckets[b - 1]
-    end, count = buckets[b][0], buckets[b][1] - before
-    return start + (end - start) * ((rank - before) / count)
+    rank = q * counts[-1]
+    b = next((i for i, count in enumerate(counts[:-1]) if count >= rank), len(counts) - 1)
+    if b == len(counts) - 1:
+        return bounds[-2]
+    if b == 0 and bounds[0] <= 0:
+        return bounds[0]
+    start, end, count = 0.0, bounds[b], counts[b]
+    if b > 0:
+        start = bounds[b - 1]
+        count -= counts[b - 1]
+        rank -= counts[b - 1]
+    return start + (end - start) * (rank / count)
 
 
 # --- alert state ----------------------------------------------------------------
