@@ -644,19 +644,27 @@ class Planner:
                 lambda states: self._first(states) is not None,
                 noisy=False,
             )
-            self._lifetime_totals(sim)
-            metrics = sorted({name for name, _ in sim.sim.series})
-            for metric in metrics:
-                restarted = self._restart_by_one(sim, metric, at, w)
-                if restarted is None:
-                    continue
+            name = "reset_by_one" + (f"_{window}" if len(windows) > 1 else "")
+            # Mid-window too: the windows shorter than `w` have seen the restart go
+            # by, so this window alone decides there.
+            checks = [at - self.k, at, at + self.k, at + w // 2, at + w]
+            out.extend(self._restarts(sim, at, w, name, lambda _, c=checks: c))
+        return out
+
+    def _restarts(
+        self, sim: Simulation, at: int, w: int, name: str, checks: Callable[[list[list[Firing]]], list[int]]
+    ) -> list[Plan]:
+        """Per metric, `sim` with lifetime totals whose fastest-growing series restarts at
+        `at` one below its value `w` steps earlier, checked at `checks(states)`."""
+        self._lifetime_totals(sim)
+        metrics = sorted({metric for metric, _ in sim.sim.series})
+        out = []
+        for metric in metrics:
+            restarted = self._restart_by_one(sim, metric, at, w)
+            if restarted is not None:
                 states = restarted.run()
-                name = "reset_by_one" + (f"_{window}" if len(windows) > 1 else "")
-                name += f"_{metric}" if len(metrics) > 1 else ""
-                # Mid-window too: the windows shorter than `w` have seen the restart
-                # go by, so this window alone decides there.
-                checks = [at - self.k, at, at + self.k, at + w // 2, at + w]
-                out.append(self.scenario(name, "counters", restarted, states, checks))
+                full = name + (f"_{metric}" if len(metrics) > 1 else "")
+                out.append(self.scenario(full, "counters", restarted, states, checks(states)))
         return out
 
     @staticmethod
@@ -734,18 +742,9 @@ class Planner:
         length = at + history + 4 * edge.every
         sim = Simulation(self.alert, self.resolve, edge.step, length, edge.every)
         sim.add(main, [edge.timeline[0], Phase(edge.timeline[-1].level, length)])
-        self._lifetime_totals(sim)
-        out = []
-        metrics = sorted({name for name, _ in sim.sim.series})
-        for metric in metrics:
-            restarted = self._restart_by_one(sim, metric, at, history)
-            if restarted is None:
-                continue
-            states = restarted.run()
-            checks = [*self._changes(states, edge.every), at + history // 2]
-            name = f"reset_by_one_{edge.name}" + (f"_{metric}" if len(metrics) > 1 else "")
-            out.append(self.scenario(name, "counters", restarted, states, checks))
-        return out
+        return self._restarts(
+            sim, at, history, f"reset_by_one_{edge.name}", lambda s: [*self._changes(s, edge.every), at + history // 2]
+        )
 
     def _changes(self, states: list[list[Firing]], every: int = 0) -> list[int]:
         """One evaluation (of `every` steps, else the alert's) before and at every change
