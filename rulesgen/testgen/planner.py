@@ -648,14 +648,15 @@ class Planner:
             # Mid-window too: the windows shorter than `w` have seen the restart go
             # by, so this window alone decides there.
             checks = [at - self.k, at, at + self.k, at + w // 2, at + w]
-            out.extend(self._restarts(sim, at, w, name, lambda _, c=checks: c))
+            out.extend(self._restarts(sim, at, w, name, checks))
         return out
 
     def _restarts(
-        self, sim: Simulation, at: int, w: int, name: str, checks: Callable[[list[list[Firing]]], list[int]]
+        self, sim: Simulation, at: int, w: int, name: str, checks: Sequence[int], every: int = 0
     ) -> list[Plan]:
         """Per metric, `sim` with lifetime totals whose fastest-growing series restarts at
-        `at` one below its value `w` steps earlier, checked at `checks(states)`."""
+        `at` one below its value `w` steps earlier, checked at `checks` (and, with
+        `every`, at every change of what fires)."""
         self._lifetime_totals(sim)
         metrics = sorted({metric for metric, _ in sim.sim.series})
         out = []
@@ -664,7 +665,8 @@ class Planner:
             if restarted is not None:
                 states = restarted.run()
                 full = name + (f"_{metric}" if len(metrics) > 1 else "")
-                out.append(self.scenario(full, "counters", restarted, states, checks(states)))
+                steps = [*checks, *(self._changes(states, every) if every else ())]
+                out.append(self.scenario(full, "counters", restarted, states, steps))
         return out
 
     @staticmethod
@@ -742,9 +744,7 @@ class Planner:
         length = at + history + 4 * edge.every
         sim = Simulation(self.alert, self.resolve, edge.step, length, edge.every)
         sim.add(main, [edge.timeline[0], Phase(edge.timeline[-1].level, length)])
-        return self._restarts(
-            sim, at, history, f"reset_by_one_{edge.name}", lambda s: [*self._changes(s, edge.every), at + history // 2]
-        )
+        return self._restarts(sim, at, history, f"reset_by_one_{edge.name}", [at + history // 2], edge.every)
 
     def _changes(self, states: list[list[Firing]], every: int = 0) -> list[int]:
         """One evaluation (of `every` steps, else the alert's) before and at every change
