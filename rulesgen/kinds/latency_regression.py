@@ -168,7 +168,7 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     def for_edges(self) -> list[ForEdge]:
         """A regression evaluated every window: a week of healthy history (its middle
-        left empty, see `synthesize`), then the breach until a few evaluations past `for`."""
+        left empty, see `_read`), then the breach until a few evaluations past `for`."""
         step = self.scenario_step()
         every = edge_evaluation(self.for_, step, self.evaluation_step(), [self.window, self.offset])
         if every is None:
