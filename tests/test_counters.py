@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 
 from conftest import OUTPUT, minimal_text, require, run_cli
+from rulesgen.model.series import SeriesSet
 from rulesgen.pipeline import build_text
 from rulesgen.promql import Duration, Matcher
-from rulesgen.testgen.model.series import SeriesSet
 
 FIVE_MINUTES = Duration.parse("5m")
 POLYGON = (Matcher("network", ("polygon",)),)

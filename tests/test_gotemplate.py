@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require
+from rulesgen.model.gotemplate import FUNCTIONS, expand, go_float
 from rulesgen.targets.yamlout import dump
-from rulesgen.testgen.model.gotemplate import FUNCTIONS, expand, go_float
 
 VALUES = [
     0, 1, -1, 0.5, 0.1, 0.25, 0.999, 1.5, 2, 10, 42, 99.5, 100, 123.456, 999, 1000, 1023, 1024, 1025,

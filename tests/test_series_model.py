@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from conftest import require
+from rulesgen.model.series import bucket_quantile
 from rulesgen.promql import number
-from rulesgen.testgen.model.series import bucket_quantile
 
 INF = math.inf
 WINDOW = 300.0  # rates over 5m: the bucket counts a test series gains in one 5m step, / 300

@@ -18,9 +18,9 @@ from rulesgen.kinds.base import (
     SelectorUse,
 )
 from rulesgen.kinds.toolkit import SAFE, Phase, levels, satisfying_labels
+from rulesgen.model.series import SeriesSet
 from rulesgen.promql import Duration, Matcher, selector
 from rulesgen.spec.models import LabelName, MatcherSpec, MetricName, MetricType, SelectorSpec
-from rulesgen.testgen.model.series import SeriesSet
 
 
 class AbsentAlert(AlertModel):

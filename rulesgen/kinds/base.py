@@ -16,6 +16,7 @@ from rulesgen import conventions
 from rulesgen.errors import Path
 from rulesgen.ir import Compare, Condition, Labels, Quantity, RecordingRule
 from rulesgen.kinds.toolkit import ForEdge, Phase, Sampled
+from rulesgen.model.series import SeriesSet
 from rulesgen.promql import Duration, Matcher, aggregate, number, selector
 from rulesgen.spec.models import (
     AlertName,
@@ -32,7 +33,6 @@ from rulesgen.spec.models import (
     Suppression,
     Url,
 )
-from rulesgen.testgen.model.series import SeriesSet
 
 Resolve = Callable[[SelectorSpec], tuple[Matcher, ...]]
 

@@ -24,9 +24,9 @@ from rulesgen.kinds.base import (
 )
 from rulesgen.kinds.ratio import level_counts, put_ratio, ratio_atoms, ratio_expr
 from rulesgen.kinds.toolkit import HISTORY, IDLE, SAFE, ForEdge, Phase, edge_evaluation
+from rulesgen.model.series import LOOKBACK, SeriesSet
 from rulesgen.promql import Duration, number
 from rulesgen.spec.models import Identifier, LabelName, MetricType, PositiveDuration, SelectorSpec, StrictModel
-from rulesgen.testgen.model.series import LOOKBACK, SeriesSet
 
 
 class Tier(StrictModel):

@@ -33,9 +33,9 @@ from rulesgen.kinds.toolkit import (
     periodic,
     satisfying_labels,
 )
+from rulesgen.model.series import SeriesSet
 from rulesgen.promql import Duration, number, selector
 from rulesgen.spec.models import Direction, MetricType, NonNegative, PositiveDuration
-from rulesgen.testgen.model.series import SeriesSet
 
 
 class CounterIncrease(ExactCounters, SingleSelector, AlertModel):

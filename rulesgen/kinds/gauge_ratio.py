@@ -26,12 +26,12 @@ from rulesgen.kinds.toolkit import (
     levels,
     satisfying_labels,
 )
+from rulesgen.model.series import SeriesSet
 from rulesgen.promql import aggregate, number, selector
 from rulesgen.spec.models import (
     MetricType,
     SelectorSpec,
 )
-from rulesgen.testgen.model.series import SeriesSet
 
 
 class GaugeRatio(RatioAlert):

@@ -25,9 +25,9 @@ from rulesgen.kinds.toolkit import (
     levels,
     satisfying_labels,
 )
+from rulesgen.model.series import SeriesSet
 from rulesgen.promql import aggregate, number, selector
 from rulesgen.spec.models import Direction, DirectionField, MetricType
-from rulesgen.testgen.model.series import SeriesSet
 
 
 class GaugeThreshold(SingleSelector, AlertModel):

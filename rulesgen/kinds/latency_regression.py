@@ -33,9 +33,9 @@ from rulesgen.kinds.toolkit import (
     increments,
     satisfying_labels,
 )
+from rulesgen.model.series import LOOKBACK, MAX_STEPS, SeriesSet, bucket_quantile
 from rulesgen.promql import Duration, aggregate, number, selector
 from rulesgen.spec.models import MetricType, PositiveDuration
-from rulesgen.testgen.model.series import LOOKBACK, MAX_STEPS, SeriesSet, bucket_quantile
 
 # A level's requests: per instance ("" for a route that has one), each step of a pattern
 # repeated from the scenario's first step, as (bucket upper bound, requests) pairs.

@@ -31,6 +31,7 @@ from rulesgen.kinds.toolkit import (
     periodic,
     satisfying_labels,
 )
+from rulesgen.model.series import ScenarioError, SeriesSet
 from rulesgen.promql import Duration, number
 from rulesgen.spec.models import (
     Direction,
@@ -42,7 +43,6 @@ from rulesgen.spec.models import (
     Ratio,
     SelectorSpec,
 )
-from rulesgen.testgen.model.series import ScenarioError, SeriesSet
 
 
 def scale_for(threshold: float) -> int:

@@ -10,8 +10,8 @@ import re
 
 from rulesgen.errors import Diagnostic
 from rulesgen.kinds.base import AlertModel, Resolve
+from rulesgen.model.series import Series
 from rulesgen.spec.validate import Document
-from rulesgen.testgen.model.series import Series
 from rulesgen.testgen.planner import Plan, PlannedCheck, Simulation
 
 _TOKEN = re.compile(r"^(?:_(?:x(\d+))?|(-?[0-9.eE+]+)(?:([+-])([0-9.eE+]+)x(\d+))?)$")

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from rulesgen.errors import Diagnostic, SpecErrors
 from rulesgen.ir import Alert, AlertTests, Check, ExpectedAlert, Scenario, TestSuite
 from rulesgen.kinds.base import AlertModel, Resolve
+from rulesgen.model.alertstate import Firing
+from rulesgen.model.gotemplate import TemplateNotPredictable, expand
+from rulesgen.model.series import ScenarioError
 from rulesgen.spec.validate import Document
 from rulesgen.testgen.examples import example_plans
-from rulesgen.testgen.model.alertstate import Firing
-from rulesgen.testgen.model.gotemplate import TemplateNotPredictable, expand
-from rulesgen.testgen.model.series import ScenarioError
 from rulesgen.testgen.planner import Plan, named_values, plan_scenarios
 
 

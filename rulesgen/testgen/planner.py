@@ -21,10 +21,10 @@ from typing import cast
 from rulesgen.ir import Labels
 from rulesgen.kinds.base import AlertModel, Resolve
 from rulesgen.kinds.toolkit import BREACH, HISTORY, IDLE, SAFE, ForEdge, Phase, Sampled
+from rulesgen.model.alertstate import Firing, alert_states
+from rulesgen.model.series import ScenarioError, SeriesSet
 from rulesgen.promql import Duration
 from rulesgen.spec.models import LabelSet
-from rulesgen.testgen.model.alertstate import Firing, alert_states
-from rulesgen.testgen.model.series import ScenarioError, SeriesSet
 
 # A label that tells apart a series the counter scenarios add (an idle series that has
 # existed all along) from the scope's own series; alerts sum it away.
