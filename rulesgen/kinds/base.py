@@ -197,31 +197,39 @@ class CompileContext:
         return self.raw_record(name, sel, keep, f"{func}({SELECTOR}[{window}])", suffix)
 
     def counted(self, sel: SelectorSpec, window: Duration, by: Sequence[str], births: bool = True) -> str:
-        """Counter events in `window`, counted exactly, through a shared recording rule
+        """Counter events in `window` through a shared recording rule
         (`level:metric:increase<window>`; `increase_existing<window>` without births).
 
-        Per series `x` (selected with the readers' matchers), from two instant lookups:
+        Per series `x` (selected with the readers' matchers), the first clause that
+        returns it wins (`or` adds a series only where the left lacks it):
 
-            (x - x offset W >= 0)                    existed a window ago: the difference
-          or (x and on() group(metric offset W))     else x: a reset (events since it), or
-                                                     a series born inside the window (as
-                                                     if it had been 0 just before)
+            (x unless x offset W) and on(job, instance) (up offset W == 1)
+                born inside the window on a target that was scraped then: its first
+                value counts whole (a labelled counter appears with its first event)
+          or (x - x offset W) unless resets(x[W]) > 0
+                existed a window ago and no reset since: the exact difference, no
+                extrapolation (5 events read 5, not 6.25)
+          or increase(x[W])
+                everything else: a reset (events before and after it), a series gone
+                now (a pod killed right after failing, a failed scrape's staleness
+                marker, which range functions skip), a target that was down or not
+                yet known a window ago (a replica back, a new pod with lifetime
+                totals, a Prometheus that has just started: only growth counts)
 
-        `or` adds the right side only for series the left lacks: those whose difference
-        is negative (a reset) and those born inside the window. The guard counts births
-        only when the metric had any series a window ago (whatever the alert's matchers),
-        so a Prometheus that has just started does not count lifetime totals as new
-        events. With `births=False` (exporters that initialize series to 0) the right
-        side is `x and x offset W`: only resets. No extrapolation: samples out of step
-        with evaluation read whole samples, and `increase()`'s x1.25 of 4 sampled
-        minutes in a 5m window never happens.
+        The birth guard is per target, not per metric family: a replica that returns
+        after failed scrapes brings lifetime totals, which must not count, while its
+        sibling kept the family alive. With `births=False` (exporters that initialize
+        series to 0) the first clause is dropped.
         """
         matchers = self.resolve(sel)
         keep = sorted(set(by) | {m.label for m in matchers})
         op = "increase" if births else "increase_existing"
         name = conventions.record_name(keep, sel.metric, conventions.window_op(op, window))
-        guard = f"on() group({sel.metric} offset {window})" if births else f"{SELECTOR} offset {window}"
-        template = f"({SELECTOR} - {SELECTOR} offset {window} >= 0) or ({SELECTOR} and {guard})"
+        exact = f"({SELECTOR} - {SELECTOR} offset {window}) unless resets({SELECTOR}[{window}]) > 0"
+        template = f"({exact}) or increase({SELECTOR}[{window}])"
+        if births:
+            born = f"({SELECTOR} unless {SELECTOR} offset {window}) and on(job, instance) (up offset {window} == 1)"
+            template = f"({born}) or {template}"
         self.raw_record(name, sel, keep, template)
         return self._filtered(name, matchers, by)
 

@@ -479,8 +479,7 @@ class LatencyRegression(SingleSelector, AlertModel):
                 self._put(sim, name, series_labels, increments(timeline, sim.length, patterns), read)
 
     def _put(self, sim: SeriesSet, name: str, labels: dict[str, str], steps: list[float], read: list[bool]) -> None:
-        sim.put_counter(name, labels, steps)
-        samples = sim.series[(name, tuple(sorted(labels.items())))].samples
+        samples = sim.put_counter(name, labels, steps).samples
         samples[:] = [v if keep else None for v, keep in zip(samples, read, strict=True)]
 
     def _read(self, sim: SeriesSet) -> list[bool]:

@@ -5,11 +5,17 @@ intent on them (independently of the generated PromQL) so that promtool, running
 the real rules, is checked against an expectation it did not produce.
 
 Counters are read as rulesgen's rules read them (`SeriesSet.increase`): exact event
-counts from two instant lookups a window apart, with no extrapolation, so series may
-be sampled out of step with evaluation, be born inside a window or reset. Instant
-lookups follow Prometheus 2.x: the latest sample at most 5m old (`--query.lookback-delta`),
-both ends included. Range selectors (histogram bucket rates) include both ends and
-assume a sample at every step. Alerts go pending on the first true evaluation and
+counts from two instant lookups a window apart where the window holds no reset, a
+series born on a scrape target that was up a window ago counted whole, and
+`increase()` (Prometheus 2.42's extrapolation, to the double) everywhere else.
+
+The world has scrape targets: every series of a planned scenario carries `job` and
+`instance`, and each target has an `up` series (given, or derived: 1 wherever one of
+its series has a sample). A failed scrape is a staleness marker (`STALE`) on each of
+the target's series: instant lookups see nothing there, range functions skip it.
+Instant lookups follow Prometheus 2.x: the latest sample at most 5m old
+(`--query.lookback-delta`), both ends included. Range selectors include both ends
+(2.42); histogram bucket rates assume a sample at every step. Alerts go pending on the first true evaluation and
 fire once `for` has elapsed, and `keep_firing_for` counts from the first false
 evaluation.
 """
@@ -20,12 +26,15 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from rulesgen.ir import Labels
 from rulesgen.promql import Duration, Matcher, escape_string
 
 Sample = float | None
+# Prometheus's staleness marker is a NaN of its own; scenario series hold no other NaN.
+STALE = float("nan")
+TARGET_LABELS = ("job", "instance")
 LOOKBACK = Duration.parse("5m")
 MAX_STEPS = 100_000  # Prometheus's default --query.lookback-delta
 Group = dict[Labels, float]
@@ -55,6 +64,9 @@ class SeriesSet:
     length: int
     series: dict[tuple[str, Labels], Series] = field(default_factory=dict)
     every: int = 1  # rules are evaluated every `every` steps; functions skip the rest
+    # Labels every series put here gets unless it has its own: the scrape target
+    # it belongs to (empty: series with no target, as a spec's examples write them).
+    target: Labels = ()
 
     def __post_init__(self) -> None:
         # A window of years at a minute's step would allocate millions of samples per
@@ -73,17 +85,18 @@ class SeriesSet:
         """A duration in whole steps (windows and `for` are multiples of the step)."""
         return -(-duration.ms // self.step.ms)
 
-    def put(self, metric: str, labels: dict[str, str], samples: Sequence[Sample]) -> None:
-        key = (metric, tuple(sorted(labels.items())))
+    def put(self, metric: str, labels: dict[str, str], samples: Sequence[Sample]) -> Series:
+        key = (metric, tuple(sorted({**dict(self.target), **labels}.items())))
         if key in self.series:
             raise ScenarioError(f"two scenario series would be the same: {metric}{labels}")
         padded = list(samples)[: self.length]
         padded += [padded[-1] if padded else None] * (self.length - len(padded))
         self.series[key] = Series(metric, key[1], padded)
+        return self.series[key]
 
-    def put_counter(self, metric: str, labels: dict[str, str], increments: Sequence[float]) -> None:
+    def put_counter(self, metric: str, labels: dict[str, str], increments: Sequence[float]) -> Series:
         """A counter from its per-step increments; it starts at 0."""
-        self.put(metric, labels, [0.0, *accumulate(increments[: self.length - 1])])
+        return self.put(metric, labels, [0.0, *accumulate(increments[: self.length - 1])])
 
     def select(self, metric: str, matchers: Iterable[Matcher]) -> list[Series]:
         matchers = tuple(matchers)
@@ -101,9 +114,69 @@ class SeriesSet:
         if i < 0:
             return None
         for j in range(i, max(-1, i - lookback.ms // self.step.ms - 1), -1):
-            if samples[j] is not None:
-                return samples[j]
+            value = samples[j]
+            if value is not None:
+                return None if value != value else value  # a staleness marker hides the series
         return None
+
+    def points(self, samples: Sequence[Sample], i: int, n: int) -> list[tuple[int, float]]:
+        """A range selector `[n steps]` at step `i`: (step, value) of every sample in
+        [i - n, i], both ends included (Prometheus 2.42), staleness markers skipped."""
+        return [(j, v) for j in range(max(0, i - n), i + 1) if (v := samples[j]) is not None and v == v]
+
+    def extrapolated_increase(self, points: Sequence[tuple[int, float]], i: int, n: int) -> float | None:
+        """`increase()` over `points` of the window `[i - n, i]`: Prometheus 2.42's
+        extrapolatedRate for counters, in Go's order of operations (None under two samples)."""
+        if len(points) < 2:
+            return None
+        ms = self.step.ms
+        first, last = points[0][1], points[-1][1]
+        result = last - first
+        previous = 0.0
+        for _, value in points:
+            if value < previous:
+                result += previous
+            previous = value
+        to_start = ((points[0][0] - (i - n)) * ms) / 1000
+        to_end = ((i - points[-1][0]) * ms) / 1000
+        sampled = ((points[-1][0] - points[0][0]) * ms) / 1000
+        average = sampled / (len(points) - 1)
+        if result > 0 and first >= 0:
+            to_start = min(to_start, sampled * (first / result))
+        threshold = average * 1.1
+        interval = sampled
+        interval += to_start if to_start < threshold else average / 2
+        interval += to_end if to_end < threshold else average / 2
+        return result * (interval / sampled)
+
+    def up(self, labels: Labels, derived: dict[Labels, list[Sample]]) -> list[Sample]:
+        """The `up` series of the scrape target `labels` belongs to: given, or derived
+        (`_derived_up`); none for a series with no target."""
+        target = tuple((k, v) for k, v in labels if k in TARGET_LABELS)
+        given = self.series.get(("up", target))
+        return given.samples if given is not None else derived.get(target, [])
+
+    def _derived_up(self) -> dict[Labels, list[Sample]]:
+        """Per target with no `up` series given: 1 at each step where one of its series
+        has a sample (a scrape succeeded), 0 where they only hold staleness markers
+        (it failed)."""
+        out: dict[Labels, list[Sample]] = {}
+        for (metric, labels), s in sorted(self.series.items()):
+            target = tuple((k, v) for k, v in labels if k in TARGET_LABELS)
+            if metric == "up" or len(target) < len(TARGET_LABELS) or ("up", target) in self.series:
+                continue
+            up = out.setdefault(target, [None] * self.length)
+            for j, v in enumerate(s.samples):
+                if v is not None:
+                    # A staleness marker on every series of the target: the scrape failed.
+                    up[j] = max(up[j] or 0.0, 1.0 if v == v else 0.0)
+        return out
+
+    def with_targets(self) -> list[Series]:
+        """Every series, with the `up` series of each target that was not given one:
+        what a test's input holds."""
+        derived = [Series("up", t, samples) for t, samples in self._derived_up().items()]
+        return sorted([*self.series.values(), *derived], key=lambda s: (s.metric, s.labels))
 
     def increase(
         self,
@@ -113,33 +186,35 @@ class SeriesSet:
         window: Duration,
         births: bool = True,
     ) -> list[Group]:
-        """Events counted exactly in the window ending at each evaluation step, summed by `by`.
+        """Events counted in the window ending at each evaluation step, summed by `by`,
+        as rulesgen's counting rule reads them. Per series `x`:
 
-        Per series, from the instant value now (`x`) and a window ago (`x offset window`):
-        - both present: `x - x offset window`, or `x` where that is negative (a reset:
-          the events since it);
-        - present now only (born inside the window): `x`, as if the series had been 0
-          just before, when `births` and the metric (any series, whatever the alert's
-          matchers) had a sample a window ago: a Prometheus that has just started
-          must not count lifetime totals as new events.
+        - absent a window ago on a target that was up then (`up offset W == 1`): born
+          inside the window, counted whole (with `births`);
+        - present now and a window ago, no reset in the window: `x - x offset W`;
+        - otherwise `increase(x[W])`: resets, series that vanished (a killed pod, a
+          failed scrape now), targets that were down or unknown a window ago.
         """
         n = self.steps(window)
         out: list[Group] = [{} for _ in range(self.length)]
-        history = [s.samples for (name, _), s in self.series.items() if name == metric]
+        derived = self._derived_up() if births else {}
         for s in self.select(metric, matchers):
             key = _group(s.labels, by)
+            up = self.up(s.labels, derived) if births else []
             for i in self.evaluated():
-                now, before = self.lookup(s.samples, i), self.lookup(s.samples, i - n)
-                if now is None:
-                    continue
-                if before is not None:
-                    value = now - before if now >= before else now
-                elif births and any(self.lookup(h, i - n) is not None for h in history):
-                    value = now
-                else:
-                    continue
-                out[i][key] = out[i].get(key, 0.0) + value
+                value = self._counted(s.samples, up, i, n)
+                if value is not None:
+                    out[i][key] = out[i].get(key, 0.0) + value
         return out
+
+    def _counted(self, samples: Sequence[Sample], up: Sequence[Sample], i: int, n: int) -> float | None:
+        now, before = self.lookup(samples, i), self.lookup(samples, i - n)
+        if now is not None and before is None and up and self.lookup(up, i - n) == 1:
+            return now
+        points = self.points(samples, i, n)
+        if now is not None and before is not None and not _resets(points):
+            return now - before
+        return self.extrapolated_increase(points, i, n)
 
     def rate(
         self,
@@ -155,8 +230,12 @@ class SeriesSet:
         # Most steps are not evaluated and hold no samples: skip the comprehension there.
         return [{k: v / seconds for k, v in g.items()} if g else {} for g in groups]
 
-    def instant(self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, agg: str) -> list[Group]:
-        """`agg by (by) (metric{matchers})` at each step, or the raw series when `by` is None."""
+    def instant(
+        self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, agg: str, last_over: int = 0
+    ) -> list[Group]:
+        """`agg by (by) (metric{matchers})` at each step, or the raw series when `by` is
+        None; with `last_over`, `last_over_time(metric[last_over steps])`, which a
+        failed scrape's staleness marker does not interrupt."""
         reducers: dict[str, Callable[[list[float]], float]] = {
             "sum": sum,
             "max": max,
@@ -169,7 +248,11 @@ class SeriesSet:
         for i in self.evaluated():
             groups: dict[Labels, list[float]] = defaultdict(list)
             for key, samples in selected:
-                value = samples[i]
+                if last_over:
+                    points = self.points(samples, i, last_over)
+                    value = points[-1][1] if points else None
+                else:
+                    value = self.lookup(samples, i)
                 if value is not None:
                     groups[key].append(value)
             out[i] = {k: float(reduce(v)) for k, v in groups.items()}
@@ -178,12 +261,8 @@ class SeriesSet:
     def present(self, metric: str, matchers: Iterable[Matcher], lookback: Duration = LOOKBACK) -> list[bool]:
         """Whether an instant selector returns anything at each step: Prometheus 2.x
         sees a series' last sample for `lookback` (5m), ends included."""
-        n = lookback.ms // self.step.ms
         selected = [s.samples for s in self.select(metric, matchers)]
-        return [
-            any(v is not None for samples in selected for v in samples[max(0, i - n) : i + 1])
-            for i in range(self.length)
-        ]
+        return [any(self.lookup(samples, i, lookback) is not None for samples in selected) for i in range(self.length)]
 
     def histogram_quantile(
         self,
@@ -215,6 +294,11 @@ class SeriesSet:
             values = ((k, bucket_quantile(q, list(b.items()))) for k, b in buckets.items())
             out[i] = {k: v for k, v in values if not math.isnan(v)}
         return out
+
+
+def _resets(points: Sequence[tuple[int, float]]) -> bool:
+    """Whether `resets()` over the points is above 0: any sample below the one before."""
+    return any(b < a for (_, a), (_, b) in pairwise(points))
 
 
 def _group(labels: Labels, by: Sequence[str] | None) -> Labels:

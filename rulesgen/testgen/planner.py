@@ -29,7 +29,13 @@ from rulesgen.spec.models import LabelSet
 # A label that tells apart a series the counter scenarios add (an idle series that has
 # existed all along) from the scope's own series; alerts sum it away.
 WITNESS_LABEL = "rulesgen_series"
-OUT_OF_STEP_CHECKS = 30  # evaluations checked one by one in the out-of-step scenario
+OUT_OF_STEP_CHECKS = 30
+# The scrape target every scenario series belongs to unless a scenario says otherwise
+# (its `up` series is derived from when the target's series have samples).
+TARGET: Labels = (
+    ("instance", "replica-a:8080"),
+    ("job", "app"),
+)  # evaluations checked one by one in the out-of-step scenario
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class Simulation:
     def __init__(self, alert: AlertModel, resolve: Resolve, step: Duration, length: int, every: int = 1) -> None:
         self.alert = alert
         self.resolve = resolve
-        self.sim = SeriesSet(step, length, every=every)
+        self.sim = SeriesSet(step, length, every=every, target=TARGET)
         self.every = every  # rules are evaluated every `every` samples
         self.spreads: tuple[Spread, ...] = ()
 
@@ -114,7 +120,7 @@ class Simulation:
         if not relabel and not spreads:
             self.alert.synthesize(self.sim, self.resolve, scope, timeline)
             return self
-        inner = SeriesSet(self.sim.step, self.sim.length, every=self.every)
+        inner = SeriesSet(self.sim.step, self.sim.length, every=self.every, target=TARGET)
         self.alert.synthesize(inner, self.resolve, scope, timeline)
         made = [
             (s.metric, {**dict(s.labels), **(relabel or {})}, list(s.samples)) for _, s in sorted(inner.series.items())
@@ -248,6 +254,8 @@ def _fold(values: tuple[float, ...], parts: list[str]) -> None:
 
 
 def _num(value: float) -> str:
+    if value != value:
+        return "stale"  # the only NaN scenario series hold: a failed scrape
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
@@ -410,7 +418,7 @@ class Planner:
     ) -> Plan:
         k = sim.every  # samples per evaluation: self.k, or twice that for samples out of step
         last = max(steps) - max(steps) % k
-        series = tuple((s.text(), notation(s.samples[: last + 1])) for _, s in sorted(sim.sim.series.items()))
+        series = tuple((s.text(), notation(s.samples[: last + 1])) for s in sim.sim.with_targets())
         # Checks sit on evaluation steps; `fire - k` is "one evaluation before".
         at = sorted({i - i % k for i in steps if i >= 0})
         checks = tuple(PlannedCheck(i, tuple(states[i])) for i in at)
@@ -606,18 +614,25 @@ class Planner:
 
         out.extend(self._reset_by_one(main))
 
-        # Out of step: healthy traffic scraped half a step after each evaluation.
+        # Out of step: healthy traffic scraped half a step after each evaluation, once
+        # Prometheus has a window of it (before that, a Prometheus that has just started
+        # counts with increase(), extrapolation and all).
         half = Duration(self.step.ms // 2)
-        sim = Simulation(self.alert, self.resolve, half, 2 * length, 2 * self.k)
-        sim.add(main, [Phase(SAFE, 2 * length)])
+        start = 2 * max((-(-w.ms // self.step.ms) for w in self.alert.counting_windows()), default=0)
+        start += -start % (2 * self.k)
+        sim = Simulation(self.alert, self.resolve, half, start + 2 * length, 2 * self.k)
+        sim.add(main, [Phase(SAFE, start + 2 * length)])
         for samples in self._samples(sim):
             samples[:] = [v if i % 2 else None for i, v in enumerate(samples)]
         states = sim.run()
-        self._require(self._first(states) is None, "healthy traffic sampled out of step with evaluation fires")
+        self._require(
+            self._first(states, start=start) is None, "healthy traffic sampled out of step with evaluation fires"
+        )
         # Checked at every evaluation for a while: increase()'s extrapolation overshoots
         # at some phases of the traffic only.
-        every = range(2 * warm, min(2 * length, 2 * warm + 2 * self.k * OUT_OF_STEP_CHECKS), 2 * self.k)
-        out.append(self.scenario("out_of_step", "counters", sim, states, [*every, 2 * length - 1]))
+        end = start + 2 * length
+        every = range(start + 2 * warm, min(end, start + 2 * warm + 2 * self.k * OUT_OF_STEP_CHECKS), 2 * self.k)
+        out.append(self.scenario("out_of_step", "counters", sim, states, [*every, end - 1]))
         return out
 
     @staticmethod
