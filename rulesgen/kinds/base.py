@@ -82,6 +82,8 @@ class Invariants:
     # as a histogram's buckets do (and a quantile is blind to how a sum is shared).
     sums_split: bool = True
     exact_counters: bool = False
+    # Reads gauges through `last_over_time` so a failed scrape does not restart `for`.
+    scraped_gauges: bool = False
 
 
 SELECTOR = "$SELECTOR"  # where a raw read's selector goes in its recording rule's template

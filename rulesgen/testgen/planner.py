@@ -23,6 +23,7 @@ from rulesgen.kinds.base import AlertModel, Resolve
 from rulesgen.kinds.toolkit import BREACH, HISTORY, IDLE, SAFE, ForEdge, Phase, Sampled
 from rulesgen.model.alertstate import Firing, alert_states
 from rulesgen.model.series import ScenarioError, SeriesSet
+from rulesgen.testgen.families import fault_plans
 from rulesgen.promql import Duration
 from rulesgen.spec.models import LabelSet
 
@@ -498,7 +499,30 @@ class Planner:
             sim, states = self.simulate([(main, timeline)], length)
             self._require(not any(states), f"{name} fires")
             out.append(self.scenario(name, "silent", sim, states, [warm, length - 1]))
-        return out
+        return [*out, *fault_plans(self, main)]
+
+    # --- what scenario families read (rulesgen.testgen.families) -----------------------
+
+    def new_sim(self, length: int) -> Simulation:
+        """An empty simulation of `length` steps at the alert's own step and evaluation."""
+        return Simulation(self.alert, self.resolve, self.step, length, self.k)
+
+    def sim_steps(self, duration: Duration) -> int:
+        return -(-duration.ms // self.step.ms)
+
+    def first(self, states: list[list[Firing]]) -> int | None:
+        return self._first(states)
+
+    def changes(self, states: list[list[Firing]]) -> list[int]:
+        return self._changes(states)
+
+    @staticmethod
+    def lifetime_totals(sim: Simulation) -> None:
+        Planner._lifetime_totals(sim)
+
+    @staticmethod
+    def blank_until_first_event(samples: list[float | None]) -> int:
+        return Planner._born(samples)
 
     def _sampled(self, main: dict[str, str], sampled: Sampled, purpose: str) -> Plan:
         """A breach sampled every `sampled.step` and evaluated every `sampled.every`

@@ -1,0 +1,312 @@
+"""Production faults as scenario families: what scrape targets do in production (fail
+scrapes, come back, crash-loop, get killed, get replaced, run as replicas) and what
+Prometheus itself does (restart), each a registered function that kinds select through
+their invariants, like the lint checks.
+
+Each family stands for a real event and states what a correct rule does through it:
+a breach still pages, healthy traffic stays silent. The model computes the exact
+outcome; a family is kept only where that outcome is the intended one, so the
+families never encode a rule's bug as an expectation. Rules counting with `x offset W`
+alone, or instant selectors on gauges, fail them (tests/test_faults.py shows which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rulesgen.kinds.base import Invariants
+from rulesgen.kinds.toolkit import IDLE, SAFE, Phase
+from rulesgen.model.series import STALE, Sample, TARGET_LABELS
+
+if TYPE_CHECKING:
+    from rulesgen.testgen.planner import Plan, Planner, Simulation
+
+REPLICAS = ("replica-a:8080", "replica-b:8080")
+NEW_POD = "replica-c:8080"
+FAILED_SCRAPE_EVERY = 3  # one scrape in three fails: a flaky exporter under load
+GAUGE_FAILED_SCRAPE_EVERY = 4
+CRASH_LOOP_LIFE = 2  # steps a crash-looping worker lives before it restarts from 0
+
+
+@dataclass(frozen=True)
+class FaultContext:
+    """What a family reads: the planner's helpers, the main scope, the label that tells
+    two replicas apart (`instance`, or `job` where the alert groups by instance) and the
+    longest counting window in steps."""
+
+    planner: Planner
+    main: tuple[tuple[str, str], ...]
+    replica_label: str
+    window: int
+
+    @property
+    def scope(self) -> dict[str, str]:
+        return dict(self.main)
+
+    def breach(self, length: int) -> Simulation:
+        p = self.planner
+        return p.new_sim(length).add(self.scope, [Phase(SAFE, p.warm), Phase(p.alert.firing_levels()[0], length)])
+
+    def healthy(self, length: int) -> Simulation:
+        return self.planner.new_sim(length).add(self.scope, [Phase(SAFE, length)])
+
+
+Family = Callable[[FaultContext], "list[Plan]"]
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    applies: Callable[[Invariants], bool]
+    build: Family
+
+
+FAMILIES: list[Registered] = []
+
+
+def family(name: str, applies: Callable[[Invariants], bool]) -> Callable[[Family], Family]:
+    def register(build: Family) -> Family:
+        FAMILIES.append(Registered(name, applies, build))
+        return build
+
+    return register
+
+
+def counters(inv: Invariants) -> bool:
+    return inv.exact_counters
+
+
+def gauges(inv: Invariants) -> bool:
+    return inv.scraped_gauges
+
+
+def fault_plans(planner: Planner, main: dict[str, str]) -> list[Plan]:
+    """Every family the alert's kind selects, in registration order."""
+    inv = planner.alert.invariants
+    constrained = set(planner.alert.grouping()) | {m.label for m in planner.alert.common_matchers(planner.resolve)}
+    ctx = FaultContext(
+        planner,
+        tuple(sorted(main.items())),
+        "job" if "instance" in constrained else "instance",
+        max((planner.sim_steps(w) for w in planner.alert.counting_windows()), default=planner.k),
+    )
+    return [plan for f in FAMILIES if f.applies(inv) for plan in f.build(ctx)]
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _samples(sim: Simulation) -> list[list[Sample]]:
+    return [s.samples for s in sim.sim.series.values()]
+
+
+def _keep(ctx: FaultContext, name: str, sim: Simulation, fires: bool, extra: list[int] | None = None) -> list[Plan]:
+    """The scenario, checked at every change of what fires (and at `extra`), if the model
+    says it does what the alert means: pages (`fires`) or stays silent throughout."""
+    p = ctx.planner
+    states = sim.run()
+    first = p.first(states)
+    if (first is not None) != fires:
+        return []
+    return [p.scenario(name, "fault", sim, states, [*p.changes(states), *(extra or [])])]
+
+
+def _replicate(ctx: FaultContext, sim: Simulation) -> None:
+    """Every series served by two replicas, each half of the traffic."""
+    label = ctx.replica_label
+    for key, s in sorted(sim.sim.series.items()):
+        labels = dict(s.labels)
+        half = [None if v is None else v / 2 for v in s.samples]
+        del sim.sim.series[key]
+        for value in REPLICAS if label == "instance" else (f"{labels.get('job', 'app')}-{r[8]}" for r in REPLICAS):
+            sim.sim.put(s.metric, {**labels, label: value}, list(half))
+
+
+def _on_target(sim: Simulation, label: str, value: str) -> list[list[Sample]]:
+    return [s.samples for s in sim.sim.series.values() if dict(s.labels).get(label) == value]
+
+
+def _fail_scrapes(samples: list[Sample], steps: range | list[int]) -> None:
+    for j in steps:
+        if 0 <= j < len(samples) and samples[j] is not None:
+            samples[j] = STALE
+
+
+def _kill(samples: list[Sample], at: int) -> None:
+    """The target leaves at `at`: one staleness marker, then nothing."""
+    samples[at:] = [STALE] + [None] * (len(samples) - at - 1)
+
+
+# --- counters -----------------------------------------------------------------------
+
+
+@family("failed_scrapes", counters)
+def failed_scrapes(ctx: FaultContext) -> list[Plan]:
+    """A breach while the exporter fails one scrape in three: each failure writes
+    staleness markers, which end an instant selector's series (restarting `for`) but
+    not a range function's. It pages as it would without the failures."""
+    p = ctx.planner
+    length = p.warm + p.horizon
+    sim = ctx.breach(length)
+    for samples in _samples(sim):
+        _fail_scrapes(samples, range(p.warm, length, FAILED_SCRAPE_EVERY))
+    return _keep(ctx, "failed_scrapes", sim, fires=True)
+
+
+@family("replica_returns", counters)
+def replica_returns(ctx: FaultContext) -> list[Plan]:
+    """Healthy traffic served by two replicas with lifetime totals; one fails two scrapes
+    for longer than the alert's `for` and comes back. Its series were gone a window ago
+    while its sibling kept the metric alive: its lifetime totals are not new events.
+    Silent throughout."""
+    p = ctx.planner
+    at = p.warm + ctx.window + 1
+    away = max(2, p.sim_steps(max(p.alert.variant_fors())) + 2)
+    length = at + away + 2 * ctx.window + 2 * p.k
+    sim = ctx.healthy(length)
+    _replicate(ctx, sim)
+    p.lifetime_totals(sim)
+    for samples in _on_target(sim, ctx.replica_label, _second(ctx)):
+        _fail_scrapes(samples, range(at, at + away))
+    return _keep(ctx, "replica_returns", sim, fires=False, extra=list(range(at, length, p.k)))
+
+
+def _second(ctx: FaultContext) -> str:
+    return REPLICAS[1] if ctx.replica_label == "instance" else f"app-{REPLICAS[1][8]}"
+
+
+@family("crash_loop", counters)
+def crash_loop(ctx: FaultContext) -> list[Plan]:
+    """A breach from a worker that crash-loops: every life restarts its counters from 0
+    and counts a few events. Differences over the window see one life; the events of
+    every life in the window are what happened, and they page."""
+    p = ctx.planner
+    length = p.warm + p.horizon
+    sim = ctx.breach(length)
+    for samples in _samples(sim):
+        life = 0.0
+        out: list[Sample] = []
+        for j, value in enumerate(samples):
+            before = samples[j - 1] if j else None
+            step = 0.0 if value is None or before is None else value - before
+            # A new life counts the events of its first step: the worker failed them
+            # before its counters were scraped again.
+            life = step if j >= p.warm and (j - p.warm) % CRASH_LOOP_LIFE == 0 else life + step
+            out.append(None if value is None else (value if j < p.warm else life))
+        samples[:] = out
+    return _keep(ctx, "crash_loop", sim, fires=True)
+
+
+@family("killed_after_failing", counters)
+def killed_after_failing(ctx: FaultContext) -> list[Plan]:
+    """A pod fails a window's worth of events at once and is killed right after: its
+    series leave the instant vector, but the events happened and page."""
+    p = ctx.planner
+    burst = p.alert.burst_level()
+    if burst is None:
+        return []
+    length = p.warm + p.horizon
+    sim = p.new_sim(length).add(ctx.scope, [Phase(IDLE, p.warm), Phase(burst, 1), Phase(IDLE, length)])
+    # Killed at the first scrape after the burst's sample.
+    grown = [j for s in _samples(sim) for j in range(1, length) if (s[j] or 0.0) > (s[j - 1] or 0.0)]
+    at = min(grown, default=p.warm) + 1
+    for samples in _samples(sim):
+        _kill(samples, at)
+    return _keep(ctx, "killed_after_failing", sim, fires=True)
+
+
+def _deploy(ctx: FaultContext, sim: Simulation, at: int, from_zero: bool) -> None:
+    """At `at` the pod is replaced: its series leave and a new pod's (a new instance)
+    carry on the traffic, from 0 or from the lifetime totals the service keeps."""
+    label = ctx.replica_label
+    for _, s in sorted(sim.sim.series.items()):
+        labels = dict(s.labels)
+        base = s.samples[at - 1] or 0.0
+        new = [None] * at + [None if v is None else (v - base if from_zero else v) for v in s.samples[at:]]
+        _kill(s.samples, at)
+        value = NEW_POD if label == "instance" else f"{labels.get('job', 'app')}-c"
+        sim.sim.put(s.metric, {**labels, label: value}, new)
+
+
+@family("new_pod_with_lifetime_totals", counters)
+def new_pod_with_lifetime_totals(ctx: FaultContext) -> list[Plan]:
+    """A deploy of an exporter that reports lifetime totals (computed from a database):
+    the new pod's series start far from zero. Healthy traffic stays silent."""
+    p = ctx.planner
+    at = p.warm + ctx.window + 1
+    length = at + 2 * ctx.window + 2 * p.k
+    sim = ctx.healthy(length)
+    p.lifetime_totals(sim)
+    _deploy(ctx, sim, at, from_zero=False)
+    return _keep(ctx, "new_pod_with_lifetime_totals", sim, fires=False, extra=list(range(at, length, p.k)))
+
+
+@family("new_pod_from_zero", counters)
+def new_pod_from_zero(ctx: FaultContext) -> list[Plan]:
+    """A breach across a deploy whose new pod counts from 0: the breach goes on paging."""
+    p = ctx.planner
+    length = p.warm + p.horizon + ctx.window
+    sim = ctx.breach(length)
+    _deploy(ctx, sim, p.warm + p.horizon // 2, from_zero=True)
+    return _keep(ctx, "new_pod_from_zero", sim, fires=True)
+
+
+@family("prometheus_restart", counters)
+def prometheus_restart(ctx: FaultContext) -> list[Plan]:
+    """Prometheus restarts during a breach: no samples at all (and no staleness markers)
+    for longer than a window, then the counters go on. It pages again without waiting a
+    window for history."""
+    p = ctx.planner
+    gap = ctx.window + 2
+    length = p.warm + gap + p.horizon
+    sim = ctx.breach(length)
+    for samples in _samples(sim):
+        samples[p.warm : p.warm + gap] = [None] * gap
+    return _keep(ctx, "prometheus_restart", sim, fires=True)
+
+
+@family("exporter_outage", counters)
+def exporter_outage(ctx: FaultContext) -> list[Plan]:
+    """The only exporter fails every scrape for longer than a window (staleness markers,
+    `up` 0), then returns into a breach: no blind window after it."""
+    p = ctx.planner
+    outage = ctx.window + 2
+    length = p.warm + outage + p.horizon
+    sim = ctx.breach(length)
+    for samples in _samples(sim):
+        _fail_scrapes(samples, range(p.warm, p.warm + outage))
+    return _keep(ctx, "exporter_outage", sim, fires=True)
+
+
+@family("new_metric_family", counters)
+def new_metric_family(ctx: FaultContext) -> list[Plan]:
+    """A target that has been up all along starts exporting a metric it never had, with
+    its first failures: no series of the metric existed a window ago, and they count."""
+    p = ctx.planner
+    length = p.warm + p.horizon
+    timeline = [Phase(IDLE, p.warm), Phase(p.alert.burst_level() or p.alert.firing_levels()[0], length)]
+    sim = p.new_sim(length).add(ctx.scope, timeline)
+    targets = set()
+    for s in sim.sim.series.values():
+        p.blank_until_first_event(s.samples)
+        targets.add(tuple((k, v) for k, v in s.labels if k in TARGET_LABELS))
+    for target in sorted(targets):
+        sim.sim.put("up", dict(target), [1.0] * length)
+    return _keep(ctx, "new_metric_family", sim, fires=True)
+
+
+# --- gauges -------------------------------------------------------------------------
+
+
+@family("gauge_failed_scrapes", gauges)
+def gauge_failed_scrapes(ctx: FaultContext) -> list[Plan]:
+    """A gauge in breach while its exporter fails one scrape in four: the breach lasts,
+    and the alert pages `for` after it began, not after the last failed scrape."""
+    p = ctx.planner
+    length = p.warm + p.horizon
+    sim = ctx.breach(length)
+    for samples in _samples(sim):
+        _fail_scrapes(samples, range(p.warm + 1, length, GAUGE_FAILED_SCRAPE_EVERY))
+    return _keep(ctx, "failed_scrapes", sim, fires=True)
