@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from rulesgen.kinds.base import Invariants
 from rulesgen.kinds.toolkit import IDLE, SAFE, Phase
-from rulesgen.model.series import STALE, Sample, TARGET_LABELS
+from rulesgen.model.series import STALE, TARGET_LABELS, Sample
 
 if TYPE_CHECKING:
     from rulesgen.testgen.planner import Plan, Planner, Simulation

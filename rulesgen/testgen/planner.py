@@ -23,9 +23,9 @@ from rulesgen.kinds.base import AlertModel, Resolve
 from rulesgen.kinds.toolkit import BREACH, HISTORY, IDLE, SAFE, ForEdge, Phase, Sampled
 from rulesgen.model.alertstate import Firing, alert_states
 from rulesgen.model.series import ScenarioError, SeriesSet
-from rulesgen.testgen.families import fault_plans
 from rulesgen.promql import Duration
 from rulesgen.spec.models import LabelSet
+from rulesgen.testgen.families import fault_plans
 
 # A label that tells apart a series the counter scenarios add (an idle series that has
 # existed all along) from the scope's own series; alerts sum it away.
