@@ -28,6 +28,7 @@ from rulesgen.spec.models import (
     MatcherSpec,
     MetricName,
     MetricType,
+    PositiveDuration,
     SelectorSpec,
     StrictModel,
     Suppression,
@@ -427,6 +428,27 @@ class ExactCounters(StrictModel):
     def births(self) -> bool:
         """Whether a series born inside the window counts its first value."""
         return not self.counters_start_at_zero
+
+
+class ScrapedGauges(StrictModel):
+    """The field of kinds that read gauges: how long a gauge's last sample stands in
+    for failed scrapes (`last_over_time(x[last_sample_for])`)."""
+
+    last_sample_for: PositiveDuration = Field(
+        default=Duration.parse("2m"),
+        description=(
+            "a gauge keeps its last sample this long through failed scrapes (about two scrape "
+            "intervals), so one failed scrape does not restart `for`; a target gone for good "
+            "still counts this long"
+        ),
+    )
+
+    def gauge(self, sel: str) -> str:
+        """A raw gauge selector read through its last sample."""
+        return f"last_over_time({sel}[{self.last_sample_for}])"
+
+    def gauge_steps(self, sim: SeriesSet) -> int:
+        return sim.steps(self.last_sample_for)
 
 
 def compare(quantity: Quantity, direction: Direction, threshold: float, param: str = "threshold") -> AlertVariant:

@@ -9,8 +9,10 @@ from rulesgen import conventions
 from rulesgen.ir import Labels, Quantity
 from rulesgen.kinds.base import (
     CompileContext,
+    Invariants,
     KindRules,
     Resolve,
+    ScrapedGauges,
     SelectorUse,
     compare,
     describe,
@@ -34,8 +36,10 @@ from rulesgen.spec.models import (
 )
 
 
-class GaugeRatio(RatioAlert):
+class GaugeRatio(ScrapedGauges, RatioAlert):
     """Fires when sum(numerator) / sum(denominator) by `by` crosses `threshold`; a zero limit never pages."""
+
+    invariants: ClassVar[Invariants] = Invariants(scraped_gauges=True)
 
     kind: Literal["gauge_ratio"]
     numerator: SelectorSpec
@@ -48,7 +52,7 @@ class GaugeRatio(RatioAlert):
 
     def compile(self, ctx: CompileContext) -> KindRules:
         num, den = (
-            aggregate("sum", self.by, selector(sel.metric, ctx.resolve(sel)))
+            aggregate("sum", self.by, self.gauge(selector(sel.metric, ctx.resolve(sel))))
             for sel in (self.numerator, self.denominator)
         )
         name = conventions.record_name(self.by, self.quantity or conventions.snake(self.name), "ratio")
@@ -92,8 +96,8 @@ class GaugeRatio(RatioAlert):
         )
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
-        nums = sim.instant(self.numerator.metric, resolve(self.numerator), self.by, "sum")
-        dens = sim.instant(self.denominator.metric, resolve(self.denominator), self.by, "sum")
+        nums = sim.instant(self.numerator.metric, resolve(self.numerator), self.by, "sum", self.gauge_steps(sim))
+        dens = sim.instant(self.denominator.metric, resolve(self.denominator), self.by, "sum", self.gauge_steps(sim))
         out = []
         for num, den in zip(nums, dens, strict=True):
             ratios = {k: num[k] / den[k] for k in num if k in den and den[k] > 0}

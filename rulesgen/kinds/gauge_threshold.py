@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from rulesgen.ir import Labels, Quantity
 from rulesgen.kinds.base import (
     AlertModel,
     CompileContext,
+    Invariants,
     KindRules,
     Resolve,
+    ScrapedGauges,
     SelectorUse,
     SingleSelector,
     compare,
@@ -30,8 +32,10 @@ from rulesgen.promql import aggregate, number, selector
 from rulesgen.spec.models import Direction, DirectionField, MetricType
 
 
-class GaugeThreshold(SingleSelector, AlertModel):
+class GaugeThreshold(SingleSelector, ScrapedGauges, AlertModel):
     """Fires when the gauge (summed by `by`, or per series when `by` is empty) crosses `threshold`."""
+
+    invariants: ClassVar[Invariants] = Invariants(scraped_gauges=True)
 
     kind: Literal["gauge_threshold"]
     direction: DirectionField = Direction.above
@@ -49,7 +53,7 @@ class GaugeThreshold(SingleSelector, AlertModel):
         return self.unit
 
     def compile(self, ctx: CompileContext) -> KindRules:
-        series = selector(self.metric, ctx.resolve(self.as_selector()))
+        series = self.gauge(selector(self.metric, ctx.resolve(self.as_selector())))
         value = aggregate(self.aggregation, self.by, series) if self.by else series
         what = f"{self.aggregation} of {series}{summed_by(self.by)}" if self.by else f"{series}, per series"
         quantity = Quantity(expr=value, unit=self.unit, what=what, function="gauge")
@@ -78,7 +82,9 @@ class GaugeThreshold(SingleSelector, AlertModel):
             sim.put(self.metric, satisfying_labels(resolve(self.as_selector()), scope), samples)
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
-        groups = sim.instant(self.metric, resolve(self.as_selector()), self.by or None, self.aggregation)
+        groups = sim.instant(
+            self.metric, resolve(self.as_selector()), self.by or None, self.aggregation, self.gauge_steps(sim)
+        )
         return [[filter_group(group, self.direction.op, self.threshold)] for group in groups]
 
     def nudged(self) -> GaugeThreshold:

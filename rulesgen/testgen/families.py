@@ -309,4 +309,4 @@ def gauge_failed_scrapes(ctx: FaultContext) -> list[Plan]:
     sim = ctx.breach(length)
     for samples in _samples(sim):
         _fail_scrapes(samples, range(p.warm + 1, length, GAUGE_FAILED_SCRAPE_EVERY))
-    return _keep(ctx, "failed_scrapes", sim, fires=True)
+    return _keep(ctx, "gauge_failed_scrapes", sim, fires=True)
