@@ -408,9 +408,11 @@ def _operand_end(e: Expr, i: int) -> tuple[int, int]:
     return first, k - 1
 
 
-def _and_mutants(e: Expr) -> Iterator[ExprMutant]:
+def _set_op_mutants(e: Expr, keyword: str) -> Iterator[ExprMutant]:
+    """`a and b` / `a unless b` with either side alone, and the operator turned to `or`:
+    the guard of a birth, of a reset, of a zero denominator gone or widened."""
     for i in range(len(e.tokens)):
-        if not e.is_(i, "ident", "and"):
+        if not e.is_(i, "ident", keyword):
             continue
         start = _operand_start(e, i)
         first, end = _operand_end(e, i)
@@ -418,16 +420,40 @@ def _and_mutants(e: Expr) -> Iterator[ExprMutant]:
             continue
         left, right = e.span(start, i - 1), e.span(first, end)
         yield ExprMutant(
-            "and-dropped-keep-left",
+            f"{keyword}-dropped-keep-left",
             e.edit(start, end, left),
-            f"no scenario where `{left}` holds is silenced by `{right}`",
+            f"no scenario where `{left}` holds is changed by `{keyword} {right}`",
         )
+        if keyword == "and":
+            yield ExprMutant(
+                "and-dropped-keep-right",
+                e.edit(start, end, right),
+                f"no scenario where `{right}` holds is silenced by `{left}`",
+            )
         yield ExprMutant(
-            "and-dropped-keep-right",
-            e.edit(start, end, right),
-            f"no scenario where `{right}` holds is silenced by `{left}`",
+            f"{keyword}-to-or",
+            e.edit(i, i, "or"),
+            f"no scenario has exactly one side of `{keyword}` returning a series",
         )
-        yield ExprMutant("and-to-or", e.edit(i, i, "or"), "no scenario has exactly one side of `and` true")
+
+
+def _and_mutants(e: Expr) -> Iterator[ExprMutant]:
+    return _set_op_mutants(e, "and")
+
+
+def _unless_mutants(e: Expr) -> Iterator[ExprMutant]:
+    return _set_op_mutants(e, "unless")
+
+
+def _matching_mutants(e: Expr) -> Iterator[ExprMutant]:
+    """`on(job, instance)` widened to `on()`: a guard per scrape target made family-wide."""
+    for i in range(len(e.tokens)):
+        if e.is_(i, "ident", "on") and e.is_(i + 1, "punct", "(") and e.pair[i + 1] > i + 2:
+            yield ExprMutant(
+                "on-labels-dropped",
+                e.edit(i + 1, e.pair[i + 1], "()"),
+                "no scenario has a series matched on one scrape target but not on another",
+            )
 
 
 def _function_swaps(e: Expr) -> Iterator[ExprMutant]:
@@ -448,6 +474,8 @@ OPERATORS: tuple[Callable[[Expr], Iterator[ExprMutant]], ...] = (
     _matchers,
     _guard_mutants,
     _and_mutants,
+    _unless_mutants,
+    _matching_mutants,
     _function_swaps,
 )
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
 from rulesgen.targets import base
 from rulesgen.targets.base import header
 from rulesgen.targets.prometheus import groups_document
+from rulesgen.targets.scoping import scoped_program
 from rulesgen.targets.yamlout import dump
 
 # Namespaces become part of the ruler's storage object keys and its API paths
@@ -34,6 +35,10 @@ class Options(base.Options):
     disabled targets."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    # Matchers every raw selector gets on a shared query layer (`{env}`: the
+    # environment's name), e.g. {env: "{env}"}: see rulesgen.targets.scoping.
+    scope: dict[str, str] = Field(default_factory=dict)
 
     namespace_prefix: str = "rulesgen-"
 
@@ -55,6 +60,7 @@ def namespace(env: str, group: RuleGroup, options: Options) -> str:
 
 
 def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
+    program = scoped_program(program, options.scope)
     files: dict[str, bytes] = {}
     for env in program.envs:
         for group in env.groups:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
 from rulesgen.targets import base
 from rulesgen.targets.prometheus import groups_document, rule_files
+from rulesgen.targets.scoping import scoped_program
 
 
 class Options(base.Options):
@@ -23,6 +24,10 @@ class Options(base.Options):
     disabled targets."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    # Matchers every raw selector gets on a shared query layer (`{env}`: the
+    # environment's name), e.g. {env: "{env}"}: see rulesgen.targets.scoping.
+    scope: dict[str, str] = Field(default_factory=dict)
 
     partial_response_strategy: Literal["abort", "warn"] = "abort"
 
@@ -38,6 +43,7 @@ def group_document(group: RuleGroup, options: Options) -> dict[str, Any]:
 
 
 def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
+    program = scoped_program(program, options.scope)
     return rule_files(program, "thanos", "Thanos Ruler ", lambda group: group_document(group, options))
 
 
