@@ -24,31 +24,58 @@ def counted(sim: SeriesSet, births: bool = True) -> list[float | None]:
     return [g.get((), None) for g in groups]
 
 
+TARGET = {"job": "app", "instance": "replica-a:8080"}
+
+
 def test_a_series_born_inside_the_window_counts_its_first_value() -> None:
     sim = SeriesSet(Duration.parse("1m"), 14)
-    sim.put("failed_total", {"network": "polygon", "token": "usdc"}, [0.0] * 14)
-    sim.put("failed_total", {"network": "polygon", "token": "dai"}, [None] * 8 + [1.0] * 6)
+    sim.put("failed_total", {**TARGET, "network": "polygon", "token": "usdc"}, [0.0] * 14)
+    sim.put("failed_total", {**TARGET, "network": "polygon", "token": "dai"}, [None] * 8 + [1.0] * 6)
     got = counted(sim)
-    # Born at 8m with 1: counted until a window later, when the difference takes over.
+    # Born at 8m with 1 on a target scraped all along: counted until a window later,
+    # when the difference takes over.
     assert got[8:13] == [1.0] * 5
     assert got[13] == 0.0
     # Exporters that initialize series to 0: the first value is not an event.
     assert counted(sim, births=False)[8:13] == [0.0] * 5
 
 
+def test_a_series_without_its_target_up_a_window_ago_is_not_born() -> None:
+    """A replica back after failed scrapes (`up` 0 a window ago) brings its lifetime
+    total: only what it grows by counts, through increase()."""
+    sim = SeriesSet(Duration.parse("1m"), 14)
+    other = {"job": "app", "instance": "replica-b:8080"}
+    sim.put("failed_total", {**TARGET, "network": "polygon"}, [0.0] * 14)
+    stale = float("nan")
+    sim.put("failed_total", {**other, "network": "polygon"}, [300.0] * 4 + [stale, stale] + [300.0] * 8)
+    got = counted(sim)
+    assert got[6:] == [0.0] * 8  # the 300 lifetime failures never count
+
+
+def test_a_crash_loop_counts_every_life() -> None:
+    """A worker restarting every 2 minutes with 3 failures a life: differences see one
+    life, increase() sees them all."""
+    sim = SeriesSet(Duration.parse("1m"), 16)
+    sim.put("failed_total", {**TARGET, "network": "polygon"}, [0.0] * 6 + [3.0, 6.0] * 5)
+    got = counted(sim)
+    assert got[15] is not None and got[15] >= 12.0
+
+
 def test_a_fresh_prometheus_does_not_count_lifetime_totals() -> None:
     sim = SeriesSet(Duration.parse("1m"), 12)
-    sim.put("failed_total", {"network": "polygon"}, [None] * 3 + [500.0 + i for i in range(9)])
+    sim.put("failed_total", {**TARGET, "network": "polygon"}, [None] * 3 + [500.0 + i for i in range(9)])
     got = counted(sim)
-    # Nothing of the metric existed a window before 3m..7m: no count at all.
-    assert got[3:8] == [None] * 5
+    # Nothing was scraped a window before 3m..7m: only growth counts (increase(),
+    # extrapolated to the window), never the 500 the counter had reached.
+    assert got[3] is None
+    assert all(v is not None and 0 < v <= 5 for v in got[4:8])
     # Then the exact difference: one event a minute.
     assert got[8:] == [5.0] * 4
 
 
 def test_a_reset_counts_only_the_events_since_it() -> None:
     sim = SeriesSet(Duration.parse("1m"), 12)
-    sim.put("failed_total", {"network": "polygon"}, [100.0] * 6 + [0.0, 0.0, 2.0, 2.0, 2.0, 2.0])
+    sim.put("failed_total", {**TARGET, "network": "polygon"}, [100.0] * 6 + [0.0, 0.0, 2.0, 2.0, 2.0, 2.0])
     got = counted(sim)
     assert got[6:8] == [0.0, 0.0]  # a reset with no new events is silent
     assert got[8:11] == [2.0, 2.0, 2.0]  # the difference is negative: the value since the reset
@@ -117,7 +144,7 @@ def test_records_select_the_union_of_their_readers_and_coarse_records_sum_finer_
     exprs = {r["record"]: r["expr"] for r in rules if "record" in r}
     # TxFailing keeps network and status; TxRatio sums by status: it derives from that
     # record, which reads what both need (failed, and failed or ok).
-    assert exprs["network_status:tx:increase5m"].startswith('sum by (network, status) ((tx_total{status=~"failed|ok"}')
+    assert exprs["network_status:tx:increase5m"].startswith('sum by (network, status) (((tx_total{status=~"failed|ok"}')
     assert exprs["status:tx:increase5m"] == "sum by (status) (network_status:tx:increase5m)"
     names = [r["record"] for r in rules if "record" in r]
     assert names.index("network_status:tx:increase5m") < names.index("status:tx:increase5m")
@@ -133,6 +160,6 @@ def test_generated_tests_pass_on_derived_records(tmp_path: Path) -> None:
     # The denominator reads every series: the coarser record is derived from the finer
     # one, and `rulesgen test` takes both into the ratio's rule closure.
     assert '"sum (network_status:tx:increase5m)"' in rules
-    assert '"sum by (network, status) ((tx_total - tx_total offset 5m' in rules
+    assert '"sum by (network, status) (((tx_total unless tx_total offset 5m' in rules
     result = run_cli("test", "--spec", str(spec), "--output", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
