@@ -24,7 +24,7 @@ def _matches(matcher: str, labels: Mapping[str, str]) -> bool:
     found = _MATCHER.match(matcher)
     if found is None:
         raise ValueError(f"unsupported route matcher {matcher!r}")
-    value = json.loads(f'"{found["value"]}"')
+    value: str = json.loads(f'"{found["value"]}"')
     actual = labels.get(found["label"], "")
     op = found["op"]
     if op in ("=~", "!~"):
