@@ -16,8 +16,11 @@ The API, kept small because other wings build on it:
     Exporter(families) -> context manager  serves the families at `.target` (host:port);
                                            assign `.families` to change what it serves
     FAILING_PLATFORM                        the billing platform failing on Polygon
+    HEALTHY_PLATFORM                        every metric the shipped rules read, healthy
+    series(name, **labels) -> str           `name{a="b"}`
     Prometheus(scrape=[host:port], rule_files=[paths], alertmanagers=[host:port],
-               interval="1s", flags=[...])
+               interval="1s", flags=[...])      ready once every target was scraped;
+                                           .wait_for(expr) waits for a query's result
     Alertmanager(config)                    config: a dict or the path of a YAML file
     VictoriaMetrics(flags=[...])
     VMAlert(datasource=url, rule_files=[paths], notifier=url, remote_write=url | None)
@@ -29,6 +32,7 @@ ready raises EngineError with that tail.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
@@ -36,6 +40,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -94,8 +99,13 @@ class Family:
         return "\n".join(lines)
 
 
+def series(name: str, **labels: str) -> str:
+    """`name{a="b",...}` in the text format."""
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else name
+
+
 def _polygon(name: str, **labels: str) -> str:
-    return name + "{" + ",".join(f'{k}="{v}"' for k, v in {**labels, "network": "polygon"}.items()) + "}"
+    return series(name, **labels, network="polygon")
 
 
 # A failing billing platform: 12% of Polygon's (a mainnet's) transactions fail, and a
@@ -120,6 +130,64 @@ FAILING_PLATFORM: tuple[Family, ...] = (
         {_polygon("billing_transactions_network_pending_total", token="usdc"): 50},
     ),
 )
+
+
+def _healthy() -> tuple[Family, ...]:
+    networks = ("polygon", "arbitrum", "polygon-amoy")
+    buckets = {"0.1": 8.0, "0.25": 9.5, "0.5": 10.0, "1": 10.0, "+Inf": 10.0}
+    routes = ("/v1/nodes", "/v1/notifications", "/v1/users")
+    return (
+        Family(
+            "billing_transactions_total",
+            "counter",
+            {
+                series("billing_transactions_total", network=n, source="api", status=s, token="usdc"): rate
+                for n in networks
+                for s, rate in (("failed", 0.0), ("succeeded", 10.0))
+            },
+        ),
+        Family(
+            "billing_transactions_network_failed_total",
+            "counter",
+            {series("billing_transactions_network_failed_total", network=n, token="usdc"): 0.0 for n in networks},
+        ),
+        Family(
+            "billing_transactions_network_pending_total",
+            "gauge",
+            {series("billing_transactions_network_pending_total", network=n, token="usdc"): 2 for n in networks},
+        ),
+        Family(
+            "billing_contract_events_total",
+            "counter",
+            {
+                series(
+                    "billing_contract_events_total", chain_id="137", event="Transfer", method="transfer", status=s
+                ): r
+                for s, r in (("failed", 0.0), ("succeeded", 5.0))
+            },
+        ),
+        Family("billing_subscriptions_churn_ratio", "gauge", {"billing_subscriptions_churn_ratio": 0.05}),
+        Family("redis_keyspace_hits_total", "counter", {series("redis_keyspace_hits_total", instance="redis-1"): 99}),
+        Family(
+            "redis_keyspace_misses_total", "counter", {series("redis_keyspace_misses_total", instance="redis-1"): 1}
+        ),
+        Family("redis_memory_used_bytes", "gauge", {series("redis_memory_used_bytes", instance="redis-1"): 100e6}),
+        Family("redis_memory_max_bytes", "gauge", {series("redis_memory_max_bytes", instance="redis-1"): 1000e6}),
+        Family(
+            "http_request_duration_seconds",
+            "histogram",
+            {
+                series("http_request_duration_seconds_bucket", le=le, method="GET", route=r): rate
+                for r in routes
+                for le, rate in buckets.items()
+            },
+        ),
+    )
+
+
+# A healthy platform: every metric the shipped rules read, with every value they select
+# (and a testnet), far from every threshold.
+HEALTHY_PLATFORM: tuple[Family, ...] = _healthy()
 
 
 class Exporter:
@@ -269,6 +337,25 @@ class Prometheus(Engine):
         if alertmanagers:
             self.config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
         self.flags = list(flags)
+
+    def wait_for(self, expr: str, timeout: float = READY_TIMEOUT) -> list[dict[str, Any]]:
+        """Wait (bounded) until the instant query `expr` returns a series; its result."""
+        until = time.monotonic() + timeout
+        url = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+        while time.monotonic() < until:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                result: list[dict[str, Any]] = json.load(response)["data"]["result"]
+            if result:
+                return result
+            time.sleep(0.2)
+        raise EngineError(f"prometheus: `{expr}` returned nothing within {timeout:g}s:\n{self.log()}")
+
+    def _wait_ready(self) -> None:
+        super()._wait_ready()
+        # Ready is scraped: target discovery only hands targets over every 5s.
+        targets = self.config["scrape_configs"][0]["static_configs"][0]["targets"]
+        if targets:
+            self.wait_for(f"count(up) >= {len(targets)}", max(self.timeout, 10.0))
 
     def args(self) -> list[str]:
         config = _write_yaml(self.dir / "prometheus.yml", self.config)
