@@ -352,7 +352,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if alertmanager is not None:
             alertmanager.get("/api/v2/status")
         ctx = Context(deployed, prometheus, alertmanager, args.lookback, args.step, args.min_age, args.near)
-        findings = verify(ctx)
+        findings = verify(ctx, args.skip or ())
     except (BadOutput, Unreachable, ApiError, ValueError) as exc:
         # ApiError here: the first query failed, so this is no Prometheus API.
         return _bad_input(args, str(exc))
@@ -475,6 +475,12 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--step", type=_duration_seconds, default=300.0, help="step of that search (5m)")
     verify.add_argument(
         "--min-age", type=_duration_seconds, default=7200.0, help="a metric gone for less is not reported (2h)"
+    )
+    verify.add_argument(
+        "--skip",
+        action="append",
+        choices=("series", "scrape", "retention", "rules", "alertmanager", "firing", "near"),
+        help="leave out a check (repeatable): `--skip rules` for a querier whose rules run elsewhere",
     )
     verify.add_argument("--near", type=_score, default=0.1, help="report alerts this close to firing (10%%)")
     diff = sub.add_parser(

@@ -19,7 +19,9 @@ The API, kept small because other wings build on it:
     HEALTHY_PLATFORM                        every metric the shipped rules read, healthy
     series(name, **labels) -> str           `name{a="b"}`
     Prometheus(scrape=[host:port], rule_files=[paths], alertmanagers=[host:port],
-               interval="1s", flags=[...])      ready once every target was scraped;
+               interval="1s", jobs=[scrape configs], flags=[...])
+                                           ready once every target was scraped, then
+                                           its rules are loaded (no evaluation sees no data);
                                            .wait_for(expr) waits for a query's result
     Alertmanager(config)                    config: a dict or the path of a YAML file
     VictoriaMetrics(flags=[...])
@@ -324,15 +326,21 @@ class Prometheus(Engine):
         rule_files: Sequence[Path] = (),
         alertmanagers: Sequence[str] = (),
         interval: str = "1s",
+        jobs: Sequence[Mapping[str, Any]] = (),
         flags: Sequence[str] = (),
         timeout: float = READY_TIMEOUT,
         lifetime: float = LIFETIME,
     ) -> None:
         super().__init__(timeout, lifetime)
+        # The exporter's own `job` labels win, so it can speak for other jobs.
+        platform = {"job_name": "platform", "honor_labels": True, "static_configs": [{"targets": list(scrape)}]}
+        self.targets = list(scrape)
+        self.rule_files = [str(Path(p).resolve()) for p in rule_files]
         self.config: dict[str, Any] = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "rule_files": [str(Path(p).resolve()) for p in rule_files],
-            "scrape_configs": [{"job_name": "platform", "static_configs": [{"targets": list(scrape)}]}],
+            # With targets, the rules are loaded once they have been scraped (see _wait_ready).
+            "rule_files": [] if self.targets else self.rule_files,
+            "scrape_configs": [platform, *map(dict, jobs)],
         }
         if alertmanagers:
             self.config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
@@ -352,10 +360,27 @@ class Prometheus(Engine):
 
     def _wait_ready(self) -> None:
         super()._wait_ready()
-        # Ready is scraped: target discovery only hands targets over every 5s.
-        targets = self.config["scrape_configs"][0]["static_configs"][0]["targets"]
-        if targets:
-            self.wait_for(f"count(up) >= {len(targets)}", max(self.timeout, 10.0))
+        if not self.targets:
+            return
+        # Ready is scraped (target discovery hands targets over every 5s), and only then
+        # are the rules loaded: rules evaluated before the first scrape would see no data
+        # (an absence alert pending from the start).
+        self.wait_for(f"count(up) >= {len(self.targets)}", max(self.timeout, 10.0))
+        if self.rule_files:
+            self.config["rule_files"] = self.rule_files
+            _write_yaml(self.dir / "prometheus.yml", self.config)
+            with urllib.request.urlopen(urllib.request.Request(f"{self.url}/-/reload", method="POST"), timeout=10):
+                pass
+            self._wait_rules()
+
+    def _wait_rules(self) -> None:
+        until = time.monotonic() + self.timeout
+        while time.monotonic() < until:
+            with urllib.request.urlopen(f"{self.url}/api/v1/rules", timeout=5) as response:
+                if json.load(response)["data"]["groups"]:
+                    return
+            time.sleep(0.1)
+        raise EngineError(f"prometheus did not load {self.rule_files} within {self.timeout:g}s:\n{self.log()}")
 
     def args(self) -> list[str]:
         config = _write_yaml(self.dir / "prometheus.yml", self.config)
@@ -363,6 +388,8 @@ class Prometheus(Engine):
             f"--config.file={config}",
             f"--storage.tsdb.path={self.dir / 'data'}",
             f"--web.listen-address={HOST}:{self.port}",
+            # Rules are loaded after the first scrape, by a reload.
+            "--web.enable-lifecycle",
             *self.flags,
         ]
 

@@ -37,6 +37,11 @@ class Finding:
     subject: str = ""  # the metric, alert or group it is about
     spec: str = ""  # file:line:column of the spec, when known
 
+    def order(self) -> tuple[str, int, str, str, str]:
+        """By file, then line as a number (`:9` before `:11`), then ID."""
+        file, line = _split_place(self.place)
+        return (file, int(line), self.code, self.subject, self.message)
+
     @property
     def severity(self) -> str:
         return CODES[self.code][0]
@@ -83,7 +88,7 @@ def summary(findings: Sequence[Finding]) -> str:
 
 
 def render(findings: Sequence[Finding], fmt: str, notes: Sequence[str] = ()) -> str:
-    findings = sorted(findings)
+    findings = sorted(findings, key=Finding.order)
     if fmt == "json":
         payload = {
             "ok": not any(f.counts for f in findings),

@@ -92,6 +92,16 @@ def check_rules(ctx: Context) -> Iterator[Finding]:
     for running in ctx.prometheus.rule_groups():
         loaded.setdefault(str(running.get("name")), running)
     ours = {g.name: g for g in ctx.deployed.groups}
+    if not loaded:
+        # A querier, or a store whose rules another process (vmalert, a ruler) runs.
+        yield Finding(
+            ctx.prometheus.client.url,
+            "RG310",
+            f"the server has no rule groups loaded ({len(ours)} in output/{ctx.deployed.env}); "
+            "if another process evaluates them, point --prometheus at it or pass --skip rules",
+            "rules",
+        )
+        return
     for name, group in ours.items():
         if name not in loaded:
             yield Finding(group.place, "RG310", f"rule group {name} is not loaded on the server", name)

@@ -89,10 +89,19 @@ def _values(ctx: Context, metric: str, readers: list[tuple[Rule, Read]]) -> Iter
                     subject=f"{metric}{{{label}}}",
                     message=f'{metric} has no series with {label}="{value}" (selected by {rule.name}); '
                     f"the server has {label}: {', '.join(sorted(v for v in on_server if v)) or 'none'}",
-                    spec=ctx.deployed.spec_place(rule.name) if rule.alerting else ctx.metric_origin(metric),
+                    spec=_label_set_origin(ctx, label, value)
+                    or (ctx.deployed.spec_place(rule.name) if rule.alerting else ctx.metric_origin(metric)),
                 )
         if label in alternation_labels:
             yield from _unknown(ctx, metric, label, on_server, readers)
+
+
+def _label_set_origin(ctx: Context, label: str, value: str) -> str:
+    """Where a label set declares `value`, if one does."""
+    for declared in (ctx.deployed.expectations.get("label_sets") or {}).values():
+        if declared["label"] == label and value in declared["values"]:
+            return str(declared.get("origin", ""))
+    return ""
 
 
 def _known(ctx: Context, label: str) -> tuple[set[str], str] | None:
