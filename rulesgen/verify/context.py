@@ -37,6 +37,31 @@ class Context:
             if read.metric not in records and read.metric not in BUILTIN:
                 yield rule, read
 
+    def alerts_fed_by(self, rule: Rule) -> list[str]:
+        """The alerts that read `rule` itself or, through recording rules, what it records."""
+        if rule.alerting:
+            return [rule.name]
+        readers: dict[str, list[Rule]] = {}
+        for reader, read in self.rule_reads():
+            readers.setdefault(read.metric, []).append(reader)
+        out: set[str] = set()
+        todo, seen = [rule.name], {rule.name}
+        while todo:
+            for reader in readers.get(todo.pop(), ()):
+                if reader.alerting:
+                    out.add(reader.name)
+                elif reader.name not in seen:
+                    seen.add(reader.name)
+                    todo.append(reader.name)
+        return sorted(out)
+
+    def feeds(self, rule: Rule) -> str:
+        """`the alert X` / `alerts X, Y` that depend on `rule`, for messages."""
+        alerts = self.alerts_fed_by(rule)
+        if not alerts:
+            return f"read by {rule.name}"
+        return f"read by {'alert' if len(alerts) == 1 else 'alerts'} {', '.join(alerts)}"
+
     def metric_origin(self, metric: str) -> str:
         """Where the spec's catalog declares a metric (its histogram for `_bucket`)."""
         catalog = self.deployed.expectations.get("metrics", {})

@@ -63,13 +63,13 @@ def _missing(ctx: Context, readers: dict[str, list[tuple[Rule, Read]]], missing:
             lookback = _ago(ctx.lookback_s)
             yield Finding(
                 code="RG301",
-                message=f"{metric} (read by {rule.name}) has no series and had none in the last {lookback}",
+                message=f"{metric} ({ctx.feeds(rule)}) has no series and had none in the last {lookback}",
                 **where,
             )
             continue
         age = (now if now is not None else time.time()) - last[metric]
         if age >= ctx.min_age_s:
-            yield Finding(code="RG302", message=f"{metric} (read by {rule.name}) disappeared {_ago(age)} ago", **where)
+            yield Finding(code="RG302", message=f"{metric} ({ctx.feeds(rule)}) disappeared {_ago(age)} ago", **where)
 
 
 def _values(ctx: Context, metric: str, readers: list[tuple[Rule, Read]]) -> Iterator[Finding]:
@@ -87,7 +87,7 @@ def _values(ctx: Context, metric: str, readers: list[tuple[Rule, Read]]) -> Iter
                     place=rule.place,
                     code="RG303",
                     subject=f"{metric}{{{label}}}",
-                    message=f'{metric} has no series with {label}="{value}" (selected by {rule.name}); '
+                    message=f'{metric} has no series with {label}="{value}" ({ctx.feeds(rule)}); '
                     f"the server has {label}: {', '.join(sorted(v for v in on_server if v)) or 'none'}",
                     spec=_label_set_origin(ctx, label, value)
                     or (ctx.deployed.spec_place(rule.name) if rule.alerting else ctx.metric_origin(metric)),
