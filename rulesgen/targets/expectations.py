@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from rulesgen.ir import AlertRule, EnvIR, ProgramIR, Route, TestSuite
-from rulesgen.targets.base import Files, Options, Target
+from rulesgen.ir import AlertRule, EnvIR, Origin, ProgramIR, Route, TestSuite
+from rulesgen.targets.base import Files, Options, Target, header
 
 VERSION = 1
 _MATCHER = re.compile(r'^(?P<label>\w+)(?P<op>=~|!~|!=|=)"(?P<value>(?:[^"\\]|\\.)*)"$')
@@ -48,21 +48,38 @@ def _rule(env: EnvIR, alert: str, rule: AlertRule) -> dict[str, Any]:
     return out
 
 
+def _at(program: ProgramIR, origin: Origin) -> str:
+    """`thresholds.yaml:12:3`: the spec's file name, as every generated header says it,
+    so the file does not depend on where the spec was read from."""
+    return f"{program.source}:{origin.line}:{origin.column}"
+
+
 def document(program: ProgramIR, env: EnvIR) -> dict[str, Any]:
     return {
+        # Sorts first, so the file starts with the banner that marks it as generated.
+        "_comment": header(program.source, f"{env.env} expectations for `rulesgen verify`").replace("\n", " "),
         "version": VERSION,
-        "generator": "rulesgen",
         "source": program.source,
         "env": env.env,
         "metrics": {
-            m.name: {"type": m.type, "labels": list(m.labels), "origin": str(m.origin)} for m in program.metrics
+            m.name: {"type": m.type, "labels": list(m.labels), "origin": _at(program, m.origin)}
+            for m in program.metrics
         },
         "label_sets": {
-            s.name: {"label": s.label, "values": list(s.values), "others": list(s.others), "origin": str(s.origin)}
+            s.name: {
+                "label": s.label,
+                "values": list(s.values),
+                "others": list(s.others),
+                "origin": _at(program, s.origin),
+            }
             for s in program.label_sets
         },
         "alerts": {
-            a.name: {"origin": str(a.origin), "team": a.team, "rules": [_rule(env, a.name, r) for r in a.rules]}
+            a.name: {
+                "origin": _at(program, a.origin),
+                "team": a.team,
+                "rules": [_rule(env, a.name, r) for r in a.rules],
+            }
             for a in sorted(env.alerts, key=lambda a: a.name)
         },
     }
