@@ -305,6 +305,7 @@ class ProgramIR:
     envs: tuple[EnvIR, ...] = field(default_factory=tuple)
     metrics: tuple[MetricDecl, ...] = ()
     label_sets: tuple[LabelSetDecl, ...] = ()
+    spec_sha256: str = ""
 
     def env(self, name: str) -> EnvIR:
         for env in self.envs:

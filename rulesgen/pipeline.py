@@ -65,6 +65,7 @@ def compile_document(doc: Document, tests: bool = True) -> Compiled:
         envs=tuple(c.ir for c in contexts if c.ir),
         metrics=metrics(doc),
         label_sets=label_sets(doc),
+        spec_sha256=doc.sha256,
     )
     suite = TestSuite()
     if tests:

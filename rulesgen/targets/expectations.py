@@ -1,7 +1,7 @@
 """`<env>/expectations.json`: what `rulesgen verify` compares a live server with and
 cannot read from the rule files themselves: the metric catalog with its types, the
-label sets with their known other values, and each alert rule's expected receiver and
-place in the spec.
+label sets with their known other values, each alert rule's expected receiver and
+place in the spec, and the sha256 of the spec's text (what output/ was made from).
 
 The receiver is found by walking the environment's Alertmanager route tree the way
 Alertmanager does (depth first, the first matching child wins, no `continue`)."""
@@ -59,6 +59,7 @@ def document(program: ProgramIR, env: EnvIR) -> dict[str, Any]:
         # Sorts first, so the file starts with the banner that marks it as generated.
         "_comment": header(program.source, f"{env.env} expectations for `rulesgen verify`").replace("\n", " "),
         "version": VERSION,
+        "spec_sha256": program.spec_sha256,
         "source": program.source,
         "env": env.env,
         "metrics": {
