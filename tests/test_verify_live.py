@@ -266,3 +266,15 @@ def test_an_unknown_environment_exits_2(clean: tuple[Prometheus, Alertmanager]) 
     result = run_cli("verify", "--prometheus", clean[0].url, "--env", "qa")
     assert result.returncode == 2
     assert result.stderr.strip().endswith("(environments in output: prod, staging); run `rulesgen generate`"), result
+
+
+def test_findings_point_at_the_line_of_output_they_are_about(faulty: dict[str, Any]) -> None:
+    def line(place: str) -> str:
+        file, number = place.rsplit(":", 1)
+        return Path(file).read_text().splitlines()[int(number) - 1]
+
+    by_message = {f["message"].split(":")[0]: f for f in faulty["findings"] if f["code"] == "RG313"}
+    assert "repeat_interval" in line(by_message["route.routes[0].routes[1].repeat_interval"]["place"])
+    assert line(by_message["inhibit_rules"]["place"]).startswith("inhibit_rules:")
+    backlog = next(f for f in faulty["findings"] if f["code"] == "RG312" and f["subject"] == "BillingPendingBacklog")
+    assert 'alert: "BillingPendingBacklog"' in line(backlog["place"])

@@ -6,8 +6,10 @@ Alertmanager fills in with defaults are not ours to judge; secrets it hides are 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -172,5 +174,42 @@ def check_alertmanager(ctx: Context) -> Iterator[Finding]:
         found += differences(mine[name], running[name], f"receivers[{name}]")
     found += differences(ours.get("route", {}), theirs.get("route", {}), "route")
     found += differences(ours.get("inhibit_rules", []), theirs.get("inhibit_rules") or [], "inhibit_rules")
+    root = yaml.compose(Path(place).read_text())
     for message in found:
-        yield Finding(place, "RG313", message, "alertmanager")
+        yield Finding(f"{place}:{line_of(root, message)}", "RG313", message, "alertmanager")
+
+
+_STEP = re.compile(r"\.?([A-Za-z_]\w*)|\[([^\]]+)\]")
+
+
+def _child(node: yaml.Node, key: str) -> tuple[int, yaml.Node] | None:
+    """A child and its line: a mapping value's is its key's (a block list starts a line
+    below its key)."""
+    if isinstance(node, yaml.MappingNode):
+        return next(((k.start_mark.line + 1, v) for k, v in node.value if k.value == key), None)
+    if isinstance(node, yaml.SequenceNode):
+        if key.isdigit():
+            index = int(key)
+            return (node.value[index].start_mark.line + 1, node.value[index]) if index < len(node.value) else None
+        # `receivers[billing-chat]`: the entry of that name.
+        for item in node.value:
+            found = _child(item, "name")
+            if found is not None and found[1].value == key:
+                return item.start_mark.line + 1, item
+    return None
+
+
+def line_of(root: yaml.Node | None, message: str) -> int:
+    """The line of output/'s alertmanager.yml a difference is about: the deepest node its
+    path (`route.routes[0].repeat_interval: ...`, `receiver 'x' ...`) reaches."""
+    if root is None:
+        return 1
+    named = re.match(r"receiver '([^']+)'", message)
+    path = f"receivers[{named[1]}]" if named else message.split(":", 1)[0]
+    line, node = 1, root
+    for step in _STEP.finditer(path):
+        child = _child(node, step[1] or step[2])
+        if child is None:
+            break
+        line, node = child
+    return line
