@@ -192,6 +192,11 @@ FAULTS = [
     ("RG312", "rulesgen.billing", "evaluated every 1"),
     ("RG313", "alertmanager", "route.routes[0].routes[1].repeat_interval: output/ has '4h', Alertmanager runs '3h'"),
     ("RG313", "alertmanager", "inhibit_rules: output/ has 3 entries, Alertmanager runs 2"),
+    (
+        "RG313",
+        "alertmanager",
+        "inhibit_rules[2]: output/ has {'source_matchers': ['alertname=\"BillingTransactionsErrorBudgetBurn\"'",
+    ),
     ("RG320", "BillingSubscriptionChurnHigh", "is pending"),
     (
         "RG321",

@@ -149,6 +149,10 @@ def differences(ours: Any, theirs: Any, path: str) -> Iterator[str]:
                 yield f"{path}: output/ has {ours}, Alertmanager runs {theirs}"
         elif len(ours) != len(theirs):
             yield f"{path}: output/ has {len(ours)} entries, Alertmanager runs {len(theirs)}"
+            # Which ones: an entry of output/ that no running entry matches in every setting.
+            for i, entry in enumerate(ours):
+                if not any(not any(differences(entry, other, "")) for other in theirs):
+                    yield f"{path}[{i}]: output/ has {entry!r}, Alertmanager runs no such entry"
         else:
             for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
                 yield from differences(a, b, f"{path}[{i}]")
