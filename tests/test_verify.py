@@ -3,7 +3,9 @@ expectations.json and how it reports (the live checks are in test_verify_live.py
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,7 @@ from conftest import OUTPUT
 from rulesgen.cli import parser
 from rulesgen.lower.routing import expected_receiver
 from rulesgen.spec.validate import load_spec
+from rulesgen.verify.client import Auth
 from rulesgen.verify.findings import Finding, render
 from rulesgen.verify.run import CHECKS
 from rulesgen.verify.selectors import canonical, literal_values, reads, simple_comparison
@@ -78,3 +81,18 @@ def test_reports_in_every_format() -> None:
         findings, "markdown"
     )
     assert json.loads(render(findings, "json"))["ok"] is False
+
+
+def test_credentials_come_from_files(tmp_path: Path) -> None:
+    basic = tmp_path / "basic"
+    basic.write_text("verify:s3cret\n")
+    assert Auth({"X-Scope-OrgID": "billing"}, basic_auth_file=basic).all_headers() == {
+        "X-Scope-OrgID": "billing",
+        "Authorization": "Basic " + base64.b64encode(b"verify:s3cret").decode(),
+    }
+    token = tmp_path / "token"
+    token.write_text("abc\n")
+    assert Auth(bearer_token_file=token).all_headers() == {"Authorization": "Bearer abc"}
+    basic.write_text("no colon")
+    with pytest.raises(ValueError, match="expected `user:password`"):
+        Auth(basic_auth_file=basic).all_headers()
