@@ -209,6 +209,7 @@ def test_minimal_spec_is_valid() -> None:
         "docs/alerts.md",
         "docs/routing.md",
         "prod/alertmanager/alertmanager.yml",
+        "prod/expectations.json",
         "prod/prometheus/billing.rules.yml",
         "prod/tests/TxFailing.promtool-test.yaml",
         "prod/tests/TxRatio.promtool-test.yaml",

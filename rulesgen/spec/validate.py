@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -26,6 +27,7 @@ class Document:
     header: SpecHeader
     alerts: tuple[AlertModel, ...]
     positions: Positions
+    sha256: str = ""  # of the spec's text: what generated files were made from
 
     def has_alert(self, name: str) -> bool:
         return name in self._index
@@ -148,7 +150,8 @@ def parse_spec(text: str, file: str) -> Document:
     if errors:
         raise SpecErrors(errors)
     assert header is not None
-    return Document(file, header, tuple(alert for _, alert in alerts), positions)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Document(file, header, tuple(alert for _, alert in alerts), positions, digest)
 
 
 def load_spec(path: str | FsPath) -> Document:
