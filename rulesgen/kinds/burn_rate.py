@@ -22,7 +22,7 @@ from rulesgen.kinds.base import (
     SelectorUse,
     summed_by,
 )
-from rulesgen.kinds.ratio import level_counts, put_ratio, ratio_atoms, ratio_expr
+from rulesgen.kinds.ratio import MinEvents, level_counts, put_ratio, ratio_atoms, ratio_expr
 from rulesgen.kinds.toolkit import HISTORY, IDLE, SAFE, ForEdge, Phase, edge_evaluation
 from rulesgen.model.series import LOOKBACK, SeriesSet
 from rulesgen.promql import Duration, number
@@ -61,7 +61,7 @@ DEFAULT_TIERS = (
 )
 
 
-class BurnRate(ExactCounters, AlertModel):
+class BurnRate(ExactCounters, MinEvents, AlertModel):
     """Pages when the error budget of `objective` burns fast, tickets when it burns slowly.
 
     Every window's error ratio divides events counted exactly in that window
@@ -107,12 +107,13 @@ class BurnRate(ExactCounters, AlertModel):
     def referenced_severities(self) -> list[tuple[Path, str]]:
         return [*super().referenced_severities(), (("ticket_severity",), self.ticket_severity)]
 
-    def error_ratio(self, ctx: CompileContext, window: Duration) -> str:
+    def error_ratio(self, ctx: CompileContext, window: Duration) -> tuple[str, str]:
+        """The recorded error ratio of `window`, and the count of all events it divides by."""
         quantity = self.quantity or conventions.snake(self.name)
         num = ctx.counted(self.errors, window, self.by, self.births)
         den = ctx.counted(self.total, window, self.by, self.births)
         name = conventions.record_name(self.by, quantity, conventions.window_op("ratio_rate", window))
-        return ctx.record(name, ratio_expr(num, [den]))
+        return ctx.record(name, ratio_expr(num, [den])), den
 
     def ratio_quantity(self, expr: str, window: Duration) -> Quantity:
         return Quantity(
@@ -126,19 +127,23 @@ class BurnRate(ExactCounters, AlertModel):
     def compile(self, ctx: CompileContext) -> KindRules:
         variants: list[AlertVariant] = []
         for tier in self.tiers:
-            long, short = self.error_ratio(ctx, tier.long), self.error_ratio(ctx, tier.short)
+            (long, events), (short, _) = self.error_ratio(ctx, tier.long), self.error_ratio(ctx, tier.short)
             value = self.limit(tier)
             limit = number(value)
             param = f"tiers[{len(variants)}].factor"
+            floor = self.event_floor(events, tier.long, f"events of {self.total.metric} in {tier.long}")
             condition = All(
-                tuple(
-                    Compare(self.ratio_quantity(expr, window), ">", value, param)
-                    for expr, window in ((long, tier.long), (short, tier.short))
+                (
+                    *(
+                        Compare(self.ratio_quantity(expr, window), ">", value, param)
+                        for expr, window in ((long, tier.long), (short, tier.short))
+                    ),
+                    *floor,
                 )
             )
             variants.append(
                 AlertVariant(
-                    expr=f"{long} > {limit} and {short} > {limit}",
+                    expr=self.enough_events(f"{long} > {limit} and {short} > {limit}", events, self.by),
                     condition=condition,
                     template_vars=(("long_window", str(tier.long)), ("short_window", str(tier.short))),
                     labels=(
@@ -351,6 +356,7 @@ class BurnRate(ExactCounters, AlertModel):
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         ratios: dict[Duration, list[dict[Labels, float]]] = {}
+        busy: dict[Duration, list[set[Labels]]] = {}
         for window in self._windows():
             # Counts, not rates: the rules divide counts, and a ratio of whole counts is
             # exactly the float of the fraction, on the limit when the fraction is.
@@ -360,12 +366,13 @@ class BurnRate(ExactCounters, AlertModel):
                 {k: err[k] / tot[k] for k in err if k in tot and tot[k] > 0}
                 for err, tot in zip(errs, tots, strict=True)
             ]
+            busy[window] = [self.busy(tot) for tot in tots]
         out = []
         for i in range(sim.length):
             step = []
             for tier in self.tiers:
                 limit = self.limit(tier)
-                long, short = ratios[tier.long][i], ratios[tier.short][i]
-                step.append({k: v for k, v in long.items() if v > limit and short.get(k, 0) > limit})
+                long, short, enough = ratios[tier.long][i], ratios[tier.short][i], busy[tier.long][i]
+                step.append({k: v for k, v in long.items() if v > limit and short.get(k, 0) > limit and k in enough})
             out.append(step)
         return out

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
 from rulesgen import conventions
-from rulesgen.ir import Labels, Quantity
+from rulesgen.ir import All, Compare, Labels, Quantity
 from rulesgen.kinds.base import (
     AlertModel,
     CompileContext,
@@ -42,6 +43,7 @@ from rulesgen.spec.models import (
     PositiveDuration,
     Ratio,
     SelectorSpec,
+    StrictModel,
 )
 
 
@@ -135,6 +137,41 @@ def ratio_expr(numerator: str, denominator_parts: list[str]) -> str:
     return f"{numerator} / ({den} > 0)"
 
 
+class MinEvents(StrictModel):
+    """The field of counter ratios that need traffic before they page: at 3 transactions
+    an hour one failure is a 33% failure ratio, which is not an incident."""
+
+    min_events: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "the window must hold at least this many events (of the denominator) before the "
+            "ratio can page; off by default"
+        ),
+    )
+
+    def enough_events(self, expr: str, den: str, by: Sequence[str]) -> str:
+        """`expr and on(by) (den >= min_events)`, or `expr` when it is off."""
+        if self.min_events is None:
+            return expr
+        return f"{expr} and on({', '.join(by)}) ({den} >= {self.min_events})"
+
+    def event_floor(self, den: str, window: Duration, what: str) -> tuple[Compare, ...]:
+        if self.min_events is None:
+            return ()
+        quantity = Quantity(expr=den, unit="count", what=what, function="increase", window=window)
+        return (Compare(quantity, ">=", float(self.min_events), "min_events"),)
+
+    def busy(self, counts: dict[Labels, float]) -> set[Labels]:
+        """The groups whose window holds enough events to page."""
+        floor = self.min_events or 0
+        return {k for k, v in counts.items() if v >= floor}
+
+
+def denominator(parts: list[str]) -> str:
+    return f"({' + '.join(parts)})" if len(parts) > 1 else parts[0]
+
+
 class RatioAlert(AlertModel):
     """What the ratio kinds share: a 0..1 threshold crossed above or below, per `by`."""
 
@@ -157,7 +194,7 @@ class RatioAlert(AlertModel):
         return "ratio"
 
 
-class CounterRatio(ExactCounters, RatioAlert):
+class CounterRatio(ExactCounters, MinEvents, RatioAlert):
     """Fires when rate(numerator) / sum of rate(denominator parts) crosses `threshold`.
 
     Rates are events counted exactly in the window (`CompileContext.counted`) divided
@@ -175,22 +212,30 @@ class CounterRatio(ExactCounters, RatioAlert):
         for i, part in enumerate(self.denominator):
             yield SelectorUse(("denominator", i), part, counters)
 
-    def ratio_record(self, ctx: CompileContext, window: Duration, quantity: str) -> str:
+    def ratio_record(self, ctx: CompileContext, window: Duration, quantity: str) -> tuple[str, str]:
+        """The recorded ratio's name, and the denominator's count it divides by."""
         num = ctx.counted(self.numerator, window, self.by, self.births)
         den = [ctx.counted(part, window, self.by, self.births) for part in self.denominator]
         name = conventions.record_name(self.by, quantity, conventions.window_op("ratio_rate", window))
-        return ctx.record(name, ratio_expr(num, den))
+        return ctx.record(name, ratio_expr(num, den)), denominator(den)
 
     def compile(self, ctx: CompileContext) -> KindRules:
+        record, den = self.ratio_record(ctx, self.window, self.quantity or conventions.snake(self.name))
+        parts = " + ".join(p.metric for p in self.denominator)
         quantity = Quantity(
-            expr=self.ratio_record(ctx, self.window, self.quantity or conventions.snake(self.name)),
+            expr=record,
             unit="ratio",
-            what=f"rate of {self.numerator.metric} / rate of {' + '.join(p.metric for p in self.denominator)}"
-            f" over {self.window}{summed_by(self.by)}",
+            what=f"rate of {self.numerator.metric} / rate of {parts} over {self.window}{summed_by(self.by)}",
             function="ratio_rate",
             window=self.window,
         )
-        return ctx.rules((compare(quantity, self.direction, self.threshold),))
+        variant = compare(quantity, self.direction, self.threshold)
+        floor = self.event_floor(den, self.window, f"events of {parts} in {self.window}{summed_by(self.by)}")
+        if floor:
+            variant = replace(
+                variant, expr=self.enough_events(variant.expr, den, self.by), condition=All((variant.condition, *floor))
+            )
+        return ctx.rules((variant,))
 
     def default_description(self) -> str:
         return describe(
@@ -218,13 +263,18 @@ class CounterRatio(ExactCounters, RatioAlert):
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         nums = sim.rate(self.numerator.metric, resolve(self.numerator), self.by, self.window, self.births)
-        parts = [sim.rate(part.metric, resolve(part), self.by, self.window, self.births) for part in self.denominator]
+        parts = [
+            sim.increase(part.metric, resolve(part), self.by, self.window, self.births) for part in self.denominator
+        ]
+        seconds = self.window.seconds
         out = []
         for i, num in enumerate(nums):
             # `a + b` of two vectors keeps only label sets present in both.
             keys = set(parts[0][i]).intersection(*(p[i] for p in parts[1:]))
-            den = {k: sum(p[i][k] for p in parts) for k in keys}
-            ratios = {k: num[k] / den[k] for k in num if k in den and den[k] > 0}
+            counts = {k: sum(p[i][k] for p in parts) for k in keys}
+            den = {k: sum(p[i][k] / seconds for p in parts) for k in keys}
+            busy = self.busy(counts)
+            ratios = {k: num[k] / den[k] for k in num if k in den and den[k] > 0 and k in busy}
             out.append([filter_group(ratios, self.direction.op, self.threshold)])
         return out
 
