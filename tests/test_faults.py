@@ -104,3 +104,34 @@ def test_every_family_is_generated_in_every_environment(env: str) -> None:
     for alert, family in FAILS_BEFORE:
         if (OUTPUT / env / "tests" / f"{alert}.promtool-test.yaml").exists():
             group(env, alert, family)
+
+
+def test_values_outside_the_mainnet_set_are_made_visible(tmp_path: Path) -> None:
+    """`base` (a mainnet nobody declared), `Polygon` (case) and a series with no network
+    label page no billing alert; BillingUnknownNetwork's expression returns each of
+    them, and none of the declared mainnets and testnets."""
+    rules = yaml.safe_load((OUTPUT / "prod" / "prometheus" / "billing.rules.yml").read_text())
+    expr = next(r["expr"] for g in rules["groups"] for r in g["rules"] if r.get("alert") == "BillingUnknownNetwork")
+    target = 'instance="a:1",job="app",status="failed",token="usdc"'
+    networks = ["base", "Polygon", None, "polygon", "polygon-amoy", "arbitrum-sepolia"]
+    series = [
+        {"series": f"billing_transactions_total{{{target}" + (f',network="{n}"' if n else "") + "}", "values": "1+1x30"}
+        for n in networks
+    ]
+    samples = [{"labels": f'{{network="{n}"}}' if n else "{}", "value": 1} for n in ("base", "Polygon", None)]
+    test = {
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [{"expr": expr, "eval_time": "20m", "exp_samples": samples}],
+            }
+        ],
+    }
+    path = tmp_path / "unknown.yaml"
+    path.write_text(yaml.safe_dump(test))
+    proc = subprocess.run(
+        [require("promtool"), "test", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and "SUCCESS" in proc.stdout, proc.stdout + proc.stderr

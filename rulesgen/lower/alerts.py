@@ -14,7 +14,7 @@ from rulesgen.kinds.base import AlertModel, CompileContext, KindRules, Resolve
 from rulesgen.lower.overrides import EnvAlert
 from rulesgen.lower.templates import TemplateError, message, render_template
 from rulesgen.promql import Matcher
-from rulesgen.spec.models import NotMatcher, SelectorSpec, SetRef
+from rulesgen.spec.models import NotMatcher, NotSetRef, SelectorSpec, SetRef
 from rulesgen.spec.validate import Document
 
 # Keyed by id(model), holding the model too: a model collected while its id stays in
@@ -31,6 +31,9 @@ def resolver(doc: Document) -> Resolve:
         for label, value in sorted(sel.matchers.items()):
             if isinstance(value, SetRef):
                 out.append(Matcher(label, tuple(sets[value.set].values)))
+            elif isinstance(value, NotSetRef):
+                known = sets[value.not_set]
+                out.append(Matcher(label, (*known.values, *known.others), negate=True))
             elif isinstance(value, NotMatcher):
                 negated = value.not_ if isinstance(value.not_, list) else [value.not_]
                 out.append(Matcher(label, tuple(negated), negate=True))

@@ -241,6 +241,7 @@ class SeriesSet:
             "max": max,
             "min": min,
             "avg": lambda v: sum(v) / len(v),
+            "count": len,
         }
         reduce = reducers[agg]
         selected = [(_group(s.labels, by), s.samples) for s in self.select(metric, matchers)]

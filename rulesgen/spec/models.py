@@ -91,13 +91,20 @@ class SetRef(StrictModel):
     set: Identifier
 
 
+class NotSetRef(StrictModel):
+    """`{not_set: mainnet_networks}`: every value outside a label set's values and its
+    `others`, the empty value (no label) included: what no alert of the set sees."""
+
+    not_set: Identifier
+
+
 class NotMatcher(StrictModel):
     """`{not: polygon-amoy}` or `{not: [a, b]}`: every value but these."""
 
     not_: LabelValue | list[LabelValue] = Field(alias="not")
 
 
-MatcherSpec = LabelValue | Annotated[list[LabelValue], Field(min_length=1)] | SetRef | NotMatcher
+MatcherSpec = LabelValue | Annotated[list[LabelValue], Field(min_length=1)] | SetRef | NotSetRef | NotMatcher
 
 
 class SelectorSpec(StrictModel):

@@ -1,10 +1,10 @@
-"""`{set: NAME}` must name a declared label set holding values of that same label."""
+"""`{set: NAME}` (and `{not_set: NAME}`) must name a declared label set holding values of that same label."""
 
 from collections.abc import Iterator
 
 from rulesgen.lint import ENVIRONMENT, ERROR, Finding, check
 from rulesgen.lint.context import EnvContext
-from rulesgen.spec.models import SetRef
+from rulesgen.spec.models import NotSetRef, SetRef
 
 
 @check(
@@ -15,14 +15,17 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
     for alert in ctx.alerts:
         for use in alert.model.selectors():
             for label, value in use.selector.matchers.items():
-                if not isinstance(value, SetRef):
+                if isinstance(value, SetRef):
+                    name, at = value.set, ("matchers", label, "set")
+                elif isinstance(value, NotSetRef):
+                    name, at = value.not_set, ("matchers", label, "not_set")
+                else:
                     continue
-                at = ("matchers", label, "set")
-                found = sets.get(value.set)
+                found = sets.get(name)
                 if found is None:
-                    yield ctx.selector_finding(alert, use, at, f"unknown label set {value.set!r}")
+                    yield ctx.selector_finding(alert, use, at, f"unknown label set {name!r}")
                 elif found.label != label:
-                    message = f"label set {value.set!r} holds values of {found.label!r}, not {label!r}"
+                    message = f"label set {name!r} holds values of {found.label!r}, not {label!r}"
                     yield ctx.selector_finding(alert, use, at, message)
 
 
