@@ -52,7 +52,23 @@ PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 MetricName = Annotated[str, _pattern(METRIC_NAME_RE, "metric name")]
 LabelName = Annotated[str, _pattern(LABEL_NAME_RE, "label name")]
 AlertName = Annotated[str, _pattern(ALERT_NAME_RE, "alert name (CamelCase identifier)")]
-Identifier = Annotated[str, _pattern(re.compile(r"^[a-z][a-z0-9_-]*$"), "name (lowercase identifier)")]
+# Environment and team names become directories, file names and Kubernetes object names
+# (`rulesgen-<env>-<team>`): a DNS-1123 label's 63 characters keep every one of them valid.
+IDENTIFIER_MAX = 63
+
+
+def _short(value: str) -> str:
+    if len(value) > IDENTIFIER_MAX:
+        raise ValueError(
+            f"{value[:20]!r}... is {len(value)} characters; names are at most {IDENTIFIER_MAX} "
+            "(they become directories, file names and Kubernetes object names)"
+        )
+    return value
+
+
+Identifier = Annotated[
+    str, _pattern(re.compile(r"^[a-z][a-z0-9_-]*$"), "name (lowercase identifier)"), AfterValidator(_short)
+]
 LabelValue = Annotated[str, AfterValidator(_no_control)]
 Url = Annotated[str, AfterValidator(_url)]
 Ratio = Annotated[float, Field(ge=0, le=1)]
@@ -241,8 +257,9 @@ class SeveritySpec(StrictModel):
     description: str = ""
     route_to: Identifier | None = Field(default=None, description="receiver role; none: the null receiver")
     group_wait: Duration = Duration.parse("30s")
-    group_interval: Duration = Duration.parse("5m")
-    repeat_interval: Duration = Duration.parse("4h")
+    # Alertmanager refuses zero for both ("repeat_interval cannot be zero").
+    group_interval: PositiveDuration = Duration.parse("5m")
+    repeat_interval: PositiveDuration = Duration.parse("4h")
 
 
 class InhibitRuleSpec(StrictModel):
