@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
@@ -34,11 +34,39 @@ def _no_control(value: str) -> str:
     return value
 
 
+# Query (or fragment) parameter names that carry a credential: `access_token`, `apiKey`,
+# `X-Amz-Signature`, `sig`, `password`, `client_secret`, `auth`.
+_SECRET_PARAM = re.compile(
+    r"token|secret|passw|pwd|signature|credential|api[-_.]?key|auth|(?:^|[-_.])(?:key|sig|pass)(?:[-_.]|$)", re.I
+)
+
+
+def secret_in_url(value: str) -> str | None:
+    """Why `value` would put a credential into a generated file, or None."""
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        return "the URL carries credentials (user:password@)"
+    for where, text in (("query", parts.query), ("fragment", parts.fragment)):
+        for name, _ in parse_qsl(text, keep_blank_values=True):
+            if _SECRET_PARAM.search(name):
+                return f"the URL's {where} parameter {name!r} looks like a credential"
+    return None
+
+
+def _no_secret(value: str) -> str:
+    reason = secret_in_url(value)
+    if reason:
+        raise ValueError(
+            f"inline secret: {reason}; secrets never go into generated files (every URL is copied into them)"
+        )
+    return value
+
+
 def _url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or _CONTROL.search(value) or " " in value:
         raise ValueError(f"{value!r} is not an http(s) URL")
-    return value
+    return _no_secret(value)
 
 
 def _positive(value: Duration) -> Duration:
@@ -197,7 +225,6 @@ def _absolute_path(value: str) -> str:
 
 
 def _webhook_url(value: str) -> str:
-    _url(value)
     parts = urlsplit(value)
     if parts.username or parts.password:
         raise ValueError("inline secret: the webhook URL carries credentials; use credentials_file")
@@ -205,7 +232,7 @@ def _webhook_url(value: str) -> str:
         raise ValueError("inline secret: the webhook URL carries a token in its query; use credentials_file")
     if parts.hostname and parts.hostname.endswith("hooks.slack.com"):
         raise ValueError("inline secret: a Slack webhook URL is a credential; use a slack receiver with api_url_file")
-    return value
+    return _url(value)
 
 
 FilePath = Annotated[str, AfterValidator(_absolute_path)]
@@ -346,7 +373,9 @@ class BoardSpec(StrictModel):
 class DashboardSettings(StrictModel):
     # The platform's own pages, linked from every dashboard (playbook: Billing monitoring).
     platform_base_url: Url | None = None
-    links: list[str] = Field(default_factory=list, description="paths under platform_base_url")
+    links: list[Annotated[str, AfterValidator(_no_secret)]] = Field(
+        default_factory=list, description="paths under platform_base_url"
+    )
     # Keyed by alert name: how that alert's panel on the overview reads.
     panel_overrides: dict[str, PanelOverride] = Field(default_factory=dict)
     boards: list[BoardSpec] = Field(default_factory=list)
