@@ -139,3 +139,12 @@ def test_a_label_is_parsed_as_a_go_template() -> None:
     assert [str(e) for e in err.value.errors] == [
         "spec.yaml:44:17: alerts[1].labels.x: Go template error (Prometheus would refuse it): unexpected {{end}}"
     ]
+
+
+def test_a_url_that_becomes_an_annotation_is_parsed_as_a_go_template() -> None:
+    text = minimal_text().replace('"https://runbooks.example.com"', '"https://runbooks.example.com/{{"', 1)
+    with pytest.raises(SpecErrors) as err:
+        build_text(text, "spec.yaml", tests=False)
+    assert [str(e) for e in err.value.errors] == [
+        "spec.yaml:3:21: settings.runbook_base_url: Go template error (Prometheus would refuse it): unclosed action"
+    ]

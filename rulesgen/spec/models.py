@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
+from rulesgen.model import goparse
 from rulesgen.promql import ALERT_NAME_RE, LABEL_NAME_RE, METRIC_NAME_RE, Duration
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -66,6 +67,11 @@ def _url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or _CONTROL.search(value) or " " in value:
         raise ValueError(f"{value!r} is not an http(s) URL")
+    # Runbook and dashboard URLs become annotations, which Prometheus expands as templates.
+    try:
+        goparse.check(value)
+    except goparse.GoTemplateError as exc:
+        raise ValueError(f"Go template error (Prometheus would refuse it): {exc}") from None
     return _no_secret(value)
 
 
