@@ -103,7 +103,7 @@ def synthetic_spec(n: int, kinds: Sequence[str] = KINDS) -> str:
     )
 
 
-IMPORT_FLOOR = "import pydantic, yaml, jinja2, grafanalib, promql_parser"
+IMPORT_FLOOR = "import pydantic, yaml, grafanalib, promql_parser"
 SIZES = (500, 1000, 2000, 5000)
 
 

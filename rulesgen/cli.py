@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from rulesgen import __version__
+from rulesgen import __version__, children
 from rulesgen.errors import SpecErrors, ToolMissing, did_you_mean
 from rulesgen.pipeline import build
 from rulesgen.targets import Files
@@ -51,6 +51,8 @@ def cmd_generate(args: argparse.Namespace, files: Files) -> int:
     """Write `output/` all or nothing, replacing or deleting only files rulesgen wrote."""
     from rulesgen.writer import OutputRefused, WriteFailed, check_location
 
+    if not args.no_self_check and (refused := _self_check(args, files)) is not None:
+        return refused
     try:
         check_location(args.output, args.spec)
         result = write_tree(args.output, files)
@@ -81,6 +83,27 @@ def cmd_generate(args: argparse.Namespace, files: Files) -> int:
             print(f"  {args.output / path}", file=sys.stderr)
     print(f"wrote {len(files)} files to {args.output} ({result.changed} changed)")
     return EXIT_OK
+
+
+def _self_check(args: argparse.Namespace, files: Files) -> int | None:
+    """promtool and amtool judge the files before they are written; exit 1 when one
+    refuses (output/ untouched), None when every tool on PATH accepted them."""
+    from rulesgen.selfcheck import self_check
+
+    result = self_check(files)
+    if not result.failures:
+        return None
+    if args.format == "json":
+        _print_json({"ok": False, "self_check": list(result.failures)})
+    else:
+        for failure in result.failures:
+            print(f"rulesgen: self-check: {failure}", file=sys.stderr)
+        print(
+            f"rulesgen: {', '.join(result.checked)} refused the generated files; {args.output} is unchanged "
+            "(a rulesgen bug: please report it; --no-self-check writes them anyway)",
+            file=sys.stderr,
+        )
+    return EXIT_CHECK_FAILED
 
 
 def cmd_check(args: argparse.Namespace, files: Files) -> int:
@@ -181,10 +204,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     envs = _tested_envs(args)
     if isinstance(envs, str):
         return _bad_input(args, envs)
-    report = run_tests(args.output, envs, args.jobs)
+    report = run_tests(args.output, envs, args.jobs, args.timeout)
     report.edited = args.edited
     if any((args.output / env / "alertmanager").is_dir() for env in envs):
-        report.routes, report.config_errors = verify_routing(args.spec, args.output, envs)
+        report.routes, report.config_errors = verify_routing(args.spec, args.output, envs, args.timeout)
     if args.junit:
         args.junit.write_bytes(junit_xml(report))
     if args.format == "json":
@@ -223,7 +246,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     alerts = sorted(set(args.alert or named) - set(args.skip_alert or ()))
     if not alerts:
         return _bad_input(args, "--skip-alert leaves no alert to mutate")
-    report = run_mutations(args.output, envs, alerts, args.jobs or os.cpu_count() or 2, units)
+    report = run_mutations(args.output, envs, alerts, args.jobs or os.cpu_count() or 2, units, args.timeout)
     if args.format == "json":
         _print_json(mutations_json(report))
     else:
@@ -236,19 +259,21 @@ def cmd_lint(args: argparse.Namespace) -> int:
     """Every check of the registry on the spec and on each environment's result."""
     from rulesgen.lint import registry
     from rulesgen.lint.report import render_diagnostics, render_list
-    from rulesgen.pipeline import lint_and_lower
+    from rulesgen.pipeline import lint_document
     from rulesgen.spec.validate import load_spec
 
     if args.list:
         print(render_list(registry().values(), args.format))
         return EXIT_OK
     try:
-        diagnostics, _ = lint_and_lower(load_spec(args.spec))
+        diagnostics = lint_document(load_spec(args.spec))
     except SpecErrors as exc:  # the spec does not parse: those are RG001 errors
         diagnostics = list(exc.errors)
     text = render_diagnostics(diagnostics, args.format)
     if text:
         print(text)
+    elif args.format == "text":
+        print(f"{args.spec}: {len(registry())} checks, no errors, no warnings")
     if any(d.is_error for d in diagnostics):
         return EXIT_BAD_INPUT
     return EXIT_CHECK_FAILED if args.strict and diagnostics else EXIT_OK
@@ -377,6 +402,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400 seconds, not {text}")
+    return value
+
+
 def _score(text: str) -> float:
     try:
         value = float(text)
@@ -401,6 +436,7 @@ EPILOG = """examples:
 exit codes: 0 ok; 1 a check failed (stale output, failing test, lint --strict
 warnings, mutation score below --min-score, verify findings); 2 bad input (spec errors with
 file:line:column, unknown environment, missing promtool/amtool, refused output);
+130/143 interrupted by SIGINT/SIGTERM (children stopped, temporary files removed);
 141 the reader of stdout went away (a closed pipe)."""
 
 
@@ -423,6 +459,19 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
         cmd.add_argument("--output", type=Path, default=Path("output"), help="default: %(default)s")
         cmd.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+        if name == "generate":
+            cmd.add_argument(
+                "--no-self-check",
+                action="store_true",
+                help="do not run promtool check rules and amtool check-config on the files before writing them",
+            )
+        if name in ("test", "mutate"):
+            cmd.add_argument(
+                "--timeout",
+                type=_seconds,
+                default=600.0,
+                help="seconds one promtool or amtool run may take before it counts as failed (default: %(default)g)",
+            )
         if name == "mutate":
             cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
             cmd.add_argument("--alert", action="append", help="only this alert (repeatable)")
@@ -523,7 +572,13 @@ def _quiet_gc() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rulesgen` console script."""
     try:
-        return _main(argv)
+        with children.trapped():
+            return _main(argv)
+    except children.Interrupted as stop:
+        # The children were stopped by PID in the handler; the temporary trees went
+        # with the `with` blocks the exception left.
+        print(f"rulesgen: interrupted by {stop.name}; stopped, temporary files removed", file=sys.stderr)
+        return stop.exit_code
     except BrokenPipeError:
         # `rulesgen lint | head -1`: the reader left. Exit quietly, as `yes | head` does,
         # with 128 + SIGPIPE, and keep Python from complaining while flushing stdout.

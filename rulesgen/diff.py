@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rulesgen import children
 from rulesgen.explain import receiver, words
 from rulesgen.ir import (
     Absent,
@@ -845,6 +845,9 @@ def _details(env: EnvDiff) -> list[str]:
 # --- the base spec from git ---------------------------------------------------------
 
 
+GIT_TIMEOUT = 60.0
+
+
 class BaseNotFound(Exception):
     """The base spec cannot be read: not a git work tree, an unknown ref, or no such
     file at that ref."""
@@ -853,18 +856,22 @@ class BaseNotFound(Exception):
 def spec_at_ref(ref: str, spec: Path) -> tuple[str, str]:
     """The text of `spec` as committed at `ref`, and the name errors should carry
     (`HEAD:thresholds.yaml`). Reads the object store only: the work tree is untouched."""
+    # A ref that git would read as an option (`--output=PATH`) is refused here, and git
+    # is told where options end too: a ref is data.
+    if not ref or ref.startswith("-") or any(c in ref for c in "\0\n\r"):
+        raise BaseNotFound(f"{ref!r} is not a git ref")
     where = spec.resolve().parent
     try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=where, capture_output=True, text=True, check=False
-        )
+        top = children.run(["git", "rev-parse", "--show-toplevel"], GIT_TIMEOUT, cwd=where)
     except OSError as exc:  # no git at all
         raise BaseNotFound(f"cannot run git: {exc}") from None
     if top.returncode != 0:
         raise BaseNotFound(f"{spec} is not in a git work tree: {top.stderr.strip()}")
     relative = spec.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
     name = f"{ref}:{relative}"
-    shown = subprocess.run(["git", "show", name], cwd=top.stdout.strip(), capture_output=True, text=True, check=False)
+    shown = children.run(
+        ["git", "show", "--no-textconv", "--end-of-options", name], GIT_TIMEOUT, cwd=Path(top.stdout.strip())
+    )
     if shown.returncode != 0:
-        raise BaseNotFound(f"cannot read {relative} at {ref!r}: {shown.stderr.strip()}")
+        raise BaseNotFound(f"cannot read {relative} at {ref!r}: {shown.stderr.strip() or 'git timed out'}")
     return shown.stdout, name

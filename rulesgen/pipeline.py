@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -52,6 +53,25 @@ def lint_and_lower(doc: Document) -> tuple[list[Diagnostic], list[EnvContext]]:
     return sorted(set(diagnostics)), contexts
 
 
+def _generate_tests(doc: Document, contexts: Sequence[EnvContext]) -> TestSuite:
+    """The generated tests; raises SpecErrors (RG004) when an alert cannot be tested."""
+    pairs = [(compiled, alert.model) for ctx in contexts for alert, compiled in ctx.compiled()]
+    return generate_tests(doc, AlertCompiler(doc).resolve, pairs)
+
+
+def lint_document(doc: Document) -> list[Diagnostic]:
+    """Every diagnostic `rulesgen lint` reports: each registered check, including those
+    a compiler stage makes (target options, test generation: RG004), as `generate` would."""
+    diagnostics, contexts = lint_and_lower(doc)
+    target_options(doc, diagnostics)
+    if not errors_in(diagnostics):
+        try:
+            _generate_tests(doc, contexts)
+        except SpecErrors as exc:
+            diagnostics += exc.errors
+    return sorted(set(diagnostics))
+
+
 def compile_document(doc: Document, tests: bool = True) -> Compiled:
     """Compile a parsed spec; raises SpecErrors with every error found."""
     diagnostics, contexts = lint_and_lower(doc)
@@ -67,10 +87,7 @@ def compile_document(doc: Document, tests: bool = True) -> Compiled:
         label_sets=label_sets(doc),
         spec_sha256=doc.sha256,
     )
-    suite = TestSuite()
-    if tests:
-        pairs = [(compiled, alert.model) for ctx in contexts for alert, compiled in ctx.compiled()]
-        suite = generate_tests(doc, AlertCompiler(doc).resolve, pairs)
+    suite = _generate_tests(doc, contexts) if tests else TestSuite()
     warnings = tuple(d for d in diagnostics if not d.is_error)
     return Compiled(doc, program, suite, warnings, tuple(contexts))
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ from xml.etree import ElementTree
 
 import yaml
 
+from rulesgen import children
 from rulesgen.promql import Duration
 from rulesgen.targets.promtool_tests import TEST_SUFFIX, alert_of
 from rulesgen.verify import tool
@@ -297,39 +297,42 @@ def _batches(results: list[AlertResult], count: int) -> list[list[AlertResult]]:
     return [b for b in batches if b]
 
 
+def _fail_all(batch: list[AlertResult], reason: str, output: str) -> None:
+    for r in batch:
+        r.ok, r.failed, r.output = False, [reason], output
+
+
 def _run_batch(promtool: str, batch: list[AlertResult], timeout: float) -> None:
     runs = {str(r.run_file or r.file): r for r in batch}
-    try:
-        # One pipe for both streams: promtool names each file on stdout but writes its
-        # failures to stderr, and only their interleaving says which failure is whose.
-        proc = subprocess.run(
-            [promtool, "test", "rules", *runs],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        for r in batch:
-            r.ok, r.failed, r.output = False, ["(timeout)"], f"promtool did not finish within {timeout:.0f}s"
+    # One pipe for both streams: promtool names each file on stdout but writes its
+    # failures to stderr, and only their interleaving says which failure is whose.
+    proc = children.run([promtool, "test", "rules", *runs], timeout, merge=True)
+    if proc.timed_out:
+        _fail_all(batch, "(timeout)", f"promtool did not finish within {timeout:g}s (--timeout)")
         return
     text = proc.stdout
     blocks = _BLOCK.split(text)
+    judged: set[str] = set()
     # split() yields [preamble, file1, body1, file2, body2, ...]
     for name, body in zip(blocks[1::2], blocks[2::2], strict=True):
         result = runs.get(name.strip())
         if result is None:
             continue
+        judged.add(name.strip())
         result.output = body.strip()
         if result.run_file is not None:  # name the committed test, not the temporary copy
             result.output = result.output.replace(str(result.run_file), str(result.file))
-        if "SUCCESS" not in body:
+        if not children.said_success(body):
             result.ok = False
             result.failed = sorted({n.split("/", 1)[-1] for n in _FAILED_NAME.findall(body)}) or ["(file)"]
+    said = text.strip() or "(no output)"
+    for name, r in runs.items():
+        if name not in judged:  # promtool never reported on this file: it judged nothing
+            r.ok, r.failed = False, ["(no verdict)"]
+            r.output = f"promtool exited {proc.returncode} without a verdict on this file; it printed:\n{said}"
     if proc.returncode != 0 and all(r.ok for r in batch):
-        for r in batch:  # promtool failed without saying which file: blame the batch
-            r.ok, r.output = False, text.strip()
+        # promtool failed without saying which file: blame the batch
+        _fail_all(batch, f"(promtool exit {proc.returncode})", said)
 
 
 # Batches per worker: a few more batches than workers let a worker that drew cheap
@@ -510,7 +513,9 @@ def route_input(labels: Mapping[str, str], routed: frozenset[str] | None) -> tup
     return tuple((name, labels.get(name)) for name in sorted(routed))
 
 
-def verify_routing(spec_path: Path, output: Path, envs: list[str] | None) -> tuple[list[RouteResult], list[str]]:
+def verify_routing(
+    spec_path: Path, output: Path, envs: list[str] | None, timeout: float = 600
+) -> tuple[list[RouteResult], list[str]]:
     """`amtool check-config` on every config, and `amtool config routes test` for every
     alert rule against the receiver the spec says it must reach.
 
@@ -533,9 +538,9 @@ def verify_routing(spec_path: Path, output: Path, envs: list[str] | None) -> tup
         if envs and env.env not in envs:
             continue
         config = output / env.env / "alertmanager" / "alertmanager.yml"
-        proc = subprocess.run([amtool, "check-config", str(config)], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            config_errors.append(f"{config}: {(proc.stdout + proc.stderr).strip()}")
+        checked = children.run([amtool, "check-config", str(config)], timeout)
+        if checked.returncode != 0 or not children.said_success(checked.stdout):
+            config_errors.append(f"{config}: {_tool_failure('amtool check-config', checked)}")
             continue
         loaded = load_yaml(config.read_text())
         routed = routed_labels(loaded) if isinstance(loaded, Mapping) else None
@@ -555,16 +560,39 @@ def verify_routing(spec_path: Path, output: Path, envs: list[str] | None) -> tup
         labels = shared[0].labels
         args = [amtool, "config", "routes", "test", f"--config.file={config}", f"--verify.receivers={expected}"]
         args += [f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())]
-        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        proc = children.run(args, timeout)
+        actual = _receivers(proc.stdout)
+        # Exit 0 alone is no verdict: amtool must have named the receiver it resolved.
+        ok = proc.returncode == 0 and sorted(actual) == sorted(expected.split(","))
+        output = proc.output
+        if not ok and (proc.timed_out or proc.returncode == 0 or not output):
+            output = _tool_failure("amtool config routes test", proc)
         for result in shared:
-            result.ok = proc.returncode == 0
-            result.output = (proc.stdout + proc.stderr).strip()
-            result.actual = _receivers(proc.stdout)
+            result.ok = ok
+            result.output = output
+            result.actual = actual
             result.shared = len(shared)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(run, calls.items()))
     return results, config_errors
+
+
+def _tool_failure(what: str, proc: children.Completed) -> str:
+    """What a tool run that gave no verdict did, in one message."""
+    if proc.timed_out:
+        return f"{what} did not finish within {proc.timeout:g}s (--timeout)"
+    return f"{what} exited {proc.returncode} without its success line; it printed: {proc.output or '(nothing)'}"
+
+
+def failed_scenarios(result: AlertResult) -> int:
+    """Scenarios of a test file that did not pass: all of them when promtool judged the
+    file as a whole (it crashed, timed out, or said nothing about it)."""
+    if result.ok:
+        return 0
+    if any(f.startswith("(") for f in result.failed):
+        return max(len(result.scenarios), 1)
+    return len(result.failed)
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -609,7 +637,7 @@ def format_report(report: Report) -> str:
     """A per-alert table, then promtool's explanation of every failure."""
     lines = [f"{'env':<10} {'alert':<48} {'scenarios':>9} {'passed':>6} {'failed':>6}  coverage"]
     for r in report.results:
-        failed = len(r.failed) if not r.ok else 0
+        failed = failed_scenarios(r)
         coverage = "ok" if r.covered else ("no firing scenario" if not r.fires else "no silent scenario")
         # An alert's scenarios of another evaluation interval have a file of their own.
         name = r.file.name.removesuffix(TEST_SUFFIX).replace(".every-", " every ")
@@ -637,7 +665,7 @@ def format_report(report: Report) -> str:
     for path in report.edited:
         lines.append(f"\n--- deployed rule file {path} differs from what `rulesgen generate` writes (edited by hand?)")
     total = sum(len(r.scenarios) for r in report.results)
-    failed = sum(len(r.failed) for r in report.results if not r.ok)
+    failed = sum(failed_scenarios(r) for r in report.results)
     alerts = len({(r.env, r.alert) for r in report.results})
     lines.append(f"\n{alerts} alerts, {total - failed} passed, {failed} failed")
     return "\n".join(lines)

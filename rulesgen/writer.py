@@ -25,6 +25,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -237,6 +238,7 @@ def write_tree(root: Path, files: Files) -> WriteResult:
     """
     target = with_manifest(files)
     root = root.resolve()
+    sweep_stale(root)
     if root.exists() and not root.is_dir():
         raise OutputRefused(f"{root} exists and is not a directory; nothing was written")
     scan = scan_tree(root)
@@ -264,7 +266,7 @@ def write_tree(root: Path, files: Files) -> WriteResult:
     created = _make_parents(root.parent)
     try:
         try:
-            work = Path(tempfile.mkdtemp(prefix=f"{root.name}.rulesgen-tmp-", dir=root.parent))
+            work = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(root)}{os.getpid()}-", dir=root.parent))
         except OSError as exc:
             if not root.is_dir():
                 raise WriteFailed(f"cannot create {root}: {exc}; nothing was written") from exc
@@ -280,6 +282,53 @@ def write_tree(root: Path, files: Files) -> WriteResult:
         for path in reversed(created):
             _quietly(os.rmdir, path)
         raise
+
+
+def _temp_prefix(root: Path) -> str:
+    """`output.rulesgen-tmp-`: the writer's temporary trees beside `root`; the writing
+    process's PID follows, so a later run tells a live one from a stale one."""
+    return f"{root.name}.rulesgen-tmp-"
+
+
+# A temporary tree of a rulesgen older than PIDs in the name is stale after this long.
+_LEGACY_STALE_SECONDS = 3600
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sweep_stale(root: Path) -> list[Path]:
+    """Remove the temporary trees beside `root` that a killed run left (SIGKILL, power
+    loss), putting back a previous tree a run killed mid-swap had moved aside; the
+    trees of runs still going are left alone. The trees removed."""
+    prefix = _temp_prefix(root)
+    swept = []
+    try:
+        candidates = [p for p in root.parent.iterdir() if p.name.startswith(prefix) and p.is_dir()]
+    except OSError:
+        return []
+    for work in sorted(candidates):
+        pid_text = work.name[len(prefix) :].split("-", 1)[0]
+        if pid_text.isdigit():
+            if _alive(int(pid_text)):
+                continue
+        elif time.time() - work.stat().st_mtime < _LEGACY_STALE_SECONDS:
+            continue
+        old = work / "old"
+        # Killed between moving the old tree aside and moving the new one in: the old
+        # tree is the only copy of the output; put it back, or keep it if that fails.
+        if not root.exists() and old.is_dir() and _quietly(lambda o: os.rename(o, root), old) is not None:
+            continue
+        if _remove(work) is None:
+            swept.append(work)
+    return swept
 
 
 def _require_writable(root: Path, scan: Scan) -> None:

@@ -475,3 +475,20 @@ def test_cli_outside_git_exits_2(tmp_path: Path) -> None:
     (tmp_path / "thresholds.yaml").write_text(BASE)
     result = run_cli("diff", cwd=tmp_path, env={"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
     assert result.returncode == 2 and "not in a git work tree" in result.stderr
+
+
+@pytest.mark.parametrize("ref", ["--output=PWNED", "-p", "--no-index", ""])
+def test_a_ref_that_looks_like_an_option_is_refused_and_writes_nothing(repo: Path, ref: str) -> None:
+    result = run_cli("diff", f"--base={ref}", cwd=repo)
+    assert (result.returncode, result.stderr) == (2, f"rulesgen: {ref!r} is not a git ref\n")
+    assert sorted(p.name for p in repo.iterdir()) == ["thresholds.yaml"]
+
+
+def test_git_is_told_where_options_end(repo: Path) -> None:
+    """Were the ref check bypassed, git would still read `--output=...` as a revision."""
+    from rulesgen.diff import BaseNotFound, spec_at_ref
+
+    with pytest.raises(BaseNotFound, match="is not a git ref"):
+        spec_at_ref("--output=x", repo / "thresholds.yaml")
+    text, name = spec_at_ref("HEAD", repo / "thresholds.yaml")
+    assert (text, name) == (BASE, "HEAD:alerts/thresholds.yaml")

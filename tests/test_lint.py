@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPEC, run_cli
+from conftest import SPEC, minimal_text, run_cli
 from rulesgen.lint import registry
 
 OVERRIDE = """      BillingPendingBacklog:
@@ -110,3 +110,21 @@ def test_a_matcher_in_a_later_denominator_part_is_located_at_its_own_key(tmp_pat
     (found,) = [d for d in json.loads(result.stdout)["diagnostics"] if d["code"] == "RG106"]
     line = spec.read_text().splitlines().index(part.replace('"}', '", matchers: {shard: "a"}}')) + 1
     assert found["path"].endswith("denominator[1].matchers.shard") and found["line"] == line
+
+
+def test_lint_runs_test_generation_rg004(tmp_path: Path) -> None:
+    """A spec `validate` rejects because no test can be generated fails `lint` too."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_text().replace('window: "5m"\n    threshold: 5', 'window: "10000w"\n    threshold: 5', 1))
+    assert run_cli("validate", "--spec", str(spec)).returncode == 2
+    result = run_cli("lint", "--spec", str(spec))
+    assert result.returncode == 2
+    assert f"{spec}:25:5: error RG004 cannot generate tests: a test scenario would need" in result.stdout
+
+
+def test_a_clean_lint_says_so_in_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_text())
+    result = run_cli("lint", "--spec", str(spec))
+    assert result.returncode == 0
+    assert result.stdout == f"{spec}: {len(registry())} checks, no errors, no warnings\n"

@@ -4,7 +4,6 @@ output/ is refused, and the test artefacts can never be deployed as rules."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter
 from collections.abc import Mapping
 from fnmatch import fnmatch
@@ -17,6 +16,7 @@ import yaml
 import rulesgen.lower.routing
 import rulesgen.testrun
 from conftest import SPEC, require, run_cli
+from rulesgen import children
 from rulesgen.pipeline import build
 from rulesgen.spec.validate import Document
 from rulesgen.targets.promtool_tests import unit_test_file
@@ -165,14 +165,14 @@ def _without_inhibitions(out: Path, env: str) -> Path:
 def _amtool_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """Record every `amtool config routes test` the runner makes, still running it."""
     calls: list[list[str]] = []
-    real = subprocess.run
+    real = children.run
 
     def spy(args: list[str], *rest: Any, **kwargs: Any) -> Any:
         if args[1:4] == ["config", "routes", "test"]:
             calls.append(list(args))
         return real(args, *rest, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", spy)
+    monkeypatch.setattr(children, "run", spy)
     return calls
 
 

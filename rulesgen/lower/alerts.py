@@ -13,6 +13,7 @@ from rulesgen.ir import Alert, AlertRule, Origin, PanelRef, Selector
 from rulesgen.kinds.base import AlertModel, CompileContext, KindRules, Resolve
 from rulesgen.lower.overrides import EnvAlert
 from rulesgen.lower.templates import TemplateError, message, render_template
+from rulesgen.model import goparse
 from rulesgen.promql import Matcher
 from rulesgen.spec.models import NotMatcher, NotSetRef, SelectorSpec, SetRef
 from rulesgen.spec.validate import Document
@@ -82,6 +83,7 @@ class AlertCompiler:
                 url=conventions.dashboard_url(settings.grafana_base_url, env, model.name),
             )
         env_labels = self.doc.header.environments[env].labels
+        self._check_labels(env, alert, errors)
         alert_rules = []
         for variant in rules.variants:
             variables = {**base_vars, **dict(variant.template_vars)}
@@ -136,15 +138,34 @@ class AlertCompiler:
         self, env: str, alert: EnvAlert, errors: list[Diagnostic]
     ) -> Callable[[str, dict[str, Any], str], str]:
         def render(template: str, variables: dict[str, Any], field: str) -> str:
+            path, overridden = alert.where(field)
             try:
-                return render_template(template, variables)
+                text = render_template(template, variables)
+                goparse.check(text)
             except TemplateError as exc:
-                path, overridden = alert.where(field)
-                error = self.doc.positions.error(path, message(exc))
-                errors.append(_in_env(error, env if overridden else None))
+                errors.append(_in_env(self.doc.positions.error(path, message(exc)), env if overridden else None))
                 return template
+            except goparse.GoTemplateError as exc:
+                errors.append(_in_env(self.doc.positions.error(path, _go_message(exc)), env if overridden else None))
+            return text
 
         return render
+
+    def _check_labels(self, env: str, alert: EnvAlert, errors: list[Diagnostic]) -> None:
+        """Prometheus expands rule labels as templates too: each must parse as one."""
+        path, overridden = alert.where("labels")
+        located = [((*path, k), v, env if overridden else None) for k, v in alert.model.labels.items()]
+        env_path = ("environments", env, "labels")
+        located += [((*env_path, k), v, env) for k, v in self.doc.header.environments[env].labels.items()]
+        for where, value, in_env in located:
+            try:
+                goparse.check(value)
+            except goparse.GoTemplateError as exc:
+                errors.append(_in_env(self.doc.positions.error(where, _go_message(exc)), in_env))
+
+
+def _go_message(exc: goparse.GoTemplateError) -> str:
+    return f"Go template error (Prometheus would refuse it): {exc}"
 
 
 def _in_env(error: Diagnostic, env: str | None) -> Diagnostic:

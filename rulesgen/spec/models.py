@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
+from rulesgen.model import goparse
 from rulesgen.promql import ALERT_NAME_RE, LABEL_NAME_RE, METRIC_NAME_RE, Duration
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -34,11 +35,44 @@ def _no_control(value: str) -> str:
     return value
 
 
+# Query (or fragment) parameter names that carry a credential: `access_token`, `apiKey`,
+# `X-Amz-Signature`, `sig`, `password`, `client_secret`, `auth`.
+_SECRET_PARAM = re.compile(
+    r"token|secret|passw|pwd|signature|credential|api[-_.]?key|auth|(?:^|[-_.])(?:key|sig|pass)(?:[-_.]|$)", re.I
+)
+
+
+def secret_in_url(value: str) -> str | None:
+    """Why `value` would put a credential into a generated file, or None."""
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        return "the URL carries credentials (user:password@)"
+    for where, text in (("query", parts.query), ("fragment", parts.fragment)):
+        for name, _ in parse_qsl(text, keep_blank_values=True):
+            if _SECRET_PARAM.search(name):
+                return f"the URL's {where} parameter {name!r} looks like a credential"
+    return None
+
+
+def _no_secret(value: str) -> str:
+    reason = secret_in_url(value)
+    if reason:
+        raise ValueError(
+            f"inline secret: {reason}; secrets never go into generated files (every URL is copied into them)"
+        )
+    return value
+
+
 def _url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or _CONTROL.search(value) or " " in value:
         raise ValueError(f"{value!r} is not an http(s) URL")
-    return value
+    # Runbook and dashboard URLs become annotations, which Prometheus expands as templates.
+    try:
+        goparse.check(value)
+    except goparse.GoTemplateError as exc:
+        raise ValueError(f"Go template error (Prometheus would refuse it): {exc}") from None
+    return _no_secret(value)
 
 
 def _positive(value: Duration) -> Duration:
@@ -52,7 +86,23 @@ PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 MetricName = Annotated[str, _pattern(METRIC_NAME_RE, "metric name")]
 LabelName = Annotated[str, _pattern(LABEL_NAME_RE, "label name")]
 AlertName = Annotated[str, _pattern(ALERT_NAME_RE, "alert name (CamelCase identifier)")]
-Identifier = Annotated[str, _pattern(re.compile(r"^[a-z][a-z0-9_-]*$"), "name (lowercase identifier)")]
+# Environment and team names become directories, file names and Kubernetes object names
+# (`rulesgen-<env>-<team>`): a DNS-1123 label's 63 characters keep every one of them valid.
+IDENTIFIER_MAX = 63
+
+
+def _short(value: str) -> str:
+    if len(value) > IDENTIFIER_MAX:
+        raise ValueError(
+            f"{value[:20]!r}... is {len(value)} characters; names are at most {IDENTIFIER_MAX} "
+            "(they become directories, file names and Kubernetes object names)"
+        )
+    return value
+
+
+Identifier = Annotated[
+    str, _pattern(re.compile(r"^[a-z][a-z0-9_-]*$"), "name (lowercase identifier)"), AfterValidator(_short)
+]
 LabelValue = Annotated[str, AfterValidator(_no_control)]
 Url = Annotated[str, AfterValidator(_url)]
 Ratio = Annotated[float, Field(ge=0, le=1)]
@@ -188,7 +238,6 @@ def _absolute_path(value: str) -> str:
 
 
 def _webhook_url(value: str) -> str:
-    _url(value)
     parts = urlsplit(value)
     if parts.username or parts.password:
         raise ValueError("inline secret: the webhook URL carries credentials; use credentials_file")
@@ -196,7 +245,7 @@ def _webhook_url(value: str) -> str:
         raise ValueError("inline secret: the webhook URL carries a token in its query; use credentials_file")
     if parts.hostname and parts.hostname.endswith("hooks.slack.com"):
         raise ValueError("inline secret: a Slack webhook URL is a credential; use a slack receiver with api_url_file")
-    return value
+    return _url(value)
 
 
 FilePath = Annotated[str, AfterValidator(_absolute_path)]
@@ -248,8 +297,9 @@ class SeveritySpec(StrictModel):
     description: str = ""
     route_to: Identifier | None = Field(default=None, description="receiver role; none: the null receiver")
     group_wait: Duration = Duration.parse("30s")
-    group_interval: Duration = Duration.parse("5m")
-    repeat_interval: Duration = Duration.parse("4h")
+    # Alertmanager refuses zero for both ("repeat_interval cannot be zero").
+    group_interval: PositiveDuration = Duration.parse("5m")
+    repeat_interval: PositiveDuration = Duration.parse("4h")
 
 
 class InhibitRuleSpec(StrictModel):
@@ -336,7 +386,9 @@ class BoardSpec(StrictModel):
 class DashboardSettings(StrictModel):
     # The platform's own pages, linked from every dashboard (playbook: Billing monitoring).
     platform_base_url: Url | None = None
-    links: list[str] = Field(default_factory=list, description="paths under platform_base_url")
+    links: list[Annotated[str, AfterValidator(_no_secret)]] = Field(
+        default_factory=list, description="paths under platform_base_url"
+    )
     # Keyed by alert name: how that alert's panel on the overview reads.
     panel_overrides: dict[str, PanelOverride] = Field(default_factory=dict)
     boards: list[BoardSpec] = Field(default_factory=list)

@@ -115,7 +115,8 @@ def pydantic_errors(exc: ValidationError, prefix: Path, data: Any, positions: Po
             line, col = positions.of(shown)
         else:
             shown = path
-            line, col = positions.of(path, key=kind == "extra_forbidden")
+            # A bad mapping key (`loc` ends in `[key]`) is pointed at, not its value.
+            line, col = positions.of(path, key=kind == "extra_forbidden" or err["loc"][-1:] == ("[key]",))
         error = positions.error(shown, _message(err, node))
         out.append(SpecError(error.file, line, col, error.path, error.message))
     # A value that fits none of a union's members yields one error per member; keep the first.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rulesgen.errors import Diagnostic, SpecErrors
 from rulesgen.ir import Alert, AlertTests, Check, ExpectedAlert, Scenario, TestSuite
@@ -137,5 +138,5 @@ def generate_tests(doc: Document, resolve: Resolve, alerts: Sequence[tuple[Alert
         if tests is not None:
             out.append(tests)
     if errors:
-        raise SpecErrors(errors)
+        raise SpecErrors([replace(e, code="RG004") for e in errors])
     return TestSuite(tuple(out))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rulesgen import children
 from rulesgen.errors import ToolMissing
 
 PACKAGES = {
@@ -35,12 +35,12 @@ class ToolResult:
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0
+        return self.returncode == 0 and children.said_success(self.output)
 
 
 def run(name: str, args: Sequence[str], cwd: Path | None = None, timeout: float = 600) -> ToolResult:
-    proc = subprocess.run([tool(name), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
-    return ToolResult(proc.returncode, (proc.stdout + proc.stderr).strip())
+    proc = children.run([tool(name), *args], timeout, cwd=cwd)
+    return ToolResult(-1 if proc.returncode is None else proc.returncode, proc.output)
 
 
 def check_rules(files: Sequence[Path]) -> ToolResult:
