@@ -292,11 +292,31 @@ class Closure:
             if op in (">", ">=") and not _has_matching(node):
                 bound = _constant(node.rhs)
                 return bound is not None and bound >= 0  # a filter keeps only values above it
+            if op == "unless" and self._reset_free_difference(node):
+                return True
             if op in ("and", "unless"):
                 return self.non_negative(node.lhs, seen)
             if op in ("or", "+", "*"):
                 return self.non_negative(node.lhs, seen) and self.non_negative(node.rhs, seen)
         return False
+
+    def _reset_free_difference(self, node: Any) -> bool:
+        """`(x - x offset W) unless resets(x[W]) > 0` of a counter: a counter that did not
+        reset in the window did not go down in it."""
+        diff = _strip(node.lhs)
+        if _kind(diff) != "BinaryExpr" or _op(diff) != "-" or _has_matching(diff):
+            return False
+        left, right = _strip(diff.lhs), _strip(diff.rhs)
+        same = _kind(left) == _kind(right) == "VectorSelector" and str(left.name) == str(right.name)
+        guard = _strip(node.rhs)
+        resets = _kind(guard) == "BinaryExpr" and _kind(_strip(guard.lhs)) == "Call"
+        return (
+            same
+            and str(left.name).endswith(COUNTER_SUFFIXES)
+            and resets
+            and str(_strip(guard.lhs).func.name) == "resets"
+            and _constant(guard.rhs) == 0
+        )
 
     def only_compared(self, record: str) -> bool:
         """Whether every reader of `record` feeds it straight into a filtering comparison

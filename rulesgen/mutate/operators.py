@@ -333,10 +333,32 @@ def regex_alternatives(regex: str) -> list[str]:
     return parts
 
 
-def _matchers(e: Expr) -> Iterator[ExprMutant]:
+def _selectors(e: Expr) -> dict[str, list[tuple[int, int]]]:
+    """Each distinct selector (metric and matchers, as written) with the (open, close)
+    brace tokens of every place it stands, in order."""
+    out: dict[str, list[tuple[int, int]]] = {}
     for o, c in sorted(e.pair.items()):
         if o > c or e.tokens[o].text != "{":
             continue
+        name = e.tokens[o - 1].text if o > 0 and e.tokens[o - 1].kind == "ident" else ""
+        out.setdefault(name + e.span(o, c), []).append((o, c))
+    return out
+
+
+def _everywhere(e: Expr, places: Sequence[tuple[int, int]], braces: str) -> str:
+    """The text with the braces of every place replaced by `braces`."""
+    text = e.text
+    for o, c in sorted(places, reverse=True):
+        text = text[: e.tokens[o].start] + braces + text[e.tokens[c].end :]
+    return text
+
+
+def _matchers(e: Expr) -> Iterator[ExprMutant]:
+    """A matcher dropped or a regex alternative removed from a selector everywhere it
+    stands: rulesgen writes a selector once and places it in every clause that reads the
+    metric (the counting rule reads it five times), so a wrong matcher is wrong in all."""
+    for places in _selectors(e).values():
+        o, c = places[0]
         segments: list[tuple[int, int]] = []
         start = o + 1
         for k in range(o + 1, c + 1):
@@ -349,7 +371,7 @@ def _matchers(e: Expr) -> Iterator[ExprMutant]:
             rest = ",".join(texts[:n] + texts[n + 1 :])
             yield ExprMutant(
                 "matcher-dropped",
-                e.text[: e.tokens[o].start] + "{" + rest + "}" + e.text[e.tokens[c].end :],
+                _everywhere(e, places, "{" + rest + "}"),
                 f"no scenario has series that `{texts[n]}` excludes",
             )
             if b - a == 2 and e.tokens[a + 1].text in ("=~", "!~") and e.tokens[b].kind == "string":
@@ -357,10 +379,14 @@ def _matchers(e: Expr) -> Iterator[ExprMutant]:
                 if len(alternatives) < 2:
                     continue
                 for k, alternative in enumerate(alternatives):
-                    kept = "|".join(alternatives[:k] + alternatives[k + 1 :])
+                    kept = [
+                        *texts[:n],
+                        e.span(a, a + 1) + escape_string("|".join(alternatives[:k] + alternatives[k + 1 :])),
+                        *texts[n + 1 :],
+                    ]
                     yield ExprMutant(
                         "regex-alternative-removed",
-                        e.edit(b, b, escape_string(kept)),
+                        _everywhere(e, places, "{" + ",".join(kept) + "}"),
                         f"no scenario tells `{e.tokens[a].text}` value `{alternative}` apart from the others",
                     )
 

@@ -310,3 +310,16 @@ def gauge_failed_scrapes(ctx: FaultContext) -> list[Plan]:
     for samples in _samples(sim):
         _fail_scrapes(samples, range(p.warm + 1, length, GAUGE_FAILED_SCRAPE_EVERY))
     return _keep(ctx, "gauge_failed_scrapes", sim, fires=True)
+
+
+@family("gauge_target_gone", gauges)
+def gauge_target_gone(ctx: FaultContext) -> list[Plan]:
+    """A gauge in breach whose target is then removed (its series end with a staleness
+    marker): the last sample stands for `last_sample_for`, then the alert resolves."""
+    p = ctx.planner
+    length = p.warm + 2 * p.horizon
+    sim = ctx.breach(length)
+    gone = p.warm + p.horizon
+    for samples in _samples(sim):
+        _kill(samples, gone)
+    return _keep(ctx, "gauge_target_gone", sim, fires=True)
