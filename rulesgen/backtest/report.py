@@ -1,0 +1,154 @@
+"""A backtest as text, JSON or markdown (HTML lives in `html.py`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .evaluate import AlertRun, Episode
+from .run import Result, iso
+
+WORK_HOURS = (9, 18)
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds == 0:
+        return "0s"
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out
+
+
+def _episode(e: Episode) -> dict[str, Any]:
+    return {
+        "labels": dict(e.labels),
+        "pending": iso(e.pending),
+        "firing": iso(e.firing),
+        "resolved": iso(e.resolved) if e.resolved is not None else None,
+        "to_fire_s": e.firing - e.pending,
+    }
+
+
+def _run(run: AlertRun) -> dict[str, Any]:
+    return {
+        "alert": run.alert,
+        "step_s": run.step,
+        "firings": run.firings,
+        "firing_s": run.firing_s,
+        "transient": run.transient,
+        "flapping": [dict(labels) for labels in run.flapping],
+        "episodes": [_episode(e) for e in run.episodes],
+    }
+
+
+def as_data(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "source": result.source,
+        "from": iso(result.start),
+        "to": iso(result.end),
+        "queries": result.queries,
+        "set": [str(w) for w in result.whatifs],
+        "environments": {},
+    }
+    for env in result.envs:
+        out["environments"][env.env] = {
+            "alerts": {run.alert: _run(run) for run in env.runs},
+            "receivers": env.notifications.per_receiver(work_hours),
+            "notifications_per_alert": dict(sorted(env.notifications.per_alert().items())),
+            "inhibited": len(env.notifications.inhibited),
+        }
+    if result.sweep:
+        out["sweep"] = {
+            "of": result.sweep_of,
+            "rows": [{"value": r.value, "firings": r.firings, "notifications": r.pages} for r in result.sweep],
+        }
+    return out
+
+
+def render_json(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str:
+    return json.dumps(as_data(result, work_hours), indent=2, sort_keys=True)
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip() for r in rows]
+
+
+HEAD = ["alert", "firings", "firing time", "transient", "flapping", "to fire (max)", "notified"]
+
+
+def _rows(result: Result, env: int) -> list[list[str]]:
+    e = result.envs[env]
+    per_alert = e.notifications.per_alert()
+    rows = [HEAD]
+    for run in e.runs:
+        to_fire = max((ep.firing - ep.pending for ep in run.episodes), default=0)
+        rows.append(
+            [
+                run.alert,
+                str(run.firings),
+                duration(run.firing_s),
+                str(run.transient),
+                str(len(run.flapping)),
+                duration(to_fire),
+                str(per_alert[run.alert]),
+            ]
+        )
+    return rows
+
+
+def _receivers(result: Result, env: int, work_hours: tuple[int, int]) -> list[str]:
+    e = result.envs[env]
+    lines = []
+    for name, row in e.notifications.per_receiver(work_hours).items():
+        lines.append(
+            f"{name}: {row['notifications']} notifications, {row['outside_hours']} outside working hours"
+            f" ({row['resolved']} resolved)"
+        )
+    lines.append(f"{len(e.notifications.inhibited)} firings inhibited")
+    return lines
+
+
+def _sweep_rows(result: Result) -> list[list[str]]:
+    envs = [e.env for e in result.envs]
+    rows = [[result.sweep_of, *(f"{env} firings" for env in envs), *(f"{env} notified" for env in envs)]]
+    for r in result.sweep:
+        rows.append([str(r.value), *(str(r.firings.get(e, 0)) for e in envs), *(str(r.pages.get(e, 0)) for e in envs)])
+    return rows
+
+
+def _title(result: Result) -> str:
+    what = f"; with {', '.join(map(str, result.whatifs))}" if result.whatifs else ""
+    return (
+        f"backtest of {result.source}: {iso(result.start)} .. {iso(result.end)}"
+        f" ({duration(result.end - result.start)}), {result.queries} queries{what}"
+    )
+
+
+def render_text(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str:
+    lines = [_title(result)]
+    for i, env in enumerate(result.envs):
+        lines += ["", f"[{env.env}]", *_table(_rows(result, i)), ""]
+        lines += _receivers(result, i, work_hours)
+    if result.sweep:
+        lines += ["", f"sweep of {result.sweep_of}:", *_table(_sweep_rows(result))]
+    return "\n".join(lines)
+
+
+def _md_table(rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    return out + ["| " + " | ".join(r) + " |" for r in rows[1:]]
+
+
+def render_markdown(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str:
+    lines = [f"### {_title(result)}"]
+    for i, env in enumerate(result.envs):
+        lines += ["", f"#### {env.env}", "", *_md_table(_rows(result, i)), ""]
+        lines += [f"- {line}" for line in _receivers(result, i, work_hours)]
+    if result.sweep:
+        lines += ["", f"#### sweep of {result.sweep_of}", "", *_md_table(_sweep_rows(result))]
+    return "\n".join(lines) + "\n"

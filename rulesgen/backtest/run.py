@@ -1,0 +1,237 @@
+"""`rulesgen backtest`: every alert of the chosen environments on one source's history,
+what-ifs (`--set`, `--sweep`) applied by recompiling the spec with an override, so a
+moved threshold, `for` or severity means exactly what it would in the rules. A
+quantity is queried once per step and range whatever the what-ifs: the sweep's values
+only change the comparisons made in Python."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from rulesgen.errors import SpecErrors
+from rulesgen.ir import Alert, EnvIR, ProgramIR
+from rulesgen.pipeline import compile_document
+from rulesgen.spec.validate import Document
+
+from .evaluate import AlertRun, run_alert
+from .notify import Notifications, notifications
+from .source import Matrix, SourceError, query_range
+
+
+class BacktestError(Exception):
+    """Bad input to a backtest: one line for the user."""
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    alert: str
+    field: str
+    value: Any
+
+    def __str__(self) -> str:
+        return f"{self.alert}.{self.field}={self.value}"
+
+
+def parse_set(text: str) -> WhatIf:
+    """`ALERT.FIELD=VALUE`; the value is read as YAML, as the spec would be."""
+    target, sep, value = text.partition("=")
+    alert, dot, name = target.partition(".")
+    if not (sep and dot and alert and name):
+        raise BacktestError(f"--set {text!r}: expected ALERT.FIELD=VALUE")
+    return WhatIf(alert, name, yaml.safe_load(value))
+
+
+def parse_sweep(text: str) -> list[WhatIf]:
+    """`ALERT.FIELD=LO..HI:STEP` -> one what-if per value."""
+    target, sep, spec = text.partition("=")
+    base = parse_set(f"{target}=0") if sep else None
+    try:
+        lo_hi, _, step_text = spec.partition(":")
+        lo_text, _, hi_text = lo_hi.partition("..")
+        lo, hi, step = float(lo_text), float(hi_text), float(step_text or 1)
+    except ValueError:
+        base = None
+    if base is None or step <= 0 or hi < lo:
+        raise BacktestError(f"--sweep {text!r}: expected ALERT.FIELD=LO..HI:STEP")
+    count = int(round((hi - lo) / step)) + 1
+    values = [round(lo + k * step, 10) for k in range(count)]
+    return [WhatIf(base.alert, base.field, int(v) if v == int(v) else v) for v in values]
+
+
+def with_overrides(doc: Document, whatifs: Sequence[WhatIf]) -> Document:
+    """The spec with each what-if written as an override in every environment."""
+    envs = {}
+    for name, env in doc.header.environments.items():
+        overrides = {k: dict(v) for k, v in env.overrides.items()}
+        for w in whatifs:
+            overrides.setdefault(w.alert, {})[w.field] = w.value
+        envs[name] = env.model_copy(update={"overrides": overrides})
+    return dataclasses.replace(doc, header=doc.header.model_copy(update={"environments": envs}))
+
+
+def compile_whatif(doc: Document, whatifs: Sequence[WhatIf]) -> ProgramIR:
+    names = {a.name for a in doc.alerts}
+    for w in whatifs:
+        if w.alert not in names:
+            from rulesgen.errors import did_you_mean
+
+            raise BacktestError(f"{w}: unknown alert {w.alert!r}{did_you_mean(w.alert, sorted(names))}")
+    try:
+        return compile_document(with_overrides(doc, whatifs), tests=False).program
+    except SpecErrors as exc:
+        first = exc.errors[0]
+        raise BacktestError(f"{', '.join(map(str, whatifs))}: {first.message}") from None
+
+
+@dataclass
+class EnvResult:
+    env: str
+    runs: list[AlertRun]
+    notifications: Notifications
+
+
+@dataclass
+class SweepRow:
+    value: Any
+    firings: dict[str, int]  # env -> firings of the swept alert
+    pages: dict[str, int]  # env -> notifications announcing it
+
+
+@dataclass
+class Result:
+    source: str
+    start: int
+    end: int
+    envs: list[EnvResult]
+    whatifs: list[WhatIf] = field(default_factory=list)
+    sweep: list[SweepRow] = field(default_factory=list)
+    sweep_of: str = ""
+    queries: int = 0
+
+
+class Queries:
+    """Each (expression, step) queried once over the range, whatever asks for it."""
+
+    def __init__(self, url: str, start: int, end: int, progress: Callable[[str], None]) -> None:
+        self.url, self.start, self.end, self.progress = url, start, end, progress
+        self.cache: dict[tuple[str, int], Matrix] = {}
+
+    def at(self, step: int) -> Callable[[str], Matrix]:
+        def query(expr: str) -> Matrix:
+            key = (expr, step)
+            if key not in self.cache:
+                self.progress(f"query {len(self.cache) + 1}")
+                self.cache[key] = query_range(self.url, expr, self.start, self.end, step)
+            return self.cache[key]
+
+        return query
+
+
+def _alerts(env: EnvIR, only: Sequence[str]) -> list[Alert]:
+    return [a for a in env.alerts if not only or a.name in only]
+
+
+def run_env(env: EnvIR, queries: Queries, only: Sequence[str]) -> EnvResult:
+    from .evaluate import group_interval
+
+    runs = []
+    for alert in _alerts(env, only):
+        step = group_interval(env, alert).ms // 1000
+        runs.append(run_alert(env, alert, queries.at(step), queries.start, queries.end))
+    return EnvResult(env.env, runs, _notify(env, runs, queries.end))
+
+
+def _notify(env: EnvIR, runs: Sequence[AlertRun], end: int) -> Notifications:
+    if env.alertmanager is None:
+        return Notifications()
+    episodes = [e for r in runs for e in r.episodes]
+    return notifications(env.alertmanager, episodes, end, env.labels)
+
+
+def check_names(program: ProgramIR, envs: Sequence[str], alerts: Sequence[str]) -> None:
+    from rulesgen.errors import did_you_mean
+
+    known_envs = [e.env for e in program.envs]
+    for env in envs:
+        if env not in known_envs:
+            raise BacktestError(f"unknown environment {env!r}; known: {', '.join(known_envs)}")
+    names = sorted({a.name for e in program.envs for a in e.alerts})
+    for alert in alerts:
+        if alert not in names:
+            raise BacktestError(f"unknown alert {alert!r}{did_you_mean(alert, names)}")
+
+
+def backtest(
+    doc: Document,
+    url: str,
+    source: str,
+    start: int,
+    end: int,
+    envs: Sequence[str] = (),
+    alerts: Sequence[str] = (),
+    sets: Sequence[WhatIf] = (),
+    sweep: Sequence[WhatIf] = (),
+    progress: Callable[[str], None] = lambda _: None,
+) -> Result:
+    program = compile_whatif(doc, sets)
+    sweeps = [compile_whatif(doc, [*sets, w]) for w in sweep]
+    check_names(program, envs, alerts)
+    queries = Queries(url, start, end, progress)
+    chosen = [e for e in program.envs if not envs or e.env in envs]
+    try:
+        results = [run_env(env, queries, alerts) for env in chosen]
+        if not any(m for m in queries.cache.values()):
+            raise BacktestError(f"{source}: no data between {iso(start)} and {iso(end)}")
+        result = Result(source, start, end, results, list(sets))
+        if sweep:
+            result.sweep_of = f"{sweep[0].alert}.{sweep[0].field}"
+            result.sweep = [_sweep_row(p, w, queries, envs, results) for p, w in zip(sweeps, sweep, strict=True)]
+    except SourceError as exc:
+        raise BacktestError(str(exc)) from None
+    result.queries = len(queries.cache)
+    return result
+
+
+def _sweep_row(program: ProgramIR, w: WhatIf, queries: Queries, envs: Sequence[str], base: list[EnvResult]) -> SweepRow:
+    from .evaluate import group_interval
+
+    row = SweepRow(w.value, {}, {})
+    for env, before in zip([e for e in program.envs if not envs or e.env in envs], base, strict=True):
+        runs = [r for r in before.runs if r.alert != w.alert]
+        alert = next((a for a in env.alerts if a.name == w.alert), None)
+        if alert is not None:
+            step = group_interval(env, alert).ms // 1000
+            runs.append(run_alert(env, alert, queries.at(step), queries.start, queries.end))
+        sent = _notify(env, runs, queries.end)
+        row.firings[env.env] = next((r.firings for r in runs if r.alert == w.alert), 0)
+        row.pages[env.env] = sent.per_alert()[w.alert]
+    return row
+
+
+def iso(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> int:
+    """RFC 3339 (`2026-11-02T00:00:00Z`, or a date) or unix seconds."""
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BacktestError(f"{text!r} is not a time (RFC 3339 or unix seconds)") from None
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+
+
+def tty_progress(message: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\r\033[Krulesgen backtest: {message}", end="", file=sys.stderr, flush=True)
