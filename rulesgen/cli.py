@@ -351,7 +351,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     tty_progress("")
     if args.format == "html":
-        from rulesgen.backtest.html import render_html
+        from rulesgen.backtest.htmlreport import render_html
 
         print(render_html(result))
         return EXIT_OK

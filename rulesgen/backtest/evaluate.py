@@ -50,6 +50,8 @@ class AlertRun:
     end: int
     episodes: list[Episode] = field(default_factory=list)
     flapping: list[Labels] = field(default_factory=list)
+    # Each comparison of the condition tree with the values it compared (for plots).
+    compared: list[tuple[Compare, Matrix]] = field(default_factory=list)
 
     @property
     def firings(self) -> int:
@@ -80,24 +82,23 @@ def group_interval(env: EnvIR, alert: Alert) -> Duration:
     raise KeyError(alert.name)
 
 
-Values = Mapping[str, float]  # a leaf's param -> the value a what-if gives it
-
-
 Data = Mapping[Compare | Absent, Matrix]
 
 
-def holds(condition: Condition, data: Data, ts: int, values: Values) -> Group:
+def holds(condition: Condition, data: Data, ts: int) -> Group:
     """The samples the condition's expression returns at `ts`."""
     if isinstance(condition, All):
-        parts = [holds(c, data, ts, values) for c in condition.conditions]
+        parts = [holds(c, data, ts) for c in condition.conditions]
         first = parts[0]
         return {k: v for k, v in first.items() if all(k in p for p in parts[1:])}
     matrix = data[condition]
     if isinstance(condition, Absent):
         present = any(ts in series for series in matrix.values())
-        fixed = tuple(sorted((m.label, m.value) for m in condition.selector.matchers if m.op == "="))
+        fixed = tuple(
+            sorted((m.label, m.values[0]) for m in condition.selector.matchers if len(m.values) == 1 and not m.negate)
+        )
         return {} if present else {fixed: 1.0}
-    op, value = OPS[condition.op], values.get(condition.param, condition.value)
+    op, value = OPS[condition.op], condition.value
     out: Group = {}
     for labels, series in matrix.items():
         sample = series.get(ts)
@@ -112,24 +113,23 @@ def run_alert(
     query: Query,
     start: int,
     end: int,
-    values: Values | None = None,
-    for_: Duration | None = None,
-    keep_firing_for: Duration | None = None,
 ) -> AlertRun:
-    """Episodes of `alert` between `start` and `end`; `values`, `for_` and
-    `keep_firing_for` are what-ifs."""
+    """Episodes of `alert` between `start` and `end`."""
     records = records_of(env)
     step = group_interval(env, alert).ms // 1000
     first = start + (-start) % step
     steps = list(range(first, end + 1, step))
     data = {leaf: query(leaf_expr(leaf, records)) for rule in alert.rules for leaf in _leaves(rule.condition)}
-    truth = [[holds(rule.condition, data, ts, values or {}) for rule in alert.rules] for ts in steps]
-    fors = [for_ or rule.for_ for rule in alert.rules]
-    kff = keep_firing_for if keep_firing_for is not None else alert.keep_firing_for
-    states = alert_states(truth, fors, kff, Duration(step * 1000))
+    truth = [[holds(rule.condition, data, ts) for rule in alert.rules] for ts in steps]
+    states = alert_states(truth, [rule.for_ for rule in alert.rules], alert.keep_firing_for, Duration(step * 1000))
     run = AlertRun(env.env, alert.name, step, first, steps[-1] if steps else first)
     run.episodes = _episodes(alert, truth, states, steps)
     run.flapping = _flapping(alert, states)
+    seen: set[Compare] = set()
+    for leaf, matrix in data.items():
+        if isinstance(leaf, Compare) and leaf not in seen:
+            seen.add(leaf)
+            run.compared.append((leaf, matrix))
     return run
 
 

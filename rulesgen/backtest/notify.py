@@ -98,7 +98,11 @@ def _s(d: Duration | None, default: int) -> int:
 def route_for(am: AlertmanagerIR, labels: Mapping[str, str]) -> Timing:
     """The first matching leaf of the route tree, with the timings it inherits."""
     route: Route = am.route
-    gw, gi, ri = _s(route.group_wait, GROUP_WAIT), _s(route.group_interval, GROUP_INTERVAL), _s(route.repeat_interval, REPEAT_INTERVAL)
+    gw, gi, ri = (
+        _s(route.group_wait, GROUP_WAIT),
+        _s(route.group_interval, GROUP_INTERVAL),
+        _s(route.repeat_interval, REPEAT_INTERVAL),
+    )
     while True:
         child = next((r for r in route.routes if matches(r.matchers, labels)), None)
         if child is None:
@@ -130,9 +134,7 @@ def _muted(rules: Sequence[InhibitRule], episodes: Sequence[Episode], end: int) 
     return out
 
 
-def notifications(
-    am: AlertmanagerIR, episodes: Sequence[Episode], end: int, extra: Labels = ()
-) -> Notifications:
+def notifications(am: AlertmanagerIR, episodes: Sequence[Episode], end: int, extra: Labels = ()) -> Notifications:
     """Everything Alertmanager would have sent for `episodes` up to `end`."""
     result = Notifications()
     labelled = [dict((*extra, *e.labels)) for e in episodes]
@@ -152,7 +154,9 @@ def notifications(
     for key, members in sorted(groups.items()):
         if key[0] in silent:
             continue
-        result.sent += _flush_group(timing[key], [episodes[i] for i in members], [muted.get(i, []) for i in members], end)
+        result.sent += _flush_group(
+            timing[key], [episodes[i] for i in members], [muted.get(i, []) for i in members], end
+        )
     result.sent.sort(key=lambda n: (n.at, n.receiver))
     return result
 
@@ -168,7 +172,9 @@ def _covered(lo: int, hi: int, spans: list[tuple[int, int]]) -> bool:
     return at >= hi
 
 
-def _flush_group(timing: Timing, episodes: list[Episode], muted: list[list[tuple[int, int]]], end: int) -> list[Notification]:
+def _flush_group(
+    timing: Timing, episodes: list[Episode], muted: list[list[tuple[int, int]]], end: int
+) -> list[Notification]:
     """The notifications of one aggregation group, as Alertmanager's dispatcher and
     notification log decide them."""
 

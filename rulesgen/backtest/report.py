@@ -75,13 +75,16 @@ def render_json(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip() for r in rows]
+    return [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+        for r in rows
+    ]
 
 
 HEAD = ["alert", "firings", "firing time", "transient", "flapping", "to fire (max)", "notified"]
 
 
-def _rows(result: Result, env: int) -> list[list[str]]:
+def alert_rows(result: Result, env: int) -> list[list[str]]:
     e = result.envs[env]
     per_alert = e.notifications.per_alert()
     rows = [HEAD]
@@ -101,7 +104,7 @@ def _rows(result: Result, env: int) -> list[list[str]]:
     return rows
 
 
-def _receivers(result: Result, env: int, work_hours: tuple[int, int]) -> list[str]:
+def receiver_lines(result: Result, env: int, work_hours: tuple[int, int]) -> list[str]:
     e = result.envs[env]
     lines = []
     for name, row in e.notifications.per_receiver(work_hours).items():
@@ -121,7 +124,7 @@ def _sweep_rows(result: Result) -> list[list[str]]:
     return rows
 
 
-def _title(result: Result) -> str:
+def title(result: Result) -> str:
     what = f"; with {', '.join(map(str, result.whatifs))}" if result.whatifs else ""
     return (
         f"backtest of {result.source}: {iso(result.start)} .. {iso(result.end)}"
@@ -130,10 +133,10 @@ def _title(result: Result) -> str:
 
 
 def render_text(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str:
-    lines = [_title(result)]
+    lines = [title(result)]
     for i, env in enumerate(result.envs):
-        lines += ["", f"[{env.env}]", *_table(_rows(result, i)), ""]
-        lines += _receivers(result, i, work_hours)
+        lines += ["", f"[{env.env}]", *_table(alert_rows(result, i)), ""]
+        lines += receiver_lines(result, i, work_hours)
     if result.sweep:
         lines += ["", f"sweep of {result.sweep_of}:", *_table(_sweep_rows(result))]
     return "\n".join(lines)
@@ -145,10 +148,10 @@ def _md_table(rows: list[list[str]]) -> list[str]:
 
 
 def render_markdown(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str:
-    lines = [f"### {_title(result)}"]
+    lines = [f"### {title(result)}"]
     for i, env in enumerate(result.envs):
-        lines += ["", f"#### {env.env}", "", *_md_table(_rows(result, i)), ""]
-        lines += [f"- {line}" for line in _receivers(result, i, work_hours)]
+        lines += ["", f"#### {env.env}", "", *_md_table(alert_rows(result, i)), ""]
+        lines += [f"- {line}" for line in receiver_lines(result, i, work_hours)]
     if result.sweep:
         lines += ["", f"#### sweep of {result.sweep_of}", "", *_md_table(_sweep_rows(result))]
     return "\n".join(lines) + "\n"

@@ -50,17 +50,18 @@ def parse_set(text: str) -> WhatIf:
 
 def parse_sweep(text: str) -> list[WhatIf]:
     """`ALERT.FIELD=LO..HI:STEP` -> one what-if per value."""
-    target, sep, spec = text.partition("=")
-    base = parse_set(f"{target}=0") if sep else None
+    usage = BacktestError(f"--sweep {text!r}: expected ALERT.FIELD=LO..HI:STEP")
+    target, _, spec = text.partition("=")
+    lo_hi, _, step_text = spec.partition(":")
+    lo_text, _, hi_text = lo_hi.partition("..")
     try:
-        lo_hi, _, step_text = spec.partition(":")
-        lo_text, _, hi_text = lo_hi.partition("..")
+        base = parse_set(f"{target}=0")
         lo, hi, step = float(lo_text), float(hi_text), float(step_text or 1)
-    except ValueError:
-        base = None
-    if base is None or step <= 0 or hi < lo:
-        raise BacktestError(f"--sweep {text!r}: expected ALERT.FIELD=LO..HI:STEP")
-    count = int(round((hi - lo) / step)) + 1
+    except (BacktestError, ValueError):
+        raise usage from None
+    if step <= 0 or hi < lo:
+        raise usage
+    count = round((hi - lo) / step) + 1
     values = [round(lo + k * step, 10) for k in range(count)]
     return [WhatIf(base.alert, base.field, int(v) if v == int(v) else v) for v in values]
 

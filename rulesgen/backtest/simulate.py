@@ -78,7 +78,7 @@ class Platform:
         self.mainnets = list(sets["mainnet_networks"].values) if "mainnet_networks" in sets else ["polygon"]
         # One testnet and the monitored routes only: every series costs ~2 MB a week.
         self.testnets = list(sets["mainnet_networks"].others[:1]) if "mainnet_networks" in sets else []
-        routes = sets["monitored_routes"] if "monitored_routes" in sets else None
+        routes = sets.get("monitored_routes")
         self.routes = list(routes.values) if routes else ["/v1/nodes"]
         self.windows = self._windows(days)
         self.targets = self._targets()
@@ -102,7 +102,14 @@ class Platform:
                 ),
                 f"60% of {m[0]} transactions fail and its RPC errors",
             ),
-            ("replica-away", "fault", 15, {"instance": "billing-1:8080"}, (), "billing-1 is not scraped for 15 minutes"),
+            (
+                "replica-away",
+                "fault",
+                15,
+                {"instance": "billing-1:8080"},
+                (),
+                "billing-1 is not scraped for 15 minutes",
+            ),
             (
                 "pending-backlog",
                 "incident",
@@ -123,7 +130,14 @@ class Platform:
                 "Transfer events fail on chain 137",
             ),
             ("deploy", "fault", 1, {"job": "api"}, (), "the api pods are replaced by new ones"),
-            ("exporter-down", "incident", 25, {"job": "billing"}, ("BillingMetricsAbsent",), "no billing target scraped"),
+            (
+                "exporter-down",
+                "incident",
+                25,
+                {"job": "billing"},
+                ("BillingMetricsAbsent",),
+                "no billing target scraped",
+            ),
             ("prometheus-restart", "fault", 2, {}, (), "Prometheus is down for 2 minutes"),
             (
                 "cache-misses",
@@ -133,8 +147,22 @@ class Platform:
                 ("NodeCacheHitRatioLow",),
                 "a third of redis-1's lookups miss",
             ),
-            ("testnet-noise", "fault", 120, {"network": self.testnets[0] if self.testnets else ""}, (), "a testnet fails 90%"),
-            ("redis-memory", "incident", 30, {"instance": "redis-0:9121"}, ("RedisMemoryHigh",), "redis-0 at 75% of maxmemory"),
+            (
+                "testnet-noise",
+                "fault",
+                120,
+                {"network": self.testnets[0] if self.testnets else ""},
+                (),
+                "a testnet fails 90%",
+            ),
+            (
+                "redis-memory",
+                "incident",
+                30,
+                {"instance": "redis-0:9121"},
+                ("RedisMemoryHigh",),
+                "redis-0 at 75% of maxmemory",
+            ),
         ]
         if days >= 8:  # the latency alert compares with a week earlier
             plan.append(
@@ -199,12 +227,7 @@ class Platform:
     def restarted(self, target: Target, t: int) -> bool:
         """Whether the process behind `target` started anew at `t` (its counters reset)."""
         w = self.window("crash-loop")
-        return (
-            w is not None
-            and target.instance == w.labels["instance"]
-            and w.covers(t)
-            and (t - w.start) % 360 == 60
-        )
+        return w is not None and target.instance == w.labels["instance"] and w.covers(t) and (t - w.start) % 360 == 60
 
     # --- values -------------------------------------------------------------------
 

@@ -76,7 +76,9 @@ def split_blocks(path: Path, into: Path) -> tuple[list[Path], int, int]:
                 try:
                     ts = int(float(line.rsplit(" ", 1)[1]))
                 except (IndexError, ValueError):
-                    raise SourceError(f"{path}:{number}: not OpenMetrics with timestamps: {line.strip()[:80]}") from None
+                    raise SourceError(
+                        f"{path}:{number}: not OpenMetrics with timestamps: {line.strip()[:80]}"
+                    ) from None
                 first, last = min(first, ts), max(last, ts)
                 window = ts - ts % BLOCK
                 out = files.get(window)
