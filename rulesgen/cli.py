@@ -326,8 +326,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Every alert of the environments on recorded history: firings and notifications."""
+    from rulesgen.backtest.common import BacktestError, parse_time
+    from rulesgen.backtest.incidents import judge, load_incidents
     from rulesgen.backtest.report import render_json, render_markdown, render_text
-    from rulesgen.backtest.run import BacktestError, backtest, parse_set, parse_sweep, parse_time, tty_progress
+    from rulesgen.backtest.run import backtest, parse_set, parse_sweep, tty_progress
     from rulesgen.backtest.source import SourceError, open_source
     from rulesgen.spec.validate import load_spec
 
@@ -335,6 +337,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         sets = [parse_set(s) for s in args.set or []]
         sweep = parse_sweep(args.sweep) if args.sweep else []
+        incidents = load_incidents(args.incidents) if args.incidents else None
         with open_source(args.source) as source:
             start = parse_time(args.start) if args.start else source.first
             end = parse_time(args.end) if args.end else source.last
@@ -345,6 +348,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             result = backtest(
                 doc, source.url, args.source, start, end, args.env or [], args.alert or [], sets, sweep, tty_progress
             )
+        if incidents is not None:
+            result.verdicts = {e.env: {r.alert: judge(r, incidents) for r in e.runs} for e in result.envs}
     except (BacktestError, SourceError) as exc:
         tty_progress("")
         print(f"rulesgen: {exc}", file=sys.stderr)
@@ -479,6 +484,7 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--alert", action="append", help="only this alert (repeatable)")
     bt.add_argument("--set", action="append", metavar="ALERT.FIELD=VALUE", help="what-if: a spec field moved")
     bt.add_argument("--sweep", metavar="ALERT.FIELD=LO..HI:STEP", help="what-if: a table of firings per value")
+    bt.add_argument("--incidents", type=Path, help="incidents.yaml: caught, missed, time to detect, false firings")
     bt.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     bt.add_argument("--format", choices=("text", "json", "markdown", "html"), default="text", help="report format")
     return top

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .common import iso
 from .evaluate import AlertRun, Episode
-from .run import Result, iso
+from .incidents import as_data as verdict_data
+from .run import Result
 
 WORK_HOURS = (9, 18)
 
@@ -61,6 +63,9 @@ def as_data(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> dict[st
             "notifications_per_alert": dict(sorted(env.notifications.per_alert().items())),
             "inhibited": len(env.notifications.inhibited),
         }
+        if env.env in result.verdicts:
+            for alert, verdict in result.verdicts[env.env].items():
+                out["environments"][env.env]["alerts"][alert]["incidents"] = verdict_data(verdict)
     if result.sweep:
         out["sweep"] = {
             "of": result.sweep_of,
@@ -116,6 +121,14 @@ def receiver_lines(result: Result, env: int, work_hours: tuple[int, int]) -> lis
     return lines
 
 
+def incident_rows(result: Result, env: int) -> list[list[str]]:
+    rows = [["alert", "caught", "missed", "to detect (max)", "false firings"]]
+    for alert, v in result.verdicts.get(result.envs[env].env, {}).items():
+        detect = duration(max(v.caught.values(), default=0))
+        rows.append([alert, str(len(v.caught)), ", ".join(v.missed) or "0", detect, str(len(v.false))])
+    return rows
+
+
 def _sweep_rows(result: Result) -> list[list[str]]:
     envs = [e.env for e in result.envs]
     rows = [[result.sweep_of, *(f"{env} firings" for env in envs), *(f"{env} notified" for env in envs)]]
@@ -137,6 +150,8 @@ def render_text(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str
     for i, env in enumerate(result.envs):
         lines += ["", f"[{env.env}]", *_table(alert_rows(result, i)), ""]
         lines += receiver_lines(result, i, work_hours)
+        if result.verdicts:
+            lines += ["", "against the incidents:", *_table(incident_rows(result, i))]
     if result.sweep:
         lines += ["", f"sweep of {result.sweep_of}:", *_table(_sweep_rows(result))]
     return "\n".join(lines)
@@ -152,6 +167,8 @@ def render_markdown(result: Result, work_hours: tuple[int, int] = WORK_HOURS) ->
     for i, env in enumerate(result.envs):
         lines += ["", f"#### {env.env}", "", *_md_table(alert_rows(result, i)), ""]
         lines += [f"- {line}" for line in receiver_lines(result, i, work_hours)]
+        if result.verdicts:
+            lines += ["", *_md_table(incident_rows(result, i))]
     if result.sweep:
         lines += ["", f"#### sweep of {result.sweep_of}", "", *_md_table(_sweep_rows(result))]
     return "\n".join(lines) + "\n"

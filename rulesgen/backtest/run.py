@@ -10,7 +10,6 @@ import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -20,13 +19,11 @@ from rulesgen.ir import Alert, EnvIR, ProgramIR
 from rulesgen.pipeline import compile_document
 from rulesgen.spec.validate import Document
 
+from .common import BacktestError, iso
 from .evaluate import AlertRun, run_alert
+from .incidents import Verdict
 from .notify import Notifications, notifications
 from .source import Matrix, SourceError, query_range
-
-
-class BacktestError(Exception):
-    """Bad input to a backtest: one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +112,7 @@ class Result:
     sweep: list[SweepRow] = field(default_factory=list)
     sweep_of: str = ""
     queries: int = 0
+    verdicts: dict[str, dict[str, Verdict]] = field(default_factory=dict)  # env -> alert -> verdict
 
 
 class Queries:
@@ -214,23 +212,6 @@ def _sweep_row(program: ProgramIR, w: WhatIf, queries: Queries, envs: Sequence[s
         row.firings[env.env] = next((r.firings for r in runs if r.alert == w.alert), 0)
         row.pages[env.env] = sent.per_alert()[w.alert]
     return row
-
-
-def iso(t: int) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> int:
-    """RFC 3339 (`2026-11-02T00:00:00Z`, or a date) or unix seconds."""
-    try:
-        return int(float(text))
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BacktestError(f"{text!r} is not a time (RFC 3339 or unix seconds)") from None
-    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
 def tty_progress(message: str) -> None:

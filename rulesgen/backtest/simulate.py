@@ -21,6 +21,8 @@ from typing import IO
 
 import yaml
 
+from rulesgen.backtest.common import iso
+from rulesgen.backtest.source import open_text
 from rulesgen.spec.validate import Document
 
 STEP = 30  # seconds between scrapes
@@ -56,10 +58,6 @@ class Target:
         return self.born <= t and (self.died is None or t < self.died)
 
 
-def iso(t: int) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def diurnal(t: int) -> float:
     """Traffic through the day: a trough at 04:00 UTC at 40%, a peak at 16:00 at 160%."""
     hour = (t % 86400) / 3600
@@ -80,14 +78,13 @@ class Platform:
         self.testnets = list(sets["mainnet_networks"].others[:1]) if "mainnet_networks" in sets else []
         routes = sets.get("monitored_routes")
         self.routes = list(routes.values) if routes else ["/v1/nodes"]
-        self.windows = self._windows(days)
+        self.windows = self._windows()
         self.targets = self._targets()
 
     # --- the calendar -------------------------------------------------------------
 
-    def _windows(self, days: int) -> list[Window]:
+    def _windows(self) -> list[Window]:
         m = self.mainnets
-        slow_route = self.routes[0]
         plan: list[tuple[str, str, int, dict[str, str], tuple[str, ...], str]] = [
             (
                 "mainnet-failures",
@@ -164,29 +161,31 @@ class Platform:
                 "redis-0 at 75% of maxmemory",
             ),
         ]
-        if days >= 8:  # the latency alert compares with a week earlier
-            plan.append(
-                (
-                    "latency-regression",
-                    "incident",
-                    30,
-                    {"route": slow_route},
-                    ("ApiLatencyRegression",),
-                    f"p95 of {slow_route} more than doubles",
-                )
-            )
         span = self.end - self.start
-        first = self.start + (7 * 86400 if days >= 8 else 0)
+        # An hour of history first: the burn-rate alert's shortest long window.
+        first = self.start + 3600
         slot = (self.end - first) // len(plan)
         out = []
         for k, (name, kind, minutes, labels, alerts, what) in enumerate(plan):
             jitter = self.rng.randrange(-slot // 8, slot // 8 + 1) if slot >= 8 * 60 else 0
             begin = first + k * slot + slot // 3 + jitter
-            if name == "latency-regression":
-                begin = min(begin, self.end - 3600)
             begin -= begin % 60
             out.append(Window(name, kind, begin, begin + minutes * 60, labels, alerts, what))
-        assert span > 0
+        if span > 7 * 86400:  # the latency alert compares with a week earlier
+            begin = self.end - 2 * 3600
+            route = self.routes[0]
+            what = f"p95 of {route} more than doubles"
+            out.append(
+                Window(
+                    "latency-regression",
+                    "incident",
+                    begin,
+                    begin + 1800,
+                    {"route": route},
+                    ("ApiLatencyRegression",),
+                    what,
+                )
+            )
         return out
 
     def window(self, name: str) -> Window | None:
@@ -423,7 +422,7 @@ def write_up(out: IO[str], platform: Platform) -> None:
 def simulate(doc: Document, days: int, seed: int, out_path: Path) -> Path:
     """Write the history to `out_path` and its incidents next to it; returns the latter."""
     platform = Platform(doc, days, seed)
-    with out_path.open("w") as out:
+    with open_text(out_path, "w") as out:
         for metric, spec in sorted(doc.header.metrics.items()):
             write_family(out, platform, metric, str(spec.type), list(spec.labels))
         write_up(out, platform)

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from rulesgen.ir import Labels
 
@@ -41,10 +41,11 @@ class SourceError(Exception):
     """A source that cannot be read: one line for the user."""
 
 
-def _open(path: Path) -> IO[str]:
+def open_text(path: Path, mode: str = "r") -> IO[str]:
+    """A text file, gzip-compressed when its name ends in `.gz`."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rt")
-    return path.open()
+        return cast(IO[str], gzip.open(path, mode + "t", compresslevel=6))
+    return path.open(mode)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def split_blocks(path: Path, into: Path) -> tuple[list[Path], int, int]:
     family = ""
     samples = 0
     try:
-        with _open(path) as src:
+        with open_text(path) as src:
             for number, line in enumerate(src, 1):
                 if line.startswith("#"):
                     if line.startswith("# TYPE") or line.startswith("# HELP") or line.startswith("# UNIT"):
