@@ -365,6 +365,52 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name.strip(), value
+
+
+def _duration_seconds(text: str) -> float:
+    from rulesgen.promql import Duration
+
+    try:
+        return Duration.parse(text).seconds
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Live checks of `output/<env>` against a Prometheus-compatible server (and its
+    Alertmanager): series, label values, types, windows, loaded rules, routing, firing."""
+    from rulesgen.verify.client import ApiError, Auth, Client, PrometheusAPI, Unreachable
+    from rulesgen.verify.context import Context
+    from rulesgen.verify.deployed import BadOutput, environments, load
+    from rulesgen.verify.findings import render
+    from rulesgen.verify.run import verify
+
+    envs = environments(args.output)
+    env = args.env or (envs[0] if len(envs) == 1 else "prod" if "prod" in envs else None)
+    if env is None:
+        return _bad_input(args, f"choose an environment with --env: {args.output} has {', '.join(envs) or 'none'}")
+    auth = Auth(dict(args.header or ()), args.bearer_token_file, args.basic_auth_file, args.ca_file)
+    try:
+        deployed = load(args.output, env)
+        prometheus = PrometheusAPI(Client(args.prometheus, args.timeout, auth))
+        alertmanager = Client(args.alertmanager, args.timeout, auth) if args.alertmanager else None
+        prometheus.data("/api/v1/query", [("query", "1")])  # reachable, and speaks the API
+        if alertmanager is not None:
+            alertmanager.get("/api/v2/status")
+        ctx = Context(deployed, prometheus, alertmanager, args.lookback, args.step, args.min_age, args.near)
+        findings = verify(ctx, args.skip or ())
+    except (BadOutput, Unreachable, ApiError, ValueError) as exc:
+        # ApiError here: the first query failed, so this is no Prometheus API.
+        return _bad_input(args, str(exc))
+    print(render(findings, args.format, ctx.notes))
+    return EXIT_CHECK_FAILED if any(f.counts for f in findings) else EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Files], int]] = {
     "generate": cmd_generate,
     "check": cmd_check,
@@ -401,9 +447,10 @@ EPILOG = """examples:
   rulesgen test --env prod --junit junit.xml
   rulesgen mutate --env prod --min-score 95
   rulesgen schema                       write the JSON Schema and kind reference
+  rulesgen verify --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093 --env prod
 
 exit codes: 0 ok; 1 a check failed (stale output, failing test, lint --strict
-warnings, mutation score below --min-score); 2 bad input (spec errors with
+warnings, mutation score below --min-score, verify findings); 2 bad input (spec errors with
 file:line:column, unknown environment, missing promtool/amtool, refused output);
 141 the reader of stdout went away (a closed pipe)."""
 
@@ -451,6 +498,42 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--env", help="only this environment")
     explain.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     explain.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    verify = sub.add_parser(
+        "verify",
+        help="check output/<env> against a live Prometheus (and Alertmanager); exit 1 on findings",
+        description="Live checks against any Prometheus-compatible API: the metrics and label values the "
+        "rules read exist with their types, windows fit the scrape interval and retention, the loaded rules "
+        "and Alertmanager config are output/'s, and which alerts fire or are close to firing. "
+        "Exit 0 clean, 1 errors or warnings, 2 unreachable server or bad input.",
+    )
+    verify.add_argument("--prometheus", required=True, metavar="URL", help="Prometheus-compatible API base URL")
+    verify.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL (compares its config)")
+    verify.add_argument("--env", help="environment of output/ (default: the only one, else prod)")
+    verify.add_argument("--output", type=Path, default=Path("output"), help="default: %(default)s")
+    verify.add_argument(
+        "--format", choices=("text", "json", "github", "markdown"), default="text", help="report format"
+    )
+    verify.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default: %(default)s)")
+    verify.add_argument(
+        "--header", type=_header, action="append", metavar="K=V", help="extra header (X-Scope-OrgID=team)"
+    )
+    verify.add_argument("--bearer-token-file", type=Path, help="file holding a bearer token")
+    verify.add_argument("--basic-auth-file", type=Path, help="file holding user:password")
+    verify.add_argument("--ca-file", type=Path, help="CA certificate(s) for https")
+    verify.add_argument(
+        "--lookback", type=_duration_seconds, default=7 * 86400.0, help="history searched for a missing metric (7d)"
+    )
+    verify.add_argument("--step", type=_duration_seconds, default=300.0, help="step of that search (5m)")
+    verify.add_argument(
+        "--min-age", type=_duration_seconds, default=7200.0, help="a metric gone for less is not reported (2h)"
+    )
+    verify.add_argument(
+        "--skip",
+        action="append",
+        choices=("series", "scrape", "retention", "rules", "alertmanager", "firing", "near"),
+        help="leave out a check (repeatable): `--skip rules` for a querier whose rules run elsewhere",
+    )
+    verify.add_argument("--near", type=_score, default=0.1, help="report alerts this close to firing (10%%)")
     diff = sub.add_parser(
         "diff",
         help="what a spec change means per environment and alert; exit 1 on changes with --exit-code",
@@ -548,6 +631,8 @@ def _run(args: argparse.Namespace) -> int:
             return cmd_simulate(args)
         if args.command == "backtest":
             return cmd_backtest(args)
+        if args.command == "verify":
+            return cmd_verify(args)
         files = build(args.spec)
         return COMMANDS[args.command](args, files)
     except SpecErrors as exc:

@@ -279,9 +279,32 @@ class EnvIR:
 
 
 @dataclass(frozen=True)
+class MetricDecl:
+    """A metric of the spec's catalog, for checks against a live server."""
+
+    name: str
+    type: str  # counter | gauge | histogram | ...
+    labels: tuple[str, ...]
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class LabelSetDecl:
+    """A label set: the values alerts select and the known values outside it."""
+
+    name: str
+    label: str
+    values: tuple[str, ...]
+    others: tuple[str, ...]
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class ProgramIR:
     source: str  # the spec's file name, for headers
     envs: tuple[EnvIR, ...] = field(default_factory=tuple)
+    metrics: tuple[MetricDecl, ...] = ()
+    label_sets: tuple[LabelSetDecl, ...] = ()
 
     def env(self, name: str) -> EnvIR:
         for env in self.envs:

@@ -12,6 +12,7 @@ from rulesgen.lint.context import EnvContext
 from rulesgen.lint.run import Linter, errors_in
 from rulesgen.lower import lower_env
 from rulesgen.lower.alerts import AlertCompiler
+from rulesgen.lower.catalog import label_sets, metrics
 from rulesgen.lower.overrides import apply_overrides
 from rulesgen.spec.validate import Document, load_spec, parse_spec
 from rulesgen.targets import Files, emit_all, target_options
@@ -59,7 +60,12 @@ def compile_document(doc: Document, tests: bool = True) -> Compiled:
     target_options(doc, options_errors)
     if errors or options_errors:
         raise SpecErrors([*errors, *options_errors])
-    program = ProgramIR(source=PurePath(doc.file).name, envs=tuple(c.ir for c in contexts if c.ir))
+    program = ProgramIR(
+        source=PurePath(doc.file).name,
+        envs=tuple(c.ir for c in contexts if c.ir),
+        metrics=metrics(doc),
+        label_sets=label_sets(doc),
+    )
     suite = TestSuite()
     if tests:
         pairs = [(compiled, alert.model) for ctx in contexts for alert, compiled in ctx.compiled()]

@@ -65,3 +65,11 @@ def test_the_planner_knows_no_kind() -> None:
     named |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     named |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     assert not named & kinds, named & kinds
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "verify").rglob("*.py")), ids=lambda p: p.name)
+def test_verify_reads_output_only(path: Path) -> None:
+    """The verification wing judges what was generated: it never imports how."""
+    forbidden = ("rulesgen.pipeline", "rulesgen.spec", "rulesgen.kinds", "rulesgen.lower", "rulesgen.testgen")
+    found = {m for m in imports(path) if m.startswith(forbidden)}
+    assert not found, f"{path.name} imports {found}"

@@ -15,13 +15,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,52 +27,14 @@ import yaml
 
 from conftest import OUTPUT
 from rulesgen.promql import Duration
+from rulesgen.verify.engines import FAILING_PLATFORM, Alertmanager, Engine, Exporter, Prometheus, serve
 
 DEADLINE = 90.0
-PROMETHEUS = shutil.which("prometheus")
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None or ALERTMANAGER is None,
+    shutil.which("prometheus") is None or shutil.which("prometheus-alertmanager") is None,
     reason="prometheus and prometheus-alertmanager are not installed (make test installs them)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Exporter(BaseHTTPRequestHandler):
-    """A failing billing platform: failures on Polygon (a mainnet), 12% of transactions
-    failing there, and a backlog of 50 pending transactions."""
-
-    started = time.monotonic()
-
-    def do_GET(self) -> None:
-        t = time.monotonic() - self.started
-        failed, succeeded = int(120 * t), int(880 * t)
-        body = "\n".join(
-            [
-                "# TYPE billing_transactions_total counter",
-                f'billing_transactions_total{{status="failed",network="polygon",token="usdc",source="api"}} {failed}',
-                f'billing_transactions_total{{status="succeeded",network="polygon",token="usdc",source="api"}} {succeeded}',
-                "# TYPE billing_transactions_network_failed_total counter",
-                f'billing_transactions_network_failed_total{{network="polygon",token="usdc"}} {failed}',
-                "# TYPE billing_transactions_network_pending_total gauge",
-                'billing_transactions_network_pending_total{network="polygon",token="usdc"} 50',
-                "",
-            ]
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 class Webhook(BaseHTTPRequestHandler):
@@ -94,19 +53,13 @@ class Webhook(BaseHTTPRequestHandler):
         pass
 
 
-def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, server.server_address[1]
-
-
 def shrunk(match: re.Match[str]) -> str:
     """`offset 6h` -> `offset 36s`: windows 600 times shorter, at least 2 scrapes."""
     seconds = max(2, Duration.parse(match.group(1)).ms // 600_000)
     return f"offset {seconds}s"
 
 
-def live_rules(tmp: Path) -> list[str]:
+def live_rules(tmp: Path) -> list[Path]:
     paths = []
     for path in sorted((OUTPUT / "prod" / "prometheus").glob("*.yml")):
         doc = yaml.safe_load(path.read_text())
@@ -120,12 +73,12 @@ def live_rules(tmp: Path) -> list[str]:
                 rule["expr"] = re.sub(r"offset (\w+)", shrunk, rule["expr"])
         target = tmp / path.name
         target.write_text(yaml.safe_dump(doc))
-        paths.append(str(target))
+        paths.append(target)
     return paths
 
 
-def live_alertmanager_config(tmp: Path, webhook_port: int) -> Path:
-    doc = yaml.safe_load((OUTPUT / "prod" / "alertmanager" / "alertmanager.yml").read_text())
+def live_alertmanager_config(webhook_port: int) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((OUTPUT / "prod" / "alertmanager" / "alertmanager.yml").read_text())
 
     def fast(route: dict[str, Any]) -> None:
         for key in ("group_wait", "group_interval"):
@@ -140,72 +93,31 @@ def live_alertmanager_config(tmp: Path, webhook_port: int) -> Path:
         {"name": r["name"], "webhook_configs": [{"url": f"http://127.0.0.1:{webhook_port}/{r['name']}"}]}
         for r in doc["receivers"]
     ]
-    path = tmp / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
-def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return doc
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[list[tuple[str, dict[str, Any]]], Path]]:
-    assert PROMETHEUS and ALERTMANAGER
-    exporter, exporter_port = serve(Exporter)
-    webhook, webhook_port = serve(Webhook)
+def stack(tmp_path: Path) -> Iterator[tuple[list[tuple[str, dict[str, Any]]], list[Engine]]]:
     Webhook.received = []
-    prom_port, am_port = free_port(), free_port()
-    am = start(
-        [
-            ALERTMANAGER,
-            f"--config.file={live_alertmanager_config(tmp_path, webhook_port)}",
-            f"--storage.path={tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{am_port}",
-            "--cluster.listen-address=",
-        ],
-        tmp_path / "alertmanager.log",
-    )
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": live_rules(tmp_path),
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
-        "scrape_configs": [{"job_name": "billing", "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    prom = start(
-        [
-            PROMETHEUS,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}",
-            "--rules.alert.resend-delay=1s",
-        ],
-        tmp_path / "prometheus.log",
-    )
-    try:
-        yield Webhook.received, tmp_path
-    finally:
-        stop(prom)
-        stop(am)
-        exporter.shutdown()
-        webhook.shutdown()
+    with (
+        Exporter(FAILING_PLATFORM) as exporter,
+        serve(Webhook) as webhook_port,
+        Alertmanager(live_alertmanager_config(webhook_port), lifetime=DEADLINE) as am,
+        Prometheus(
+            scrape=[exporter.target],
+            rule_files=live_rules(tmp_path),
+            alertmanagers=[f"127.0.0.1:{am.port}"],
+            flags=["--rules.alert.resend-delay=1s"],
+            lifetime=DEADLINE,
+        ) as prom,
+    ):
+        yield Webhook.received, [prom, am]
 
 
 def test_alerts_reach_the_right_receivers_and_inhibition_holds(
-    stack: tuple[list[tuple[str, dict[str, Any]]], Path],
+    stack: tuple[list[tuple[str, dict[str, Any]]], list[Engine]],
 ) -> None:
-    received, logs = stack
+    received, servers = stack
     expected = {
         ("billing-pager", "BillingTransactionsFailing"),
         ("billing-pager", "BillingMainnetNetworkFailures"),
@@ -224,9 +136,7 @@ def test_alerts_reach_the_right_receivers_and_inhibition_holds(
     with Webhook.lock:
         deliveries = list(received)
     got = {(receiver, alert["labels"]["alertname"]) for receiver, alert in deliveries}
-    context = "\n".join(
-        re.sub(r"\s+", " ", (logs / f).read_text())[-1500:] for f in ("prometheus.log", "alertmanager.log")
-    )
+    context = "\n".join(re.sub(r"\s+", " ", server.log())[-1500:] for server in servers)
     assert expected <= got, f"missing: {expected - got}\n{context}"
     assert got == expected, f"unexpected deliveries: {got - expected}"
 

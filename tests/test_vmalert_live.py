@@ -29,7 +29,6 @@ import re
 import shutil
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -38,19 +37,17 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from test_live import free_port, serve, start, stop
 
 from conftest import SPEC
 from rulesgen.pipeline import compile_spec
 from rulesgen.spec.validate import load_spec
 from rulesgen.targets import vmalert
+from rulesgen.verify.engines import Engine, VictoriaMetrics, VMAlert, serve
 
 DEADLINE = 60.0
-VMALERT = shutil.which("vmalert")
-VICTORIA_METRICS = shutil.which("victoria-metrics")
 
 pytestmark = pytest.mark.skipif(
-    VMALERT is None or VICTORIA_METRICS is None,
+    shutil.which("vmalert") is None or shutil.which("victoria-metrics") is None,
     reason="vmalert and victoria-metrics are not installed (Debian package victoria-metrics; make test installs it)",
 )
 
@@ -182,7 +179,7 @@ class Notifier(BaseHTTPRequestHandler):
 class Feeder:
     """Imports the series into VictoriaMetrics: history at once, then one sample a second."""
 
-    url: str
+    vm: VictoriaMetrics
     start_ms: int = field(default_factory=lambda: int(time.time() * 1000) - ORIGIN_MS)
     stopped: threading.Event = field(default_factory=threading.Event)
     errors: list[str] = field(default_factory=list)
@@ -194,12 +191,7 @@ class Feeder:
         return out
 
     def post(self, lines: list[str]) -> None:
-        request = urllib.request.Request(f"{self.url}/api/v1/import/prometheus", data="\n".join(lines).encode())
-        with urllib.request.urlopen(request, timeout=5):
-            pass
-        # Make the samples searchable now rather than at the next periodic flush.
-        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=5):
-            pass
+        self.vm.import_lines(lines)
 
     def backfill(self) -> None:
         now = int(time.time() * 1000)
@@ -244,74 +236,36 @@ def live_rules(tmp: Path) -> list[Path]:
     return paths
 
 
-def wait_ready(url: str, proc: Any, log: Path) -> None:
-    until = time.monotonic() + 15
-    while time.monotonic() < until:
-        if proc.poll() is not None:
-            pytest.fail(f"{url} exited early:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"{url} did not become ready:\n{log.read_text()[-2000:]}")
-
-
 @pytest.fixture
-def vm_stack(tmp_path: Path) -> Iterator[tuple[dict[tuple[tuple[str, str], ...], dict[str, Any]], Path, Feeder]]:
-    assert VMALERT and VICTORIA_METRICS
+def vm_stack(
+    tmp_path: Path,
+) -> Iterator[tuple[dict[tuple[tuple[str, str], ...], dict[str, Any]], list[Engine], Feeder]]:
     Notifier.received = {}
-    notifier, notifier_port = serve(Notifier)
-    vm_port, vmalert_port = free_port(), free_port()
-    vm_url = f"http://127.0.0.1:{vm_port}"
-    vm = start(
-        [
-            VICTORIA_METRICS,
-            f"-httpListenAddr=127.0.0.1:{vm_port}",
-            f"-storageDataPath={tmp_path / 'vm-data'}",
-            # Samples are visible to queries at once (default: 30s later), and backfilled
-            # history is never hidden behind a cached response.
-            "-search.latencyOffset=0s",
-            "-search.disableCache",
-        ],
-        tmp_path / "victoria-metrics.log",
-    )
-    procs = [vm]
-    feeder = Feeder(vm_url)
-    thread = threading.Thread(target=feeder.run, daemon=True)
-    try:
-        wait_ready(vm_url, vm, tmp_path / "victoria-metrics.log")
+    with serve(Notifier) as notifier_port, VictoriaMetrics(lifetime=DEADLINE) as vm:
+        feeder = Feeder(vm)
         feeder.backfill()
+        thread = threading.Thread(target=feeder.run, daemon=True)
         thread.start()
-        vmalert_proc = start(
-            [
-                VMALERT,
-                f"-httpListenAddr=127.0.0.1:{vmalert_port}",
-                f"-datasource.url={vm_url}",
+        try:
+            with VMAlert(
+                datasource=vm.url,
                 # Alerts read recording rules, which vmalert must write back to be read.
-                f"-remoteWrite.url={vm_url}",
-                "-remoteWrite.flushInterval=1s",
-                f"-notifier.url=http://127.0.0.1:{notifier_port}",
-                "-evaluationInterval=1s",
-                "-rule.resendDelay=1s",
-                *(f"-rule={path}" for path in live_rules(tmp_path)),
-            ],
-            tmp_path / "vmalert.log",
-        )
-        procs.append(vmalert_proc)
-        wait_ready(f"http://127.0.0.1:{vmalert_port}", vmalert_proc, tmp_path / "vmalert.log")
-        yield Notifier.received, tmp_path, feeder
-    finally:
-        feeder.stopped.set()
-        for proc in reversed(procs):
-            stop(proc)
-        notifier.shutdown()
+                remote_write=vm.url,
+                notifier=f"http://127.0.0.1:{notifier_port}",
+                rule_files=live_rules(tmp_path),
+                flags=["-rule.resendDelay=1s"],
+                lifetime=DEADLINE,
+            ) as alerting:
+                yield Notifier.received, [alerting, vm], feeder
+        finally:
+            feeder.stopped.set()
+            thread.join(timeout=5)
 
 
 def test_vmalert_fires_exactly_the_expected_alerts_with_rendered_annotations(
-    vm_stack: tuple[dict[tuple[tuple[str, str], ...], dict[str, Any]], Path, Feeder],
+    vm_stack: tuple[dict[tuple[tuple[str, str], ...], dict[str, Any]], list[Engine], Feeder],
 ) -> None:
-    received, logs, feeder = vm_stack
+    received, servers, feeder = vm_stack
     expected = {key(labels) for labels in EXPECTED}
     began = time.monotonic()
     while time.monotonic() - began < DEADLINE - 20:
@@ -324,9 +278,7 @@ def test_vmalert_fires_exactly_the_expected_alerts_with_rendered_annotations(
     time.sleep(5)
     with Notifier.lock:
         alerts = dict(received)
-    context = "\n".join(
-        re.sub(r"\s+", " ", (logs / f).read_text())[-1500:] for f in ("vmalert.log", "victoria-metrics.log")
-    )
+    context = "\n".join(re.sub(r"\s+", " ", server.log())[-1500:] for server in servers)
     assert expected <= set(alerts), f"missing: {expected - set(alerts)}\nfeeder: {feeder.errors[-3:]}\n{context}"
     assert set(alerts) == expected, f"unexpected alerts: {set(alerts) - expected}"
 

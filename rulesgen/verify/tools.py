@@ -10,7 +10,14 @@ from pathlib import Path
 
 from rulesgen.errors import ToolMissing
 
-PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
+PACKAGES = {
+    "promtool": "prometheus",
+    "amtool": "prometheus-alertmanager",
+    "prometheus": "prometheus",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "victoria-metrics": "victoria-metrics",
+    "vmalert": "victoria-metrics",
+}
 
 
 def tool(name: str) -> str:
