@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -27,12 +23,12 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from rulesgen.ir import Labels
+from rulesgen.verify.engines import EngineError, Prometheus
 
 BLOCK = 7200  # promtool's block length, seconds
 MAX_POINTS = 11_000  # Prometheus refuses a query_range of more points per series
 CHUNK_POINTS = 10_000
-READY_TIMEOUT = 30.0
-HOST = "127.0.0.1"
+LIFETIME = 3600.0  # a month of history takes minutes to query, not an hour
 
 Matrix = dict[Labels, dict[int, float]]  # labels (without __name__) -> unix second -> value
 
@@ -114,79 +110,36 @@ def _create_blocks(chunk: Path, data: Path) -> None:
         raise SourceError(f"{chunk.name}: not OpenMetrics that promtool reads: {message}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+class HistoryServer(Prometheus):
+    """The Debian Prometheus over a TSDB built from an OpenMetrics file in its own temp
+    dir (blocks are created once the engine has made the dir, before the server starts)."""
 
+    def __init__(self, path: Path, workers: int = 2) -> None:
+        # Blocks older than the default 15 d retention would be deleted at start.
+        super().__init__(flags=["--storage.tsdb.retention.time=100y"], lifetime=LIFETIME)
+        self.path, self.workers = path, workers
+        self.first, self.last = 0, 0
 
-@contextmanager
-def _prometheus(data: Path, workdir: Path) -> Iterator[str]:
-    """The Debian Prometheus serving `data` on a free port, stopped by PID on exit."""
-    port = _free_port()
-    config = workdir / "prometheus.yml"
-    config.write_text("global: {}\n")
-    with (workdir / "prometheus.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data}",
-                # Blocks older than the default 15 d would be deleted at start.
-                "--storage.tsdb.retention.time=100y",
-                f"--web.listen-address={HOST}:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://{HOST}:{port}"
-    try:
-        _wait_ready(proc, url, workdir / "prometheus.log")
-        yield url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    until = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < until:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise SourceError(f"prometheus exited with {proc.returncode}: {tail[0]}")
-        try:
-            with urllib.request.urlopen(url + "/-/ready", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SourceError(f"prometheus was not ready at {url} within {READY_TIMEOUT:g}s")
+    def args(self) -> list[str]:
+        chunks, data = self.dir / "chunks", self.dir / "data"
+        chunks.mkdir()
+        data.mkdir()
+        parts, self.first, self.last = split_blocks(self.path, chunks)
+        with ThreadPoolExecutor(self.workers) as pool:
+            list(pool.map(lambda c: _create_blocks(c, data), parts))
+        return super().args()
 
 
 @contextmanager
 def openmetrics_server(path: Path, workers: int = 2) -> Iterator[Source]:
-    """The URL of a Prometheus serving the history in `path`; everything is removed on exit."""
+    """A Prometheus serving the history in `path`; stopped and removed on exit."""
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
-    workdir = Path(tempfile.mkdtemp(prefix="rulesgen-backtest-"))
     try:
-        chunks = workdir / "chunks"
-        chunks.mkdir()
-        data = workdir / "data"
-        data.mkdir()
-        parts, first, last = split_blocks(path, chunks)
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda c: _create_blocks(c, data), parts))
-        with _prometheus(data, workdir) as url:
-            yield Source(url, first, last)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        with HistoryServer(path, workers) as server:
+            yield Source(server.url, server.first, server.last)
+    except EngineError as exc:
+        raise SourceError(str(exc).splitlines()[0]) from None
 
 
 @contextmanager
