@@ -329,7 +329,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from rulesgen.backtest.common import BacktestError, parse_time
     from rulesgen.backtest.incidents import judge, load_incidents
     from rulesgen.backtest.report import render_json, render_markdown, render_text
-    from rulesgen.backtest.run import backtest, parse_set, parse_sweep, tty_progress
+    from rulesgen.backtest.run import backtest, parse_set, parse_sweep, plan, tty_progress
     from rulesgen.backtest.source import SourceError, open_source
     from rulesgen.spec.validate import load_spec
 
@@ -338,6 +338,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         sets = [parse_set(s) for s in args.set or []]
         sweep = parse_sweep(args.sweep) if args.sweep else []
         incidents = load_incidents(args.incidents) if args.incidents else None
+        planned = plan(doc, args.env or [], args.alert or [], sets, sweep)
         with open_source(args.source) as source:
             start = parse_time(args.start) if args.start else source.first
             end = parse_time(args.end) if args.end else source.last
@@ -345,9 +346,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 raise BacktestError("--from and --to are needed for an HTTP source")
             if end <= start:
                 raise BacktestError(f"--to ({end}) is not after --from ({start})")
-            result = backtest(
-                doc, source.url, args.source, start, end, args.env or [], args.alert or [], sets, sweep, tty_progress
-            )
+            result = backtest(planned, source.url, args.source, start, end, tty_progress)
         if incidents is not None:
             result.verdicts = {e.env: {r.alert: judge(r, incidents) for r in e.runs} for e in result.envs}
     except (BacktestError, SourceError) as exc:

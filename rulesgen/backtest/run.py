@@ -167,23 +167,39 @@ def check_names(program: ProgramIR, envs: Sequence[str], alerts: Sequence[str]) 
             raise BacktestError(f"unknown alert {alert!r}{did_you_mean(alert, names)}")
 
 
-def backtest(
+@dataclass(frozen=True)
+class Plan:
+    """What to backtest, checked before any source is opened."""
+
+    program: ProgramIR
+    envs: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()
+    sets: tuple[WhatIf, ...] = ()
+    sweep: tuple[WhatIf, ...] = ()
+    sweeps: tuple[ProgramIR, ...] = ()
+
+
+def plan(
     doc: Document,
-    url: str,
-    source: str,
-    start: int,
-    end: int,
     envs: Sequence[str] = (),
     alerts: Sequence[str] = (),
     sets: Sequence[WhatIf] = (),
     sweep: Sequence[WhatIf] = (),
-    progress: Callable[[str], None] = lambda _: None,
-) -> Result:
+) -> Plan:
+    """The spec compiled with the what-ifs; BacktestError for an unknown name or field."""
     program = compile_whatif(doc, sets)
-    sweeps = [compile_whatif(doc, [*sets, w]) for w in sweep]
     check_names(program, envs, alerts)
+    sweeps = tuple(compile_whatif(doc, [*sets, w]) for w in sweep)
+    return Plan(program, tuple(envs), tuple(alerts), tuple(sets), tuple(sweep), sweeps)
+
+
+def backtest(
+    p: Plan, url: str, source: str, start: int, end: int, progress: Callable[[str], None] = lambda _: None
+) -> Result:
+    """Every planned alert on the source's history between `start` and `end`."""
+    envs, alerts, sets, sweep, sweeps = p.envs, p.alerts, p.sets, p.sweep, p.sweeps
     queries = Queries(url, start, end, progress)
-    chosen = [e for e in program.envs if not envs or e.env in envs]
+    chosen = [e for e in p.program.envs if not envs or e.env in envs]
     try:
         results = [run_env(env, queries, alerts) for env in chosen]
         if not any(m for m in queries.cache.values()):

@@ -67,11 +67,11 @@ def diurnal(t: int) -> float:
 class Platform:
     """The billing and content platform: what each series reads at each scrape."""
 
-    def __init__(self, doc: Document, days: int, seed: int) -> None:
+    def __init__(self, doc: Document, days: float, seed: int) -> None:
         self.doc = doc
         self.rng = random.Random(seed)
         self.start = START
-        self.end = START + days * 86400
+        self.end = START + int(days * 86400)
         sets = doc.header.label_sets
         self.mainnets = list(sets["mainnet_networks"].values) if "mainnet_networks" in sets else ["polygon"]
         # One testnet and the monitored routes only: every series costs ~2 MB a week.
@@ -419,7 +419,7 @@ def write_up(out: IO[str], platform: Platform) -> None:
                 out.write(f"{key} {int(ok)} {t}\n")
 
 
-def simulate(doc: Document, days: int, seed: int, out_path: Path) -> Path:
+def simulate(doc: Document, days: float, seed: int, out_path: Path) -> Path:
     """Write the history to `out_path` and its incidents next to it; returns the latter."""
     platform = Platform(doc, days, seed)
     with open_text(out_path, "w") as out:
