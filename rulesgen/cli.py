@@ -339,6 +339,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         sweep = parse_sweep(args.sweep) if args.sweep else []
         incidents = load_incidents(args.incidents) if args.incidents else None
         planned = plan(doc, args.env or [], args.alert or [], sets, sweep)
+        if not args.source.startswith(("http://", "https://")):
+            tty_progress(f"building a TSDB from {args.source}")
         with open_source(args.source) as source:
             start = parse_time(args.start) if args.start else source.first
             end = parse_time(args.end) if args.end else source.last

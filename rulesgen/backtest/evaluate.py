@@ -9,7 +9,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from rulesgen.ir import Absent, Alert, All, Compare, Condition, EnvIR, Labels, RecordingRule
+from rulesgen.ir import Absent, Alert, All, Compare, Condition, EnvIR, Labels, RecordingRule, leaves
 from rulesgen.model.alertstate import Firing, Group, alert_states
 from rulesgen.promql import Duration
 
@@ -119,7 +119,7 @@ def run_alert(
     step = group_interval(env, alert).ms // 1000
     first = start + (-start) % step
     steps = list(range(first, end + 1, step))
-    data = {leaf: query(leaf_expr(leaf, records)) for rule in alert.rules for leaf in _leaves(rule.condition)}
+    data = {leaf: query(leaf_expr(leaf, records)) for rule in alert.rules for leaf in leaves(rule.condition)}
     truth = [[holds(rule.condition, data, ts) for rule in alert.rules] for ts in steps]
     states = alert_states(truth, [rule.for_ for rule in alert.rules], alert.keep_firing_for, Duration(step * 1000))
     run = AlertRun(env.env, alert.name, step, first, steps[-1] if steps else first)
@@ -131,12 +131,6 @@ def run_alert(
             seen.add(leaf)
             run.compared.append((leaf, matrix))
     return run
-
-
-def _leaves(condition: Condition) -> list[Compare | Absent]:
-    if isinstance(condition, All):
-        return [leaf for c in condition.conditions for leaf in _leaves(c)]
-    return [condition]
 
 
 def full_labels(alert: Alert, variant: int, result: Labels) -> Labels:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from rulesgen.errors import SpecErrors
-from rulesgen.ir import Alert, EnvIR, ProgramIR
+from rulesgen.ir import Alert, EnvIR, ProgramIR, leaves
 from rulesgen.pipeline import compile_document
 from rulesgen.spec.validate import Document
 
@@ -118,19 +118,32 @@ class Result:
 class Queries:
     """Each (expression, step) queried once over the range, whatever asks for it."""
 
-    def __init__(self, url: str, start: int, end: int, progress: Callable[[str], None]) -> None:
-        self.url, self.start, self.end, self.progress = url, start, end, progress
+    def __init__(self, url: str, start: int, end: int, progress: Callable[[str], None], total: int = 0) -> None:
+        self.url, self.start, self.end, self.progress, self.total = url, start, end, progress, total
         self.cache: dict[tuple[str, int], Matrix] = {}
 
     def at(self, step: int) -> Callable[[str], Matrix]:
         def query(expr: str) -> Matrix:
             key = (expr, step)
             if key not in self.cache:
-                self.progress(f"query {len(self.cache) + 1}")
+                self.progress(f"query {len(self.cache) + 1} of {self.total or '?'}")
                 self.cache[key] = query_range(self.url, expr, self.start, self.end, step)
             return self.cache[key]
 
         return query
+
+
+def _planned_queries(envs: Sequence[EnvIR], only: Sequence[str]) -> set[tuple[str, int]]:
+    from .evaluate import group_interval, leaf_expr
+    from .inline import records_of
+
+    out = set()
+    for env in envs:
+        records = records_of(env)
+        for alert in _alerts(env, only):
+            step = group_interval(env, alert).ms // 1000
+            out |= {(leaf_expr(leaf, records), step) for rule in alert.rules for leaf in leaves(rule.condition)}
+    return out
 
 
 def _alerts(env: EnvIR, only: Sequence[str]) -> list[Alert]:
@@ -198,8 +211,8 @@ def backtest(
 ) -> Result:
     """Every planned alert on the source's history between `start` and `end`."""
     envs, alerts, sets, sweep, sweeps = p.envs, p.alerts, p.sets, p.sweep, p.sweeps
-    queries = Queries(url, start, end, progress)
     chosen = [e for e in p.program.envs if not envs or e.env in envs]
+    queries = Queries(url, start, end, progress, len(_planned_queries(chosen, alerts)))
     try:
         results = [run_env(env, queries, alerts) for env in chosen]
         if not any(m for m in queries.cache.values()):
@@ -231,5 +244,7 @@ def _sweep_row(program: ProgramIR, w: WhatIf, queries: Queries, envs: Sequence[s
 
 
 def tty_progress(message: str) -> None:
+    """One line on a terminal, rewritten in place; an empty message clears it."""
     if sys.stderr.isatty():
-        print(f"\r\033[Krulesgen backtest: {message}", end="", file=sys.stderr, flush=True)
+        line = f"rulesgen backtest: {message}" if message else ""
+        print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
