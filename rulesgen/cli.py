@@ -359,10 +359,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.format == "html":
         from rulesgen.backtest.htmlreport import render_html
 
-        print(render_html(result))
+        print(render_html(result, args.work_hours))
         return EXIT_OK
     render = {"json": render_json, "markdown": render_markdown, "text": render_text}[args.format]
-    print(render(result))
+    print(render(result, args.work_hours))
     return EXIT_OK
 
 
@@ -427,6 +427,17 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
+
+
+def _hours(text: str) -> tuple[int, int]:
+    start, _, end = text.partition("-")
+    try:
+        hours = (int(start), int(end))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not H-H, like 9-18") from None
+    if not 0 <= hours[0] < hours[1] <= 24:
+        raise argparse.ArgumentTypeError(f"{text!r}: hours run from 0 to 24, start before end")
+    return hours
 
 
 def _score(text: str) -> float:
@@ -568,6 +579,9 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--alert", action="append", help="only this alert (repeatable)")
     bt.add_argument("--set", action="append", metavar="ALERT.FIELD=VALUE", help="what-if: a spec field moved")
     bt.add_argument("--sweep", metavar="ALERT.FIELD=LO..HI:STEP", help="what-if: a table of firings per value")
+    bt.add_argument(
+        "--work-hours", type=_hours, default=(9, 18), metavar="H-H", help="UTC, Monday to Friday (default: 9-18)"
+    )
     bt.add_argument("--incidents", type=Path, help="incidents.yaml: caught, missed, time to detect, false firings")
     bt.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     bt.add_argument("--format", choices=("text", "json", "markdown", "html"), default="text", help="report format")

@@ -228,3 +228,29 @@ def test_simulated_week_every_alert_catches_its_incidents_and_nothing_else(tmp_p
         for alert, a in data["alerts"].items():
             assert a["incidents"]["missed"] == [], (env, alert)
             assert a["incidents"]["false_firings"] == 0, (env, alert)
+
+
+# --- the HTML report --------------------------------------------------------------------
+
+
+def test_html_report_is_one_file_with_a_plot_per_alert() -> None:
+    import base64
+    import re
+
+    from rulesgen.backtest.evaluate import AlertRun
+    from rulesgen.backtest.htmlreport import render_html
+    from rulesgen.backtest.notify import Notifications
+    from rulesgen.backtest.run import EnvResult, Result
+    from rulesgen.backtest.source import Matrix
+    from rulesgen.ir import Compare, Quantity
+
+    quantity = Quantity("sum by (network) (pending)", "count", "pending transactions", "gauge")
+    series: Matrix = {(("network", "polygon"),): {t: float(t // 60 % 40) for t in range(0, 7200, 60)}}
+    run = AlertRun("prod", "Backlog", 60, 0, 7140)
+    run.compared = [(Compare(quantity, ">", 20.0), series)]
+    run.episodes = [Episode((("alertname", "Backlog"), ("network", "polygon")), 1260, 1800, 2400)]
+    result = Result("x.om", 0, 7140, [EnvResult("prod", [run], Notifications())])
+    page = render_html(result)
+    images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
+    assert len(images) == 1 and base64.b64decode(images[0]).startswith(b"\x89PNG")
+    assert "<h3>Backlog</h3>" in page and "http" not in page.replace("http-equiv", "")

@@ -9,15 +9,17 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+from rulesgen.ir import Compare
+
 from .evaluate import AlertRun
-from .report import HEAD, alert_rows, receiver_lines, title
+from .report import HEAD, WORK_HOURS, alert_rows, receiver_lines, title
 from .run import Result
 
 MAX_LINES = 8  # label sets drawn per quantity; the rest would be unreadable
 MAX_PANELS = 3
 
 
-def _png(run: AlertRun) -> str | None:
+def _png(run: AlertRun, baseline: tuple[Compare, ...] = ()) -> str | None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,6 +40,10 @@ def _png(run: AlertRun) -> str | None:
         for op, value in sorted(thresholds):
             ax.axhline(value, color="black", linestyle="-", linewidth=0.8)
             ax.annotate(f"{op} {value:g}", (0, value), xycoords=("axes fraction", "data"), fontsize=7)
+        was = {(c.op, c.value) for c in baseline if c.quantity.expr == quantity.expr} - thresholds
+        for op, value in sorted(was):
+            ax.axhline(value, color="grey", linestyle="--", linewidth=0.8)
+            ax.annotate(f"was {op} {value:g}", (0, value), xycoords=("axes fraction", "data"), fontsize=7)
         for e in run.episodes:
             end = e.resolved if e.resolved is not None else run.end
             ax.axvspan(_dt(e.pending), _dt(e.firing), color="orange", alpha=0.2, linewidth=0)
@@ -83,23 +89,25 @@ STYLE = (
 )
 
 
-def render_html(result: Result) -> str:
+def render_html(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str:
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>rulesgen backtest</title><style>{STYLE}</style></head><body>"
     ]
     parts.append(f"<h1>{html.escape(title(result))}</h1>")
-    parts.append("<p>Orange: pending; red: firing; black lines: thresholds.</p>")
+    parts.append("<p>Orange: pending; red: firing; black lines: thresholds; dashed: as written, before --set.</p>")
     for i, env in enumerate(result.envs):
         parts.append(f"<h2>{html.escape(env.env)}</h2>")
         parts.append(_table(alert_rows(result, i)))
         parts.append(
-            "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in receiver_lines(result, i, (9, 18))) + "</ul>"
+            "<ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in receiver_lines(result, i, work_hours))
+            + "</ul>"
         )
         rows = alert_rows(result, i)
         for run, row in zip(env.runs, rows[1:], strict=True):
             parts.append(f"<h3>{html.escape(run.alert)}</h3>")
             parts.append(_table([HEAD, row]))
-            png = _png(run)
+            png = _png(run, result.baseline.get(env.env, {}).get(run.alert, ()))
             if png:
                 parts.append(f"<img alt='{html.escape(run.alert)}' src='data:image/png;base64,{png}'>")
     parts.append("</body></html>")

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from rulesgen.errors import SpecErrors
-from rulesgen.ir import Alert, EnvIR, ProgramIR, leaves
+from rulesgen.ir import Alert, Compare, EnvIR, ProgramIR, compares, leaves
 from rulesgen.pipeline import compile_document
 from rulesgen.spec.validate import Document
 
@@ -113,6 +113,8 @@ class Result:
     sweep_of: str = ""
     queries: int = 0
     verdicts: dict[str, dict[str, Verdict]] = field(default_factory=dict)  # env -> alert -> verdict
+    # env -> alert -> its comparisons in the spec as written, when what-ifs moved them
+    baseline: dict[str, dict[str, tuple[Compare, ...]]] = field(default_factory=dict)
 
 
 class Queries:
@@ -190,6 +192,7 @@ class Plan:
     sets: tuple[WhatIf, ...] = ()
     sweep: tuple[WhatIf, ...] = ()
     sweeps: tuple[ProgramIR, ...] = ()
+    base: ProgramIR | None = None  # the spec as written, when what-ifs move it
 
 
 def plan(
@@ -203,7 +206,8 @@ def plan(
     program = compile_whatif(doc, sets)
     check_names(program, envs, alerts)
     sweeps = tuple(compile_whatif(doc, [*sets, w]) for w in sweep)
-    return Plan(program, tuple(envs), tuple(alerts), tuple(sets), tuple(sweep), sweeps)
+    base = compile_whatif(doc, []) if sets else None
+    return Plan(program, tuple(envs), tuple(alerts), tuple(sets), tuple(sweep), sweeps, base)
 
 
 def backtest(
@@ -224,6 +228,11 @@ def backtest(
     except SourceError as exc:
         raise BacktestError(str(exc)) from None
     result.queries = len(queries.cache)
+    if p.base is not None:
+        result.baseline = {
+            env.env: {a.name: tuple(c for r in a.rules for c in compares(r.condition)) for a in env.alerts}
+            for env in p.base.envs
+        }
     return result
 
 
