@@ -459,11 +459,14 @@ EPILOG = """examples:
   rulesgen test --env prod --junit junit.xml
   rulesgen mutate --env prod --min-score 95
   rulesgen schema                       write the JSON Schema and kind reference
+  rulesgen simulate --days 8 --out demo.om.gz   demo history and its incidents.yaml
+  rulesgen backtest --source demo.om.gz --sweep BillingPendingBacklog.threshold=10..30:5
   rulesgen verify --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093 --env prod
 
 exit codes: 0 ok; 1 a check failed (stale output, failing test, lint --strict
 warnings, mutation score below --min-score, verify findings); 2 bad input (spec errors with
-file:line:column, unknown environment, missing promtool/amtool, refused output);
+file:line:column, unknown environment, missing promtool/amtool, refused output,
+a backtest source that is unreachable, not OpenMetrics or holds no data);
 141 the reader of stdout went away (a closed pipe)."""
 
 
