@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rulesgen.ir import Absent, Alert, All, Compare, Condition, EnvIR, Labels, RecordingRule, leaves
@@ -85,25 +85,26 @@ def group_interval(env: EnvIR, alert: Alert) -> Duration:
 Data = Mapping[Compare | Absent, Matrix]
 
 
-def holds(condition: Condition, data: Data, ts: int) -> Group:
-    """The samples the condition's expression returns at `ts`."""
+def holds(condition: Condition, data: Data, steps: Sequence[int]) -> list[Group]:
+    """The samples the condition's expression returns at each step."""
     if isinstance(condition, All):
-        parts = [holds(c, data, ts) for c in condition.conditions]
-        first = parts[0]
-        return {k: v for k, v in first.items() if all(k in p for p in parts[1:])}
+        parts = [holds(c, data, steps) for c in condition.conditions]
+        return [
+            {k: v for k, v in first.items() if all(k in p[i] for p in parts[1:])} for i, first in enumerate(parts[0])
+        ]
     matrix = data[condition]
     if isinstance(condition, Absent):
-        present = any(ts in series for series in matrix.values())
         fixed = tuple(
             sorted((m.label, m.values[0]) for m in condition.selector.matchers if len(m.values) == 1 and not m.negate)
         )
-        return {} if present else {fixed: 1.0}
+        return [{} if any(ts in series for series in matrix.values()) else {fixed: 1.0} for ts in steps]
     op, value = OPS[condition.op], condition.value
-    out: Group = {}
+    out: list[Group] = [{} for _ in steps]
     for labels, series in matrix.items():
-        sample = series.get(ts)
-        if sample is not None and not math.isnan(sample) and op(sample, value):
-            out[labels] = sample
+        for i, ts in enumerate(steps):
+            sample = series.get(ts)
+            if sample is not None and not math.isnan(sample) and op(sample, value):
+                out[i][labels] = sample
     return out
 
 
@@ -120,7 +121,8 @@ def run_alert(
     first = start + (-start) % step
     steps = list(range(first, end + 1, step))
     data = {leaf: query(leaf_expr(leaf, records)) for rule in alert.rules for leaf in leaves(rule.condition)}
-    truth = [[holds(rule.condition, data, ts) for rule in alert.rules] for ts in steps]
+    per_rule = [holds(rule.condition, data, steps) for rule in alert.rules]
+    truth = [list(at_step) for at_step in zip(*per_rule, strict=True)]
     states = alert_states(truth, [rule.for_ for rule in alert.rules], alert.keep_firing_for, Duration(step * 1000))
     run = AlertRun(env.env, alert.name, step, first, steps[-1] if steps else first)
     run.episodes = _episodes(alert, truth, states, steps)

@@ -53,48 +53,92 @@ class Source:
     last: int | None = None
 
 
+def _open_bytes(path: Path) -> IO[bytes]:
+    return cast(IO[bytes], gzip.open(path, "rb")) if path.suffix == ".gz" else path.open("rb")
+
+
+def _timestamp(line: bytes) -> int:
+    tail = line.rpartition(b" ")[2]
+    try:
+        return int(tail)
+    except ValueError:
+        return int(float(tail))
+
+
+class _Splitter:
+    """Lines sorted into per-window files, each window's lines buffered: a file written
+    series by series keeps hitting the same window, and a week is ~2 million lines."""
+
+    FLUSH = 20_000
+
+    def __init__(self, into: Path) -> None:
+        self.into = into
+        self.buffers: dict[int, list[bytes]] = {}
+        self.family: dict[int, bytes] = {}
+        self.files: dict[int, IO[bytes]] = {}
+
+    def add(self, window: int, family: bytes, line: bytes) -> None:
+        buffer = self.buffers.get(window)
+        if buffer is None:
+            buffer = self.buffers[window] = []
+        if self.family.get(window) is not family:
+            buffer.append(family)
+            self.family[window] = family
+        buffer.append(line)
+        if len(buffer) >= self.FLUSH:
+            self.flush(window)
+
+    def flush(self, window: int) -> None:
+        out = self.files.get(window)
+        if out is None:
+            out = self.files[window] = (self.into / f"{window}.om").open("wb")
+        out.writelines(self.buffers[window])
+        self.buffers[window] = []
+
+    def close(self) -> list[Path]:
+        for window in list(self.buffers):
+            self.buffers[window].append(b"# EOF\n")
+            self.flush(window)
+        for out in self.files.values():
+            out.close()
+        return [self.into / f"{w}.om" for w in sorted(self.files)]
+
+
 def split_blocks(path: Path, into: Path) -> tuple[list[Path], int, int]:
     """One OpenMetrics file per block window, each with the `# TYPE` lines it needs, and
     the first and last timestamp of the file."""
-    files: dict[int, IO[str]] = {}
-    first, last = 2**62, 0
-    header: dict[int, str] = {}
-    family = ""
-    samples = 0
+    splitter = _Splitter(into)
+    first, last = 2**62, -1
+    family = b""
+    lo = hi = 0  # the window of the previous line
     try:
-        with open_text(path) as src:
+        with _open_bytes(path) as src:
             for number, line in enumerate(src, 1):
-                if line.startswith("#"):
-                    if line.startswith("# TYPE") or line.startswith("# HELP") or line.startswith("# UNIT"):
-                        family = line if line.startswith("# TYPE") else family
+                if line.startswith(b"#"):
+                    family = line if line.startswith(b"# TYPE") else family
                     continue
                 if not line.strip():
                     continue
                 try:
-                    ts = int(float(line.rsplit(" ", 1)[1]))
-                except (IndexError, ValueError):
-                    raise SourceError(
-                        f"{path}:{number}: not OpenMetrics with timestamps: {line.strip()[:80]}"
-                    ) from None
-                first, last = min(first, ts), max(last, ts)
-                window = ts - ts % BLOCK
-                out = files.get(window)
-                if out is None:
-                    out = files[window] = (into / f"{window}.om").open("w")
-                if header.get(window) != family:
-                    out.write(family)
-                    header[window] = family
-                out.write(line)
-                samples += 1
-    except (UnicodeDecodeError, OSError, EOFError) as exc:
+                    ts = _timestamp(line)
+                except ValueError:
+                    text = line.decode(errors="replace").strip()[:80]
+                    raise SourceError(f"{path}:{number}: not OpenMetrics with timestamps: {text}") from None
+                if ts < first:
+                    first = ts
+                if ts > last:
+                    last = ts
+                if not lo <= ts < hi:
+                    lo = ts - ts % BLOCK
+                    hi = lo + BLOCK
+                splitter.add(lo, family, line)
+    except (OSError, EOFError) as exc:
         raise SourceError(f"{path}: not an OpenMetrics file ({exc})") from None
     finally:
-        for out in files.values():
-            out.write("# EOF\n")
-            out.close()
-    if not samples:
+        parts = splitter.close()
+    if last < 0:
         raise SourceError(f"{path}: no samples")
-    return [into / f"{w}.om" for w in sorted(files)], first, last
+    return parts, first, last
 
 
 def _create_blocks(chunk: Path, data: Path) -> None:
