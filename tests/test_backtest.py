@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from rulesgen.backtest.evaluate import Episode
 from rulesgen.backtest.inline import inline
 from rulesgen.backtest.notify import notifications
 from rulesgen.backtest.simulate import simulate
+from rulesgen.backtest.source import Source, openmetrics_server
 from rulesgen.ir import AlertmanagerIR, InhibitRule, RecordingRule, Route
 from rulesgen.promql import Duration
 from rulesgen.spec.validate import load_spec
@@ -53,6 +55,21 @@ def report(day: Path) -> dict[str, Any]:
     return data
 
 
+@pytest.fixture(scope="module")
+def served(day: Path) -> Iterator[Source]:
+    """The simulated day from a running Prometheus, as a live source."""
+    with openmetrics_server(day) as source:
+        yield source
+
+
+def test_a_live_prometheus_gives_the_same_report_as_the_file(report: dict[str, Any], served: Source) -> None:
+    span = ["--from", str(served.first), "--to", str(served.last)]
+    incidents = ["--incidents", str(Path(report["source"]).with_name("incidents.yaml"))]
+    done = run_cli("backtest", "--spec", str(SPEC), "--source", served.url, *span, *incidents, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["environments"] == report["environments"]
+
+
 def test_every_alert_catches_the_incidents_meant_for_it(report: dict[str, Any], day: Path) -> None:
     incidents = yaml.safe_load(day.with_name("incidents.yaml").read_text())["incidents"]
     for env, data in report["environments"].items():
@@ -86,8 +103,9 @@ def test_notifications_follow_each_environments_routes(report: dict[str, Any]) -
     assert prod["inhibited"] >= 1
 
 
-def test_sweep_reuses_one_query_for_every_value(day: Path) -> None:
-    args = ["--source", str(day), "--env", "prod", "--alert", "BillingPendingBacklog", "--format", "json"]
+def test_sweep_reuses_one_query_for_every_value(served: Source) -> None:
+    args = ["--source", served.url, "--from", str(served.first), "--to", str(served.last)]
+    args += ["--env", "prod", "--alert", "BillingPendingBacklog", "--format", "json"]
     done = run_cli("backtest", "--spec", str(SPEC), *args, "--sweep", "BillingPendingBacklog.threshold=10..100:30")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
@@ -130,7 +148,7 @@ def _running_under(path: Path) -> list[str]:
     [
         (["--source", "http://127.0.0.1:9", "--from", "0", "--to", "600"], "unreachable"),
         (["--source", str(SPEC)], "not OpenMetrics"),
-        (["--source", "DAY", "--from", "2020-01-01", "--to", "2020-01-02"], "no data"),
+        (["--source", "URL", "--from", "2020-01-01", "--to", "2020-01-02"], "no data"),
         (["--source", "DAY", "--set", "Nope.threshold=3"], "unknown alert 'Nope'"),
         (["--source", "DAY", "--set", "BillingPendingBacklog.thresold=3"], "did you mean 'threshold'"),
         (["--source", "nowhere.om"], "no such file"),
@@ -138,11 +156,11 @@ def _running_under(path: Path) -> list[str]:
     ids=["unreachable", "not-openmetrics", "no-data", "unknown-alert", "unknown-field", "no-file"],
 )
 def test_bad_input_exits_2_with_one_line_and_leaves_nothing(
-    args: list[str], message: str, day: Path, tmp_path: Path
+    args: list[str], message: str, day: Path, served: Source, tmp_path: Path
 ) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    args = [str(day) if a == "DAY" else a for a in args]
+    args = [{"DAY": str(day), "URL": served.url}.get(a, a) for a in args]
     done = run_cli("backtest", "--spec", str(SPEC), *args, env={"TMPDIR": str(scratch)})
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stdout == ""
