@@ -9,12 +9,11 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from rulesgen.backtest.inline import inline, records_of
+from rulesgen.backtest.source import Matrix
 from rulesgen.ir import Absent, Alert, All, Compare, Condition, EnvIR, Labels, RecordingRule, leaves
 from rulesgen.model.alertstate import Firing, Group, alert_states
 from rulesgen.promql import Duration
-
-from .inline import inline, records_of
-from .source import Matrix
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,

@@ -9,11 +9,10 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+from rulesgen.backtest.evaluate import AlertRun
+from rulesgen.backtest.report import HEAD, WORK_HOURS, alert_rows, receiver_lines, title
+from rulesgen.backtest.run import Result
 from rulesgen.ir import Compare
-
-from .evaluate import AlertRun
-from .report import HEAD, WORK_HOURS, alert_rows, receiver_lines, title
-from .run import Result
 
 MAX_LINES = 8  # label sets drawn per quantity; the rest would be unreadable
 MAX_PANELS = 3

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from .common import BacktestError, parse_time
-from .evaluate import AlertRun, Episode
+from rulesgen.backtest.common import BacktestError, parse_time
+from rulesgen.backtest.evaluate import AlertRun, Episode
 
 GRACE = 15 * 60
 

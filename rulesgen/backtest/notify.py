@@ -14,10 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rulesgen.backtest.evaluate import Episode
 from rulesgen.ir import AlertmanagerIR, InhibitRule, Labels, Route
 from rulesgen.promql import Duration
-
-from .evaluate import Episode
 
 # Alertmanager's defaults for a route that sets none of its own.
 GROUP_WAIT, GROUP_INTERVAL, REPEAT_INTERVAL = 30, 300, 4 * 3600

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .common import iso
-from .evaluate import AlertRun, Episode
-from .incidents import as_data as verdict_data
-from .run import Result
+from rulesgen.backtest.common import iso
+from rulesgen.backtest.evaluate import AlertRun, Episode
+from rulesgen.backtest.incidents import as_data as verdict_data
+from rulesgen.backtest.run import Result
 
 WORK_HOURS = (9, 18)
 

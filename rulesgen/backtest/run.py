@@ -14,16 +14,16 @@ from typing import Any
 
 import yaml
 
-from rulesgen.errors import SpecErrors
+from rulesgen.backtest.common import BacktestError, iso
+from rulesgen.backtest.evaluate import AlertRun, group_interval, leaf_expr, run_alert
+from rulesgen.backtest.incidents import Verdict
+from rulesgen.backtest.inline import records_of
+from rulesgen.backtest.notify import Notifications, notifications
+from rulesgen.backtest.source import Matrix, SourceError, query_range
+from rulesgen.errors import SpecErrors, did_you_mean
 from rulesgen.ir import Alert, Compare, EnvIR, ProgramIR, compares, leaves
 from rulesgen.pipeline import compile_document
 from rulesgen.spec.validate import Document
-
-from .common import BacktestError, iso
-from .evaluate import AlertRun, run_alert
-from .incidents import Verdict
-from .notify import Notifications, notifications
-from .source import Matrix, SourceError, query_range
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,6 @@ def compile_whatif(doc: Document, whatifs: Sequence[WhatIf]) -> ProgramIR:
     names = {a.name for a in doc.alerts}
     for w in whatifs:
         if w.alert not in names:
-            from rulesgen.errors import did_you_mean
-
             raise BacktestError(f"{w}: unknown alert {w.alert!r}{did_you_mean(w.alert, sorted(names))}")
     try:
         return compile_document(with_overrides(doc, whatifs), tests=False).program
@@ -136,9 +134,6 @@ class Queries:
 
 
 def _planned_queries(envs: Sequence[EnvIR], only: Sequence[str]) -> set[tuple[str, int]]:
-    from .evaluate import group_interval, leaf_expr
-    from .inline import records_of
-
     out = set()
     for env in envs:
         records = records_of(env)
@@ -153,8 +148,6 @@ def _alerts(env: EnvIR, only: Sequence[str]) -> list[Alert]:
 
 
 def run_env(env: EnvIR, queries: Queries, only: Sequence[str]) -> EnvResult:
-    from .evaluate import group_interval
-
     runs = []
     for alert in _alerts(env, only):
         step = group_interval(env, alert).ms // 1000
@@ -170,8 +163,6 @@ def _notify(env: EnvIR, runs: Sequence[AlertRun], end: int) -> Notifications:
 
 
 def check_names(program: ProgramIR, envs: Sequence[str], alerts: Sequence[str]) -> None:
-    from rulesgen.errors import did_you_mean
-
     known_envs = [e.env for e in program.envs]
     for env in envs:
         if env not in known_envs:
@@ -237,8 +228,6 @@ def backtest(
 
 
 def _sweep_row(program: ProgramIR, w: WhatIf, queries: Queries, envs: Sequence[str], base: list[EnvResult]) -> SweepRow:
-    from .evaluate import group_interval
-
     row = SweepRow(w.value, {}, {})
     for env, before in zip([e for e in program.envs if not envs or e.env in envs], base, strict=True):
         runs = [r for r in before.runs if r.alert != w.alert]
