@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rulesgen.backtest.evaluate import Episode
-from rulesgen.ir import AlertmanagerIR, InhibitRule, Labels, Route
+from rulesgen.ir import AlertmanagerIR, InhibitRule, Labels, Receiver, Route
 from rulesgen.promql import Duration
 
 # Alertmanager's defaults for a route that sets none of its own.
@@ -42,6 +42,10 @@ class Notification:
 class Notifications:
     sent: list[Notification] = field(default_factory=list)
     inhibited: list[Episode] = field(default_factory=list)  # muted for all their firing time
+    nouns: dict[str, str] = field(default_factory=dict)  # receiver -> what it sends: pages, messages
+
+    def noun(self, receiver: str) -> str:
+        return self.nouns.get(receiver, "notifications")
 
     def per_receiver(self, work_hours: tuple[int, int]) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -135,7 +139,7 @@ def _muted(rules: Sequence[InhibitRule], episodes: Sequence[Episode], end: int) 
 
 def notifications(am: AlertmanagerIR, episodes: Sequence[Episode], end: int, extra: Labels = ()) -> Notifications:
     """Everything Alertmanager would have sent for `episodes` up to `end`."""
-    result = Notifications()
+    result = Notifications(nouns={r.name: _noun(r) for r in am.receivers})
     labelled = [dict((*extra, *e.labels)) for e in episodes]
     muted = _muted(am.inhibit_rules, episodes, end)
     for i, e in enumerate(episodes):
@@ -158,6 +162,15 @@ def notifications(am: AlertmanagerIR, episodes: Sequence[Episode], end: int, ext
         )
     result.sent.sort(key=lambda n: (n.at, n.receiver))
     return result
+
+
+def _noun(receiver: Receiver) -> str:
+    kinds = {integration for integration, _ in receiver.integrations}
+    if kinds == {"pagerduty_configs"}:
+        return "pages"
+    if kinds == {"slack_configs"}:
+        return "messages"
+    return "notifications"
 
 
 def _covered(lo: int, hi: int, spans: list[tuple[int, int]]) -> bool:

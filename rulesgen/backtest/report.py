@@ -114,7 +114,7 @@ def receiver_lines(result: Result, env: int, work_hours: tuple[int, int]) -> lis
     lines = []
     for name, row in e.notifications.per_receiver(work_hours).items():
         lines.append(
-            f"{name}: {row['notifications']} notifications, {row['outside_hours']} outside working hours"
+            f"{name}: {row['notifications']} {e.notifications.noun(name)}, {row['outside_hours']} outside working hours"
             f" ({row['resolved']} resolved)"
         )
     lines.append(f"{len(e.notifications.inhibited)} firings inhibited")
