@@ -222,6 +222,12 @@ def test_a_long_firing_repeats_after_repeat_interval_and_resolves_once() -> None
     assert [n.at for n in sent if n.resolved] == [30 + 30 * 300]
 
 
+def test_an_alert_that_fires_again_between_flushes_is_the_same_alert() -> None:
+    episodes = [_episode("A", "critical", 0, 100), _episode("A", "critical", 200, 2000)]
+    sent = notifications(_am(), episodes, 5000).sent
+    assert [(n.at, n.resolved) for n in sent] == [(30, False), (2130, True)]
+
+
 def test_grouping_and_inhibition() -> None:
     mute = InhibitRule("critical mutes warning", ('severity="critical"',), ('severity="warning"',), ("network",))
     episodes = [

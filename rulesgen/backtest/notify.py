@@ -193,14 +193,16 @@ def _flush_group(
     def present(t: int) -> list[int]:
         return [i for i, e in enumerate(episodes) if e.firing <= t < _end(e, end)]
 
-    def active(t: int) -> frozenset[int]:
-        return frozenset(i for i in present(t) if not any(a <= t < b for a, b in muted[i]))
+    def active(t: int) -> frozenset[Labels]:
+        """The alerts firing and not muted at `t`, by their labels: Alertmanager knows
+        an alert by its label set, so one that fires again is the same alert."""
+        return frozenset(episodes[i].labels for i in present(t) if not any(a <= t < b for a, b in muted[i]))
 
     out: list[Notification] = []
     births = sorted(e.firing for e in episodes)
     t_birth = births[0] if births else None
     while t_birth is not None and t_birth <= end:
-        last: frozenset[int] | None = None
+        last: frozenset[Labels] | None = None
         last_at = 0
         t = t_birth + timing.group_wait
         while t <= end:
@@ -215,7 +217,7 @@ def _flush_group(
             elif firing and t - last_at > timing.repeat_interval:
                 notify = True
             if notify:
-                names = tuple(sorted({dict(episodes[i].labels)["alertname"] for i in (firing or last or ())}))
+                names = tuple(sorted({dict(labels)["alertname"] for labels in (firing or last or ())}))
                 out.append(Notification(timing.receiver, t, names, resolved=not firing))
                 last, last_at = firing, t
             if not present(t):
