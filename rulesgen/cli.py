@@ -339,6 +339,58 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if args.exit_code and diff.changed else EXIT_OK
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Days of the platform's metrics in OpenMetrics, and the incidents in them."""
+    from rulesgen.backtest.simulate import simulate
+    from rulesgen.spec.validate import load_spec
+
+    incidents = simulate(load_spec(args.spec), args.days, args.seed, args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) and {incidents}")
+    return EXIT_OK
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Every alert of the environments on recorded history: firings and notifications."""
+    from rulesgen.backtest.common import BacktestError, parse_time
+    from rulesgen.backtest.incidents import judge, load_incidents
+    from rulesgen.backtest.report import render_json, render_markdown, render_text
+    from rulesgen.backtest.run import backtest, parse_set, parse_sweep, plan, tty_progress
+    from rulesgen.backtest.source import SourceError, open_source
+    from rulesgen.spec.validate import load_spec
+
+    doc = load_spec(args.spec)
+    try:
+        sets = [parse_set(s) for s in args.set or []]
+        sweep = parse_sweep(args.sweep) if args.sweep else []
+        incidents = load_incidents(args.incidents) if args.incidents else None
+        planned = plan(doc, args.env or [], args.alert or [], sets, sweep)
+        if not args.source.startswith(("http://", "https://")):
+            tty_progress(f"building a TSDB from {args.source}")
+        with open_source(args.source) as source:
+            start = parse_time(args.start) if args.start else source.first
+            end = parse_time(args.end) if args.end else source.last
+            if start is None or end is None:
+                raise BacktestError("--from and --to are needed for an HTTP source")
+            if end <= start:
+                raise BacktestError(f"--to ({end}) is not after --from ({start})")
+            result = backtest(planned, source.url, args.source, start, end, tty_progress)
+        if incidents is not None:
+            result.verdicts = {e.env: {r.alert: judge(r, incidents) for r in e.runs} for e in result.envs}
+    except (BacktestError, SourceError) as exc:
+        tty_progress("")
+        print(f"rulesgen: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    tty_progress("")
+    if args.format == "html":
+        from rulesgen.backtest.htmlreport import render_html
+
+        print(render_html(result, args.work_hours))
+        return EXIT_OK
+    render = {"json": render_json, "markdown": render_markdown, "text": render_text}[args.format]
+    print(render(result, args.work_hours))
+    return EXIT_OK
+
+
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
@@ -412,6 +464,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _hours(text: str) -> tuple[int, int]:
+    start, _, end = text.partition("-")
+    try:
+        hours = (int(start), int(end))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not H-H, like 9-18") from None
+    if not 0 <= hours[0] < hours[1] <= 24:
+        raise argparse.ArgumentTypeError(f"{text!r}: hours run from 0 to 24, start before end")
+    return hours
+
+
 def _score(text: str) -> float:
     try:
         value = float(text)
@@ -431,11 +494,14 @@ EPILOG = """examples:
   rulesgen test --env prod --junit junit.xml
   rulesgen mutate --env prod --min-score 95
   rulesgen schema                       write the JSON Schema and kind reference
+  rulesgen simulate --days 8 --out demo.om.gz   demo history and its incidents.yaml
+  rulesgen backtest --source demo.om.gz --sweep BillingPendingBacklog.threshold=10..30:5
   rulesgen verify --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093 --env prod
 
 exit codes: 0 ok; 1 a check failed (stale output, failing test, lint --strict
 warnings, mutation score below --min-score, verify findings); 2 bad input (spec errors with
-file:line:column, unknown environment, missing promtool/amtool, refused output);
+file:line:column, unknown environment, missing promtool/amtool, refused output,
+a backtest source that is unreachable, not OpenMetrics or holds no data);
 130/143 interrupted by SIGINT/SIGTERM (children stopped, temporary files removed);
 141 the reader of stdout went away (a closed pipe)."""
 
@@ -544,6 +610,33 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     diff.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes (like git diff)")
+    simulate = sub.add_parser(
+        "simulate", help="write days of the platform's metrics (OpenMetrics) with incidents and faults"
+    )
+    simulate.add_argument("--days", type=_positive, default=7, help="default: %(default)s")
+    simulate.add_argument("--out", type=Path, required=True, help="the .om file; incidents.yaml goes beside it")
+    simulate.add_argument("--seed", type=int, default=1, help="default: %(default)s")
+    simulate.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
+    bt = sub.add_parser(
+        "backtest",
+        help="how often each alert would have fired and notified on recorded history",
+        description="Evaluate every alert of the spec on a source's history (an OpenMetrics file, served by a "
+        "temporary Prometheus, or a Prometheus-compatible URL): firing episodes, and the notifications "
+        "Alertmanager would have sent per receiver.",
+    )
+    bt.add_argument("--source", required=True, help="FILE.om[.gz] or http(s)://prometheus:9090")
+    bt.add_argument("--from", dest="start", help="RFC 3339 or unix seconds (default: the file's first sample)")
+    bt.add_argument("--to", dest="end", help="RFC 3339 or unix seconds (default: the file's last sample)")
+    bt.add_argument("--env", action="append", help="only this environment (repeatable)")
+    bt.add_argument("--alert", action="append", help="only this alert (repeatable)")
+    bt.add_argument("--set", action="append", metavar="ALERT.FIELD=VALUE", help="what-if: a spec field moved")
+    bt.add_argument("--sweep", metavar="ALERT.FIELD=LO..HI:STEP", help="what-if: a table of firings per value")
+    bt.add_argument(
+        "--work-hours", type=_hours, default=(9, 18), metavar="H-H", help="UTC, Monday to Friday (default: 9-18)"
+    )
+    bt.add_argument("--incidents", type=Path, help="incidents.yaml: caught, missed, time to detect, false firings")
+    bt.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
+    bt.add_argument("--format", choices=("text", "json", "markdown", "html"), default="text", help="report format")
     return top
 
 
@@ -607,6 +700,10 @@ def _run(args: argparse.Namespace) -> int:
             return cmd_diff(args)
         if args.command == "schema":
             return cmd_schema(args)
+        if args.command == "simulate":
+            return cmd_simulate(args)
+        if args.command == "backtest":
+            return cmd_backtest(args)
         if args.command == "verify":
             return cmd_verify(args)
         files = build(args.spec)

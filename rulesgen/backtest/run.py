@@ -1,0 +1,248 @@
+"""`rulesgen backtest`: every alert of the chosen environments on one source's history,
+what-ifs (`--set`, `--sweep`) applied by recompiling the spec with an override, so a
+moved threshold, `for` or severity means exactly what it would in the rules. A
+quantity is queried once per step and range whatever the what-ifs: the sweep's values
+only change the comparisons made in Python."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from rulesgen.backtest.common import BacktestError, iso
+from rulesgen.backtest.evaluate import AlertRun, group_interval, leaf_expr, run_alert
+from rulesgen.backtest.incidents import Verdict
+from rulesgen.backtest.inline import records_of
+from rulesgen.backtest.notify import Notifications, notifications
+from rulesgen.backtest.source import Matrix, SourceError, query_range
+from rulesgen.errors import SpecErrors, did_you_mean
+from rulesgen.ir import Alert, Compare, EnvIR, ProgramIR, compares, leaves
+from rulesgen.pipeline import compile_document
+from rulesgen.spec.validate import Document
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    alert: str
+    field: str
+    value: Any
+
+    def __str__(self) -> str:
+        return f"{self.alert}.{self.field}={self.value}"
+
+
+def parse_set(text: str) -> WhatIf:
+    """`ALERT.FIELD=VALUE`; the value is read as YAML, as the spec would be."""
+    target, sep, value = text.partition("=")
+    alert, dot, name = target.partition(".")
+    if not (sep and dot and alert and name):
+        raise BacktestError(f"--set {text!r}: expected ALERT.FIELD=VALUE")
+    return WhatIf(alert, name, yaml.safe_load(value))
+
+
+def parse_sweep(text: str) -> list[WhatIf]:
+    """`ALERT.FIELD=LO..HI:STEP` -> one what-if per value."""
+    usage = BacktestError(f"--sweep {text!r}: expected ALERT.FIELD=LO..HI:STEP")
+    target, _, spec = text.partition("=")
+    lo_hi, _, step_text = spec.partition(":")
+    lo_text, _, hi_text = lo_hi.partition("..")
+    try:
+        base = parse_set(f"{target}=0")
+        lo, hi, step = float(lo_text), float(hi_text), float(step_text or 1)
+    except (BacktestError, ValueError):
+        raise usage from None
+    if step <= 0 or hi < lo:
+        raise usage
+    count = round((hi - lo) / step) + 1
+    values = [round(lo + k * step, 10) for k in range(count)]
+    return [WhatIf(base.alert, base.field, int(v) if v == int(v) else v) for v in values]
+
+
+def with_overrides(doc: Document, whatifs: Sequence[WhatIf]) -> Document:
+    """The spec with each what-if written as an override in every environment."""
+    envs = {}
+    for name, env in doc.header.environments.items():
+        overrides = {k: dict(v) for k, v in env.overrides.items()}
+        for w in whatifs:
+            overrides.setdefault(w.alert, {})[w.field] = w.value
+        envs[name] = env.model_copy(update={"overrides": overrides})
+    return dataclasses.replace(doc, header=doc.header.model_copy(update={"environments": envs}))
+
+
+def compile_whatif(doc: Document, whatifs: Sequence[WhatIf]) -> ProgramIR:
+    names = {a.name for a in doc.alerts}
+    for w in whatifs:
+        if w.alert not in names:
+            raise BacktestError(f"{w}: unknown alert {w.alert!r}{did_you_mean(w.alert, sorted(names))}")
+    try:
+        return compile_document(with_overrides(doc, whatifs), tests=False).program
+    except SpecErrors as exc:
+        first = exc.errors[0]
+        raise BacktestError(f"{', '.join(map(str, whatifs))}: {first.message}") from None
+
+
+@dataclass
+class EnvResult:
+    env: str
+    runs: list[AlertRun]
+    notifications: Notifications
+
+
+@dataclass
+class SweepRow:
+    value: Any
+    firings: dict[str, int]  # env -> firings of the swept alert
+    pages: dict[str, int]  # env -> notifications announcing it
+
+
+@dataclass
+class Result:
+    source: str
+    start: int
+    end: int
+    envs: list[EnvResult]
+    whatifs: list[WhatIf] = field(default_factory=list)
+    sweep: list[SweepRow] = field(default_factory=list)
+    sweep_of: str = ""
+    queries: int = 0
+    verdicts: dict[str, dict[str, Verdict]] = field(default_factory=dict)  # env -> alert -> verdict
+    # env -> alert -> its comparisons in the spec as written, when what-ifs moved them
+    baseline: dict[str, dict[str, tuple[Compare, ...]]] = field(default_factory=dict)
+
+
+class Queries:
+    """Each (expression, step) queried once over the range, whatever asks for it."""
+
+    def __init__(self, url: str, start: int, end: int, progress: Callable[[str], None], total: int = 0) -> None:
+        self.url, self.start, self.end, self.progress, self.total = url, start, end, progress, total
+        self.cache: dict[tuple[str, int], Matrix] = {}
+
+    def at(self, step: int) -> Callable[[str], Matrix]:
+        def query(expr: str) -> Matrix:
+            key = (expr, step)
+            if key not in self.cache:
+                self.progress(f"query {len(self.cache) + 1} of {self.total or '?'}")
+                self.cache[key] = query_range(self.url, expr, self.start, self.end, step)
+            return self.cache[key]
+
+        return query
+
+
+def _planned_queries(envs: Sequence[EnvIR], only: Sequence[str]) -> set[tuple[str, int]]:
+    out = set()
+    for env in envs:
+        records = records_of(env)
+        for alert in _alerts(env, only):
+            step = group_interval(env, alert).ms // 1000
+            out |= {(leaf_expr(leaf, records), step) for rule in alert.rules for leaf in leaves(rule.condition)}
+    return out
+
+
+def _alerts(env: EnvIR, only: Sequence[str]) -> list[Alert]:
+    return [a for a in env.alerts if not only or a.name in only]
+
+
+def run_env(env: EnvIR, queries: Queries, only: Sequence[str]) -> EnvResult:
+    runs = []
+    for alert in _alerts(env, only):
+        step = group_interval(env, alert).ms // 1000
+        runs.append(run_alert(env, alert, queries.at(step), queries.start, queries.end))
+    return EnvResult(env.env, runs, _notify(env, runs, queries.end))
+
+
+def _notify(env: EnvIR, runs: Sequence[AlertRun], end: int) -> Notifications:
+    if env.alertmanager is None:
+        return Notifications()
+    episodes = [e for r in runs for e in r.episodes]
+    return notifications(env.alertmanager, episodes, end, env.labels)
+
+
+def check_names(program: ProgramIR, envs: Sequence[str], alerts: Sequence[str]) -> None:
+    known_envs = [e.env for e in program.envs]
+    for env in envs:
+        if env not in known_envs:
+            raise BacktestError(f"unknown environment {env!r}; known: {', '.join(known_envs)}")
+    names = sorted({a.name for e in program.envs for a in e.alerts})
+    for alert in alerts:
+        if alert not in names:
+            raise BacktestError(f"unknown alert {alert!r}{did_you_mean(alert, names)}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to backtest, checked before any source is opened."""
+
+    program: ProgramIR
+    envs: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()
+    sets: tuple[WhatIf, ...] = ()
+    sweep: tuple[WhatIf, ...] = ()
+    sweeps: tuple[ProgramIR, ...] = ()
+    base: ProgramIR | None = None  # the spec as written, when what-ifs move it
+
+
+def plan(
+    doc: Document,
+    envs: Sequence[str] = (),
+    alerts: Sequence[str] = (),
+    sets: Sequence[WhatIf] = (),
+    sweep: Sequence[WhatIf] = (),
+) -> Plan:
+    """The spec compiled with the what-ifs; BacktestError for an unknown name or field."""
+    program = compile_whatif(doc, sets)
+    check_names(program, envs, alerts)
+    sweeps = tuple(compile_whatif(doc, [*sets, w]) for w in sweep)
+    base = compile_whatif(doc, []) if sets else None
+    return Plan(program, tuple(envs), tuple(alerts), tuple(sets), tuple(sweep), sweeps, base)
+
+
+def backtest(
+    p: Plan, url: str, source: str, start: int, end: int, progress: Callable[[str], None] = lambda _: None
+) -> Result:
+    """Every planned alert on the source's history between `start` and `end`."""
+    envs, alerts, sets, sweep, sweeps = p.envs, p.alerts, p.sets, p.sweep, p.sweeps
+    chosen = [e for e in p.program.envs if not envs or e.env in envs]
+    queries = Queries(url, start, end, progress, len(_planned_queries(chosen, alerts)))
+    try:
+        results = [run_env(env, queries, alerts) for env in chosen]
+        if not any(m for m in queries.cache.values()):
+            raise BacktestError(f"{source}: no data between {iso(start)} and {iso(end)}")
+        result = Result(source, start, end, results, list(sets))
+        if sweep:
+            result.sweep_of = f"{sweep[0].alert}.{sweep[0].field}"
+            result.sweep = [_sweep_row(p, w, queries, envs, results) for p, w in zip(sweeps, sweep, strict=True)]
+    except SourceError as exc:
+        raise BacktestError(str(exc)) from None
+    result.queries = len(queries.cache)
+    if p.base is not None:
+        result.baseline = {
+            env.env: {a.name: tuple(c for r in a.rules for c in compares(r.condition)) for a in env.alerts}
+            for env in p.base.envs
+        }
+    return result
+
+
+def _sweep_row(program: ProgramIR, w: WhatIf, queries: Queries, envs: Sequence[str], base: list[EnvResult]) -> SweepRow:
+    row = SweepRow(w.value, {}, {})
+    for env, before in zip([e for e in program.envs if not envs or e.env in envs], base, strict=True):
+        runs = [r for r in before.runs if r.alert != w.alert]
+        alert = next((a for a in env.alerts if a.name == w.alert), None)
+        if alert is not None:
+            step = group_interval(env, alert).ms // 1000
+            runs.append(run_alert(env, alert, queries.at(step), queries.start, queries.end))
+        sent = _notify(env, runs, queries.end)
+        row.firings[env.env] = next((r.firings for r in runs if r.alert == w.alert), 0)
+        row.pages[env.env] = sent.per_alert()[w.alert]
+    return row
+
+
+def tty_progress(message: str) -> None:
+    """One line on a terminal, rewritten in place; an empty message clears it."""
+    if sys.stderr.isatty():
+        line = f"rulesgen backtest: {message}" if message else ""
+        print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)

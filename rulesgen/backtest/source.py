@@ -1,0 +1,232 @@
+"""Where recorded history comes from: a Prometheus-compatible HTTP API, or an OpenMetrics
+file that rulesgen serves from a temporary TSDB with the Debian `prometheus`.
+
+The file is split into one file per 2 h block window before `promtool tsdb
+create-blocks-from openmetrics` reads it: promtool re-reads its whole input once per
+block, so a week read at once would be parsed 84 times.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+from rulesgen.ir import Labels
+from rulesgen.verify.engines import EngineError, Prometheus
+
+BLOCK = 7200  # promtool's block length, seconds
+MAX_POINTS = 11_000  # Prometheus refuses a query_range of more points per series
+CHUNK_POINTS = 10_000
+LIFETIME = 3600.0  # a month of history takes minutes to query, not an hour
+
+Matrix = dict[Labels, dict[int, float]]  # labels (without __name__) -> unix second -> value
+
+
+class SourceError(Exception):
+    """A source that cannot be read: one line for the user."""
+
+
+def open_text(path: Path, mode: str = "r") -> IO[str]:
+    """A text file, gzip-compressed when its name ends in `.gz`."""
+    if path.suffix == ".gz":
+        return cast(IO[str], gzip.open(path, mode + "t", compresslevel=6))
+    return path.open(mode)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A query URL and, for a file, the first and last second it holds."""
+
+    url: str
+    first: int | None = None
+    last: int | None = None
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    return cast(IO[bytes], gzip.open(path, "rb")) if path.suffix == ".gz" else path.open("rb")
+
+
+def _timestamp(line: bytes) -> int:
+    tail = line.rpartition(b" ")[2]
+    try:
+        return int(tail)
+    except ValueError:
+        return int(float(tail))
+
+
+class _Splitter:
+    """Lines sorted into per-window files, each window's lines buffered: a file written
+    series by series keeps hitting the same window, and a week is ~2 million lines."""
+
+    FLUSH = 20_000
+
+    def __init__(self, into: Path) -> None:
+        self.into = into
+        self.buffers: dict[int, list[bytes]] = {}
+        self.family: dict[int, bytes] = {}
+        self.files: dict[int, IO[bytes]] = {}
+
+    def add(self, window: int, family: bytes, line: bytes) -> None:
+        buffer = self.buffers.get(window)
+        if buffer is None:
+            buffer = self.buffers[window] = []
+        if self.family.get(window) is not family:
+            buffer.append(family)
+            self.family[window] = family
+        buffer.append(line)
+        if len(buffer) >= self.FLUSH:
+            self.flush(window)
+
+    def flush(self, window: int) -> None:
+        out = self.files.get(window)
+        if out is None:
+            out = self.files[window] = (self.into / f"{window}.om").open("wb")
+        out.writelines(self.buffers[window])
+        self.buffers[window] = []
+
+    def close(self) -> list[Path]:
+        for window in list(self.buffers):
+            self.buffers[window].append(b"# EOF\n")
+            self.flush(window)
+        for out in self.files.values():
+            out.close()
+        return [self.into / f"{w}.om" for w in sorted(self.files)]
+
+
+def split_blocks(path: Path, into: Path) -> tuple[list[Path], int, int]:
+    """One OpenMetrics file per block window, each with the `# TYPE` lines it needs, and
+    the first and last timestamp of the file."""
+    splitter = _Splitter(into)
+    first, last = 2**62, -1
+    family = b""
+    lo = hi = 0  # the window of the previous line
+    try:
+        with _open_bytes(path) as src:
+            for number, line in enumerate(src, 1):
+                if line.startswith(b"#"):
+                    family = line if line.startswith(b"# TYPE") else family
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    ts = _timestamp(line)
+                except ValueError:
+                    text = line.decode(errors="replace").strip()[:80]
+                    raise SourceError(f"{path}:{number}: not OpenMetrics with timestamps: {text}") from None
+                if ts < first:
+                    first = ts
+                if ts > last:
+                    last = ts
+                if not lo <= ts < hi:
+                    lo = ts - ts % BLOCK
+                    hi = lo + BLOCK
+                splitter.add(lo, family, line)
+    except (OSError, EOFError) as exc:
+        raise SourceError(f"{path}: not an OpenMetrics file ({exc})") from None
+    finally:
+        parts = splitter.close()
+    if last < 0:
+        raise SourceError(f"{path}: no samples")
+    return parts, first, last
+
+
+def _create_blocks(chunk: Path, data: Path) -> None:
+    done = subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(chunk), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    chunk.unlink()
+    if done.returncode != 0:
+        message = (done.stderr.strip().splitlines() or ["promtool failed"])[-1]
+        raise SourceError(f"{chunk.name}: not OpenMetrics that promtool reads: {message}")
+
+
+class HistoryServer(Prometheus):
+    """The Debian Prometheus over a TSDB built from an OpenMetrics file in its own temp
+    dir (blocks are created once the engine has made the dir, before the server starts)."""
+
+    def __init__(self, path: Path, workers: int = 2) -> None:
+        # Blocks older than the default 15 d retention would be deleted at start.
+        super().__init__(flags=["--storage.tsdb.retention.time=100y"], lifetime=LIFETIME)
+        self.path, self.workers = path, workers
+        self.first, self.last = 0, 0
+
+    def args(self) -> list[str]:
+        chunks, data = self.dir / "chunks", self.dir / "data"
+        chunks.mkdir()
+        data.mkdir()
+        parts, self.first, self.last = split_blocks(self.path, chunks)
+        with ThreadPoolExecutor(self.workers) as pool:
+            list(pool.map(lambda c: _create_blocks(c, data), parts))
+        return super().args()
+
+
+@contextmanager
+def openmetrics_server(path: Path, workers: int = 2) -> Iterator[Source]:
+    """A Prometheus serving the history in `path`; stopped and removed on exit."""
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file")
+    try:
+        with HistoryServer(path, workers) as server:
+            yield Source(server.url, server.first, server.last)
+    except EngineError as exc:
+        raise SourceError(str(exc).splitlines()[0]) from None
+
+
+@contextmanager
+def open_source(source: str) -> Iterator[Source]:
+    """A query URL for `source`: an http(s) URL as is, or a file served locally."""
+    if source.startswith(("http://", "https://")):
+        yield Source(source.rstrip("/"))
+        return
+    with openmetrics_server(Path(source)) as served:
+        yield served
+
+
+def _get(url: str, params: dict[str, str], retries: int = 3) -> Any:
+    full = f"{url}?{urllib.parse.urlencode(params)}"
+    for attempt in range(retries):
+        try:
+            with urllib.request.urlopen(full, timeout=60) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")
+            raise SourceError(f"{url}: HTTP {exc.code}: {body[:200]}") from None
+        except OSError as exc:
+            if attempt == retries - 1:
+                raise SourceError(f"{url}: unreachable ({exc})") from None
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def strip_name(metric: dict[str, str]) -> Labels:
+    return tuple(sorted((k, v) for k, v in metric.items() if k != "__name__"))
+
+
+def query_range(url: str, expr: str, start: int, end: int, step: int) -> Matrix:
+    """`expr` at every step in [start, end], in chunks under the points limit."""
+    out: Matrix = {}
+    at = start
+    while at <= end:
+        until = min(end, at + (CHUNK_POINTS - 1) * step)
+        params = {"query": expr, "start": str(at), "end": str(until), "step": str(step)}
+        body = _get(f"{url}/api/v1/query_range", params)
+        for series in body["data"]["result"]:
+            values = out.setdefault(strip_name(series["metric"]), {})
+            for ts, value in series["values"]:
+                values[int(ts)] = float(value)
+        at = until + step
+    return out
