@@ -24,15 +24,6 @@ from rulesgen.promql import Duration
 from rulesgen.spec.validate import load_spec
 from rulesgen.verify.engines import VictoriaMetrics
 
-# The counting rule of counter_increase counts the whole value of a series it has not
-# seen 5m earlier, so a replica back after 15 minutes away "increases" by everything it
-# ever counted: a false page. The lead's new counting rules fix this; then these pass
-# and strict xfail makes the suite say so.
-BIRTH_COUNTING = pytest.mark.xfail(
-    strict=True, reason="current counting rules page when a replica comes back (replica-away fault)"
-)
-
-
 # --- the simulated day, backtested ------------------------------------------------------
 
 
@@ -105,7 +96,6 @@ def test_every_alert_catches_the_incidents_meant_for_it(report: dict[str, Any], 
                 assert incident["name"] in verdict["caught"], (env, alert, verdict)
 
 
-@BIRTH_COUNTING
 def test_no_alert_fires_outside_its_incidents(report: dict[str, Any]) -> None:
     false = {
         (env, alert): a["incidents"]["false_firings"]
@@ -263,7 +253,6 @@ def test_inlining_pushes_matchers_into_selectors_whose_labels_reach_the_result()
 
 
 @pytest.mark.skipif(os.environ.get("RULESGEN_BACKTEST_WEEK") != "1", reason="about 70 s: RULESGEN_BACKTEST_WEEK=1")
-@BIRTH_COUNTING
 def test_simulated_week_every_alert_catches_its_incidents_and_nothing_else(tmp_path: Path) -> None:
     out = tmp_path / "week.om.gz"
     assert run_cli("simulate", "--spec", str(SPEC), "--days", "8", "--out", str(out)).returncode == 0

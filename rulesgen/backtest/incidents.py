@@ -3,8 +3,10 @@ writes it): per alert, the incidents it caught and missed, how long it took to
 detect each, and the firings that caught nothing (false pages).
 
 An episode catches an incident meant for its alert when the labels they share agree
-and it fires between the incident's start and GRACE after its end (an increase over a
-window, or `for`, may lag the end)."""
+and its condition began to hold (it went pending) between the incident's start and
+GRACE after its end (an increase over a window may lag the end). A slow burn-rate
+ticket that goes pending during an incident and fires hours later, once its long
+window has filled, is that incident's: its `for` is an hour or three."""
 
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ def _agrees(episode: Episode, incident: Incident) -> bool:
 
 
 def _catches(episode: Episode, incident: Incident) -> bool:
-    return incident.start <= episode.firing <= incident.end + GRACE and _agrees(episode, incident)
+    return incident.start <= episode.pending <= incident.end + GRACE and _agrees(episode, incident)
 
 
 def judge(run: AlertRun, incidents: Sequence[Incident]) -> Verdict:
