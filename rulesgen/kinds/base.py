@@ -373,6 +373,10 @@ class AlertModel(StrictModel):
     def variant_fors(self) -> list[Duration]:
         return [self.for_]
 
+    def replica_labels(self) -> tuple[str, ...]:
+        """Labels that tell apart HA copies of one series, which the alert counts once."""
+        return ()
+
     def common_matchers(self, resolve: Resolve) -> tuple[Matcher, ...]:
         """Matchers every selector shares: a series outside them must never page."""
         uses = [tuple(resolve(use.selector)) for use in self.selectors()]
@@ -443,12 +447,24 @@ class ScrapedGauges(StrictModel):
         ),
     )
 
+    replicas_by: list[LabelName] = Field(
+        default_factory=list,
+        description=(
+            "labels that tell apart high-availability copies of one series (instance): the "
+            "copies report the same value, so they count once (max) before anything is summed"
+        ),
+    )
+
     def gauge(self, sel: str) -> str:
-        """A raw gauge selector read through its last sample."""
-        return f"last_over_time({sel}[{self.last_sample_for}])"
+        """A raw gauge selector read through its last sample, HA copies counted once."""
+        last = f"last_over_time({sel}[{self.last_sample_for}])"
+        return f"max without ({', '.join(self.replicas_by)}) ({last})" if self.replicas_by else last
 
     def gauge_steps(self, sim: SeriesSet) -> int:
         return sim.steps(self.last_sample_for)
+
+    def replica_labels(self) -> tuple[str, ...]:
+        return tuple(self.replicas_by)
 
 
 def compare(quantity: Quantity, direction: Direction, threshold: float, param: str = "threshold") -> AlertVariant:

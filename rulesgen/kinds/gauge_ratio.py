@@ -96,8 +96,12 @@ class GaugeRatio(ScrapedGauges, RatioAlert):
         )
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
-        nums = sim.instant(self.numerator.metric, resolve(self.numerator), self.by, "sum", self.gauge_steps(sim))
-        dens = sim.instant(self.denominator.metric, resolve(self.denominator), self.by, "sum", self.gauge_steps(sim))
+        nums = sim.instant(
+            self.numerator.metric, resolve(self.numerator), self.by, "sum", self.gauge_steps(sim), self.replicas_by
+        )
+        dens = sim.instant(
+            self.denominator.metric, resolve(self.denominator), self.by, "sum", self.gauge_steps(sim), self.replicas_by
+        )
         out = []
         for num, den in zip(nums, dens, strict=True):
             ratios = {k: num[k] / den[k] for k in num if k in den and den[k] > 0}

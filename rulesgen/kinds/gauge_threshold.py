@@ -83,7 +83,12 @@ class GaugeThreshold(SingleSelector, ScrapedGauges, AlertModel):
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         groups = sim.instant(
-            self.metric, resolve(self.as_selector()), self.by or None, self.aggregation, self.gauge_steps(sim)
+            self.metric,
+            resolve(self.as_selector()),
+            self.by or None,
+            self.aggregation,
+            self.gauge_steps(sim),
+            self.replicas_by,
         )
         return [[filter_group(group, self.direction.op, self.threshold)] for group in groups]
 

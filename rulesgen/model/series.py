@@ -231,11 +231,18 @@ class SeriesSet:
         return [{k: v / seconds for k, v in g.items()} if g else {} for g in groups]
 
     def instant(
-        self, metric: str, matchers: Iterable[Matcher], by: Sequence[str] | None, agg: str, last_over: int = 0
+        self,
+        metric: str,
+        matchers: Iterable[Matcher],
+        by: Sequence[str] | None,
+        agg: str,
+        last_over: int = 0,
+        replicas_by: Sequence[str] = (),
     ) -> list[Group]:
         """`agg by (by) (metric{matchers})` at each step, or the raw series when `by` is
         None; with `last_over`, `last_over_time(metric[last_over steps])`, which a
-        failed scrape's staleness marker does not interrupt."""
+        failed scrape's staleness marker does not interrupt; with `replicas_by`,
+        `max without (replicas_by)` first (HA copies counted once)."""
         reducers: dict[str, Callable[[list[float]], float]] = {
             "sum": sum,
             "max": max,
@@ -244,18 +251,28 @@ class SeriesSet:
             "count": len,
         }
         reduce = reducers[agg]
-        selected = [(_group(s.labels, by), s.samples) for s in self.select(metric, matchers)]
+        chosen = self.select(metric, matchers)
+        if replicas_by:
+            # `max without`: one series per label set once the replica labels are gone.
+            kept = [tuple((k, v) for k, v in s.labels if k not in replicas_by) for s in chosen]
+            selected = [(_group(labels, by), s.samples, labels) for labels, s in zip(kept, chosen, strict=True)]
+        else:
+            selected = [(_group(s.labels, by), s.samples, s.labels) for s in chosen]
+        keys = {labels: key for key, _, labels in selected}
         out: list[Group] = [{} for _ in range(self.length)]
         for i in self.evaluated():
-            groups: dict[Labels, list[float]] = defaultdict(list)
-            for key, samples in selected:
+            copies: dict[Labels, float] = {}
+            for _, samples, labels in selected:
                 if last_over:
                     points = self.points(samples, i, last_over)
                     value = points[-1][1] if points else None
                 else:
                     value = self.lookup(samples, i)
                 if value is not None:
-                    groups[key].append(value)
+                    copies[labels] = max(copies.get(labels, value), value)
+            groups: dict[Labels, list[float]] = defaultdict(list)
+            for labels, value in copies.items():
+                groups[keys[labels]].append(value)
             out[i] = {k: float(reduce(v)) for k, v in groups.items()}
         return out
 

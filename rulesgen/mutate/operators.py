@@ -271,6 +271,13 @@ def _aggregations(e: Expr) -> Iterator[ExprMutant]:
                     f"every alert group holds one series in every scenario, so sum and {other} agree",
                     i,
                 )
+        if e.is_(i, "ident", "max") and e.is_(i + 1, "ident", "without"):
+            yield ExprMutant(
+                "max-without-to-sum",
+                e.edit(i, i, "sum"),
+                "no scenario has high-availability copies of one series, which a sum counts twice",
+                i,
+            )
         if not (e.is_(i, "ident", "by") and e.is_(i + 1, "punct", "(")):
             continue
         # `sum by (a) (x)`, or the clause after the argument: `sum(x) by (a)`

@@ -323,3 +323,18 @@ def gauge_target_gone(ctx: FaultContext) -> list[Plan]:
     for samples in _samples(sim):
         _kill(samples, gone)
     return _keep(ctx, "gauge_target_gone", sim, fires=True)
+
+
+@family("gauge_ha_replicas", gauges)
+def gauge_ha_replicas(ctx: FaultContext) -> list[Plan]:
+    """The gauge served by a high-availability pair: both copies report the same value
+    (15 pending each is 15 pending, not 30). Healthy stays silent, a breach pages."""
+    p = ctx.planner
+    labels = p.alert.replica_labels()
+    if not labels:
+        return []
+    length = p.warm + p.horizon
+    sim = ctx.breach(length)
+    for _, s in sorted(sim.sim.series.items()):
+        sim.sim.put(s.metric, {**dict(s.labels), labels[0]: "replica-b:8080"}, list(s.samples))
+    return _keep(ctx, "gauge_ha_replicas", sim, fires=True)
