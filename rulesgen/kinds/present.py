@@ -45,7 +45,9 @@ class PresentAlert(SingleSelector, AlertModel):
         series = selector(self.metric, ctx.resolve(self.as_selector()))
         count = aggregate("count", self.by, series)
         quantity = Quantity(expr=count, unit="count", what=f"series of {series}{summed_by(self.by)}", function="count")
-        return KindRules((), (AlertVariant(f"{count} > 0", Compare(quantity, ">", 0.0, "matchers")),))
+        # `count` returns a sample only where a series exists, always 1 or more: the
+        # expression alone is the condition (`> 0` would be a comparison that never filters).
+        return KindRules((), (AlertVariant(count, Compare(quantity, ">", 0.0, "matchers")),))
 
     def default_description(self) -> str:
         return f"{self.humanized_value()} series of {self.metric}{self.scope_text()} that no other alert reads."

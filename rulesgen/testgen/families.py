@@ -152,7 +152,7 @@ def failed_scrapes(ctx: FaultContext) -> list[Plan]:
     sim = ctx.breach(length)
     for samples in _samples(sim):
         _fail_scrapes(samples, range(p.warm, length, FAILED_SCRAPE_EVERY))
-    return _keep(ctx, "failed_scrapes", sim, fires=True)
+    return _keep(ctx, "failed_scrapes", sim, fires=True, extra=_every(p, p.warm, length))
 
 
 @family("replica_returns", counters)
@@ -171,6 +171,29 @@ def replica_returns(ctx: FaultContext) -> list[Plan]:
     for samples in _on_target(sim, ctx.replica_label, _second(ctx)):
         _fail_scrapes(samples, range(at, at + away))
     return _keep(ctx, "replica_returns", sim, fires=False, extra=list(range(at, length, p.k)))
+
+
+@family("replica_returns_during_breach", counters)
+def replica_returns_during_breach(ctx: FaultContext) -> list[Plan]:
+    """As `replica_returns`, while a breach pages: the firing alert's value (what the
+    page says) stays the window's events, never the returning replica's lifetime totals."""
+    p = ctx.planner
+    at = p.warm + p.horizon
+    away = max(2, p.sim_steps(max(p.alert.variant_fors())) + 2)
+    length = at + away + ctx.window + 2 * p.k
+    sim = ctx.breach(length)
+    _replicate(ctx, sim)
+    p.lifetime_totals(sim)
+    for samples in _on_target(sim, ctx.replica_label, _second(ctx)):
+        _fail_scrapes(samples, range(at, at + away))
+    return _keep(ctx, "replica_returns_during_breach", sim, fires=True, extra=_every(p, at + away, length))
+
+
+def _every(p: Planner, start: int, end: int, most: int = 30) -> list[int]:
+    """Every evaluation from `start` (at most `most`): a firing alert's value is checked
+    at each, so a count off by its window or its extrapolation shows."""
+    first = start + (-start) % p.k
+    return list(range(first, end, p.k))[:most]
 
 
 def _second(ctx: FaultContext) -> str:
@@ -196,7 +219,7 @@ def crash_loop(ctx: FaultContext) -> list[Plan]:
             life = step if j >= p.warm and (j - p.warm) % CRASH_LOOP_LIFE == 0 else life + step
             out.append(None if value is None else (value if j < p.warm else life))
         samples[:] = out
-    return _keep(ctx, "crash_loop", sim, fires=True)
+    return _keep(ctx, "crash_loop", sim, fires=True, extra=_every(p, p.warm, length))
 
 
 @family("killed_after_failing", counters)

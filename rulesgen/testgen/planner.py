@@ -31,6 +31,7 @@ from rulesgen.testgen.families import fault_plans
 # existed all along) from the scope's own series; alerts sum it away.
 WITNESS_LABEL = "rulesgen_series"
 OUT_OF_STEP_CHECKS = 30
+OUTSIDE_VALUES = 8  # values a negated matcher is proven to exclude, at most
 # The scrape target every scenario series belongs to unless a scenario says otherwise
 # (its `up` series is derived from when the target's series have samples).
 TARGET: Labels = (
@@ -314,7 +315,10 @@ class Planner:
             self.named[label] = [v for v in dict.fromkeys(named) if v in inside[label]]
             if label in common:
                 others = [v for v in [*known, f"not-{main[label]}"] if not common[label].matches(v)]
-                outside.append({label: others[0]})
+                # A matcher that excludes values (`!~`) is proven on each of them: any one
+                # let through pages; a matcher that selects needs one value outside.
+                many = common[label].negate
+                outside.extend({label: v} for v in (others[:OUTSIDE_VALUES] if many else others[:1]))
         second = None
         for label in self.alert.grouping():
             if len(inside[label]) > 1:
@@ -466,10 +470,13 @@ class Planner:
         for relabel in outside:
             breach = [Phase(SAFE, warm), Phase(self.alert.firing_levels()[0], horizon)]
             sim, states = self.simulate([(main, breach)], length, relabel)
-            label = next(iter(relabel))
+            label, value = next(iter(relabel.items()))
             fires = invariants.outside_matchers_fire
             what = "a breach outside the alert's matchers"
-            out.append(self._invariant(f"outside_{label}", "label_scope", sim, states, fires, what))
+            name = f"outside_{label}"
+            if sum(next(iter(r)) == label for r in outside) > 1:
+                name += "_" + re.sub(r"[^A-Za-z0-9_]+", "_", value).strip("_")
+            out.append(self._invariant(name, "label_scope", sim, states, fires, what))
 
         if invariants.exact_counters:
             out.extend(self._counter_scenarios(main))
