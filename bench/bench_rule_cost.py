@@ -127,7 +127,12 @@ def run_rounds(args: argparse.Namespace, rule_sets: list[RuleSet], scale: Scale)
                 data_end = bring_to_now(store, int(time.time()))
                 print(f"round {r + 1}/{args.rounds}: {rs.name} ...", flush=True)
                 with running(rs.groups, store, Path(tmp) / "run", interval, lifetime) as server:
-                    results[rs.name].append(measure(server, rs, data_end, cycles, args.warmup))
+                    got = measure(server, rs, data_end, cycles, args.warmup)
+                results[rs.name].append(got)
+                print(
+                    f"  CPU {got.cpu:.2f} s in {got.wall:.1f} s, {got.cycles:g} cycles, {got.total_samples} samples",
+                    flush=True,
+                )
     return results
 
 
@@ -178,7 +183,7 @@ def print_summary(rows: list[tuple[str, Figures]], idle_ms: float, interval: int
     print(f"\nRule cost per {interval}s evaluation cycle: medians of rounds, CPU minus the idle Prometheus")
     print(f"| {'rule set':<44} | {'rules':>5} | {'samples/cycle':>13} | {'CPU ms/cycle (range)':>24} |")
     print(f"|{'-' * 46}|{'-' * 7}|{'-' * 15}|{'-' * 26}|")
-    print(f"| {'idle Prometheus, no rules (subtracted)':<44} | {0:>5} | {0:>13} | {idle_ms:>24.1f} |")
+    print(f"| {'idle Prometheus, no rules (subtracted)':<44} | {0:>5} | {0:>13} | {idle_ms:>24.2f} |")
     for name, f in rows:
         cpu = f"{f.cpu_ms:.1f} ({f.cpu_range[0]:.1f} to {f.cpu_range[1]:.1f})"
         print(f"| {name:<44} | {f.rules:>5} | {f.samples:>13} | {cpu:>24} |")
