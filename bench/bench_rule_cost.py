@@ -248,7 +248,10 @@ def rule_sets(args: argparse.Namespace) -> list[RuleSet]:
     if not generated:
         raise SystemExit(f"{args.rules_dir}: no rule files (*.yml)")
     naive = load_rules([args.naive])
-    mismatch = spec_mismatch(naive, SPEC)
+    try:
+        mismatch = spec_mismatch(naive, SPEC)
+    except SystemExit as exc:
+        raise SystemExit(f"{args.naive}: {exc}") from None
     if mismatch:
         raise SystemExit(f"{args.naive}: not the alerts of {SPEC.name}: {mismatch}")
     return [

@@ -47,10 +47,23 @@ class RuleSet:
 
 
 def load_rules(paths: list[Path]) -> list[dict[str, Any]]:
+    """The groups of Prometheus rule files; SystemExit with a one-line reason when a
+    file cannot be read or is not a rule file."""
     groups: list[dict[str, Any]] = []
     for path in paths:
-        doc = yaml.safe_load(path.read_text()) or {}
-        groups.extend(doc.get("groups", []))
+        try:
+            doc = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise SystemExit(f"{path}: {' '.join(str(exc).split())}") from None
+        found = doc.get("groups") if isinstance(doc, dict) else None
+        if not isinstance(found, list) or not all(
+            isinstance(g, dict)
+            and isinstance(g.get("rules"), list)
+            and all(isinstance(r, dict) and "expr" in r for r in g["rules"])
+            for g in found
+        ):
+            raise SystemExit(f"{path}: not a Prometheus rule file (groups of rules, each with an expr)")
+        groups.extend(found)
     return groups
 
 
@@ -138,7 +151,11 @@ def selector_constraints(expr: str) -> list[tuple[str, Constraint | None]]:
             out[m.name] = frozenset(str(m.value).split("|") if op.endswith("Re") else [str(m.value)])
         found.append((str(node.name), out))
 
-    promql_parser.walk(promql_parser.parse(expr), visit)
+    try:
+        ast = promql_parser.parse(expr)
+    except Exception as exc:  # the parser raises plain exceptions with its message
+        raise SystemExit(f"PromQL does not parse: {' '.join(str(exc).split())}: {expr}") from None
+    promql_parser.walk(ast, visit)
     return found
 
 
@@ -171,6 +188,10 @@ def spec_mismatch(naive: list[dict[str, Any]], spec_path: Path) -> str:
         problems.append(f"like-for-like alerts not in the spec {', '.join(outside)}")
     for rule in rules:
         if str(rule.get("alert")) in alerts:
-            for selector in unfair_selectors(rule, spec_terms(spec, alerts[str(rule["alert"])])):
+            try:
+                unfair = unfair_selectors(rule, spec_terms(spec, alerts[str(rule["alert"])]))
+            except SystemExit as exc:
+                raise SystemExit(f"{rule['alert']}: {exc}") from None
+            for selector in unfair:
                 problems.append(f"{rule['alert']} reads {selector}, not the spec's matchers")
     return "; ".join(dict.fromkeys(problems))
