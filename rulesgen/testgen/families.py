@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from rulesgen.kinds.base import Invariants
 from rulesgen.kinds.toolkit import IDLE, SAFE, Phase
 from rulesgen.model.series import STALE, TARGET_LABELS, Sample
+from rulesgen.promql import Duration
 
 if TYPE_CHECKING:
     from rulesgen.testgen.planner import Plan, Planner, Simulation
@@ -189,11 +190,12 @@ def replica_returns_during_breach(ctx: FaultContext) -> list[Plan]:
     return _keep(ctx, "replica_returns_during_breach", sim, fires=True, extra=_every(p, at + away, length))
 
 
-def _every(p: Planner, start: int, end: int, most: int = 30) -> list[int]:
-    """Every evaluation from `start` (at most `most`): a firing alert's value is checked
-    at each, so a count off by its window or its extrapolation shows."""
-    first = start + (-start) % p.k
-    return list(range(first, end, p.k))[:most]
+def _every(p: Planner, start: int, end: int, most: int = 30, every: int = 0) -> list[int]:
+    """Every evaluation (of `every` steps, else the alert's) from `start`, at most `most`:
+    a count off by its window or its extrapolation shows in what fires and its value."""
+    k = every or p.k
+    first = start + (-start) % k
+    return list(range(first, end, k))[:most]
 
 
 def _second(ctx: FaultContext) -> str:
@@ -220,6 +222,23 @@ def crash_loop(ctx: FaultContext) -> list[Plan]:
             out.append(None if value is None else (value if j < p.warm else life))
         samples[:] = out
     return _keep(ctx, "crash_loop", sim, fires=True, extra=_every(p, p.warm, length))
+
+
+@family("bursts_out_of_step", counters)
+def bursts_out_of_step(ctx: FaultContext) -> list[Plan]:
+    """Healthy traffic settled in one burst a window (a batch job), scraped half a step
+    after each evaluation: every window holds exactly one burst, so exactly the
+    threshold's events, while `increase()` extrapolates a burst near a window's edge by
+    a quarter. Silent, checked at every evaluation."""
+    p = ctx.planner
+    length = 2 * (p.warm + 2 * ctx.window + p.horizon)
+    sim = p.new_sim(length, Duration(p.step.ms // 2), 2 * p.k).add(ctx.scope, [Phase(SAFE, length)])
+    n = 2 * ctx.window
+    for samples in _samples(sim):
+        bursts = [samples[j - j % n] for j in range(length)]
+        samples[:] = [v if j % 2 else None for j, v in enumerate(bursts)]
+    start = 2 * (p.warm + ctx.window)
+    return _keep(ctx, "bursts_out_of_step", sim, fires=False, extra=_every(p, start, length, every=2 * p.k))
 
 
 @family("killed_after_failing", counters)

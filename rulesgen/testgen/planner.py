@@ -510,9 +510,10 @@ class Planner:
 
     # --- what scenario families read (rulesgen.testgen.families) -----------------------
 
-    def new_sim(self, length: int) -> Simulation:
-        """An empty simulation of `length` steps at the alert's own step and evaluation."""
-        return Simulation(self.alert, self.resolve, self.step, length, self.k)
+    def new_sim(self, length: int, step: Duration | None = None, every: int | None = None) -> Simulation:
+        """An empty simulation of `length` steps, at the alert's own step and evaluation
+        unless told otherwise."""
+        return Simulation(self.alert, self.resolve, step or self.step, length, every or self.k)
 
     def sim_steps(self, duration: Duration) -> int:
         return -(-duration.ms // self.step.ms)
