@@ -108,19 +108,23 @@ def rule_label(rule: Rule) -> str:
 Constraint = dict[str, frozenset[str]]  # label -> the values a selector accepts
 
 
-def spec_terms(spec: dict[str, Any], alert: dict[str, Any]) -> dict[str, list[Constraint]]:
-    """For each metric an alert reads, the label constraints of each term reading it."""
+def spec_terms(spec: dict[str, Any], alert: dict[str, Any]) -> dict[str, list[Constraint | None]]:
+    """For each metric an alert reads, the label constraints of each term reading it
+    (None where a matcher excludes values: `{not: ...}`, `{not_set: ...}`, as
+    `selector_constraints` reads a negated matcher)."""
     sets = {name: ls["values"] for name, ls in (spec.get("label_sets") or {}).items()}
 
-    def constraint(matchers: dict[str, Any] | None) -> Constraint:
+    def constraint(matchers: dict[str, Any] | None) -> Constraint | None:
         out: Constraint = {}
         for label, value in (matchers or {}).items():
+            if isinstance(value, dict) and "set" not in value:
+                return None
             if isinstance(value, dict):
                 value = sets[value["set"]]
             out[label] = frozenset([value] if isinstance(value, str) else value)
         return out
 
-    terms: dict[str, list[Constraint]] = {}
+    terms: dict[str, list[Constraint | None]] = {}
     if "metric" in alert:
         terms.setdefault(alert["metric"], []).append(constraint(alert.get("matchers")))
     for name in TERM_FIELDS:
@@ -159,7 +163,7 @@ def selector_constraints(expr: str) -> list[tuple[str, Constraint | None]]:
     return found
 
 
-def unfair_selectors(rule: Rule, terms: dict[str, list[Constraint]]) -> list[str]:
+def unfair_selectors(rule: Rule, terms: dict[str, list[Constraint | None]]) -> list[str]:
     """Selectors of `rule` whose matchers are not those of one of the spec's terms for
     their metric: reading more series than the spec (or fewer) is not like for like."""
     bad = []
