@@ -359,8 +359,9 @@ def test_added_rule_is_read_by_the_added_alert() -> None:
     # the failed contract events counted exactly over 5m (see CompileContext.counted)
     failed = 'billing_contract_events_total{status="failed"}'
     assert rule["new_expr"] == (
-        f"sum by (chain_id, event, status) (({failed} - {failed} offset 5m >= 0) "
-        f"or ({failed} and on() group(billing_contract_events_total offset 5m)))"
+        f"sum by (chain_id, event, status) ((({failed} unless {failed} offset 5m) "
+        f"and on(job, instance) (up offset 5m == 1)) or (({failed} - {failed} offset 5m) "
+        f"unless resets({failed}[5m]) > 0) or increase({failed}[5m]))"
     )
 
 

@@ -133,7 +133,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         'kind: "ratioo"',
         [
             "spec.yaml:37:11: alerts[1].kind: unknown kind 'ratioo'; expected one of: absent, burn_rate, counter_increase, "
-            "gauge_ratio, gauge_threshold, latency_regression, ratio",
+            "gauge_ratio, gauge_threshold, latency_regression, present, ratio",
         ],
     ),
     (
