@@ -89,9 +89,9 @@ def test_explain_prints_every_section() -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "fires when: events of billing_transactions_network_failed_total" in out
-    # Exact counting: the difference with the value a window ago, births guarded.
-    assert "expanded: (sum by (network) ((billing_transactions_network_failed_total" in out
-    assert "and on() group(billing_transactions_network_failed_total offset 5m)" in out
+    # Counting: births guarded per scrape target, exact differences without a reset.
+    assert "expanded: (sum by (network) (((billing_transactions_network_failed_total" in out
+    assert "and on(job, instance) (up offset 5m == 1)" in out
     assert "routes to: billing-pager" in out
     assert "mutes: " in out and "a failing mainnet explains its failure ratio" in out
     assert "viewPanel=" in out and "generated tests: healthy" in out and "thresholds.yaml:" in out

@@ -226,11 +226,13 @@ def test_mutate_scores_one_alert_and_names_its_survivors(generated: Path) -> Non
     )
     assert report["envs"]["prod"]["score"] == pytest.approx(alert["score"]) == 1.0
     status = {(d["operator"], d["after"]): d["status"] for d in alert["details"]}
-    expr = "sum by (network) (billing_transactions_network_pending_total)"
+    gauge = "(max without (instance) (last_over_time(billing_transactions_network_pending_total[2m])))"
+    expr = f"sum by (network) {gauge}"
     assert status[("threshold-toward-silence", f"{expr} > 21")] == "killed"
     assert status[("threshold-toward-firing", f"{expr} > 19")] == "killed"
     assert status[("comparison-boundary", f"{expr} >= 20")] == "killed"
-    assert status[("sum-to-max", "max by (network) (billing_transactions_network_pending_total) > 20")] == "killed"
+    assert status[("sum-to-max", f"max by (network) {gauge} > 20")] == "killed"
+    assert status[("max-without-to-sum", expr.replace("max without", "sum without") + " > 20")] == "killed"
     keys = {"operator", "rule", "field", "before", "after", "status", "explanation", "killed_by"}
     assert all(set(d) == keys for d in alert["details"])
     # A kill names the scenario that failed: the scenarios run cheapest first and stop there.

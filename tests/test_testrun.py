@@ -77,10 +77,11 @@ def test_a_hand_edited_deployed_threshold_fails_its_tests(generated: Path, tmp_p
     out = _copy(generated, tmp_path)
     rules = out / "prod" / "prometheus" / "billing.rules.yml"
     text = rules.read_text()
-    assert text.count('(billing_transactions_network_pending_total) > 20"') == 1
+    assert text.count('(last_over_time(billing_transactions_network_pending_total[2m]))) > 20"') == 1
     rules.write_text(
         text.replace(
-            '(billing_transactions_network_pending_total) > 20"', '(billing_transactions_network_pending_total) > 2000"'
+            '(last_over_time(billing_transactions_network_pending_total[2m]))) > 20"',
+            '(last_over_time(billing_transactions_network_pending_total[2m]))) > 2000"',
         )
     )
     result = run_cli("test", "--output", str(out), "--env", "prod", "--format", "json")
