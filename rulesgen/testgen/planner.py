@@ -148,22 +148,26 @@ class Simulation:
                 self.sim.put(series.metric, labels, [max(values)] * self.sim.length)
         return self
 
-    def add_noise(self, label: str, value: str, factor: float = NOISE_FACTOR) -> Simulation:
-        """`factor` times every series so far with `label` set to `value` (summed where
-        copies meet): traffic a correct rule never reads, as every selector excludes
-        `value`. Ten times the real traffic swamps it, so a rule that reads the noise
-        on either side of a ratio lands far from the threshold, whichever way."""
+    def add_noise(self, excluded: Sequence[tuple[str, str]], factor: float = NOISE_FACTOR) -> Simulation:
+        """`factor` times every series so far with each (label, excluded value) set
+        (summed where copies meet): traffic a correct rule never reads, as every
+        selector excludes the value. Ten times the real traffic swamps it, so a rule
+        that reads the noise on either side of a ratio lands far from the threshold,
+        whichever way. One pass over the series there were before: a copy is never
+        copied again, so the series grow by one set per excluded value."""
         copies: dict[tuple[str, tuple[tuple[str, str], ...]], list[float | None]] = {}
-        for _, series in sorted(self.sim.series.items()):
-            labels = {**dict(series.labels), label: value}
-            key = (series.metric, tuple(sorted(labels.items())))
-            scaled = [None if v is None else v * factor for v in series.samples]
-            known = copies.get(key)
-            copies[key] = (
-                scaled
-                if known is None
-                else [None if a is None or b is None else a + b for a, b in zip(known, scaled, strict=True)]
-            )
+        originals = sorted(self.sim.series.items())
+        for label, value in excluded:
+            for _, series in originals:
+                labels = {**dict(series.labels), label: value}
+                key = (series.metric, tuple(sorted(labels.items())))
+                scaled = [None if v is None else v * factor for v in series.samples]
+                known = copies.get(key)
+                copies[key] = (
+                    scaled
+                    if known is None
+                    else [None if a is None or b is None else a + b for a, b in zip(known, scaled, strict=True)]
+                )
         for (metric, pairs), samples in copies.items():
             self.sim.put(metric, dict(pairs), samples)
         return self
@@ -333,7 +337,7 @@ class Planner:
         """(label, value) pairs that every matcher on the label rejects: each value other
         alerts name for the metric (`succeeded` beside `failed`: real traffic, and what a
         recording rule shared with them lets through), then a label set's `others` where
-        there are some (testnets), else a made-up `other-<label>`."""
+        there are some (testnets), else a made-up `other-<label>`: at most two per label."""
         uses = list(self.alert.selectors())
         matchers = [m for use in uses for m in self.resolve(use.selector)]
         metrics = sorted({use.selector.metric for use in uses})
@@ -343,8 +347,15 @@ class Planner:
             def rejected(value: str, label: str = label) -> bool:
                 return not any(m.matches(value) for m in matchers if m.label == label)
 
+            # One value another alert names, not all of them: a wrong rule that reads
+            # outside its matchers (a matcher dropped, negated or widened) reads every
+            # rejected value alike, so a second one proves nothing the first does not,
+            # while each costs a copy of the scenario's series and, at thousands of
+            # alerts naming values of one metric, made planning quadratic. A rule that
+            # swaps the named value for another reads none of the scope's traffic,
+            # which the breach scenarios show without noise.
             named = [v for metric in metrics for v in self.elsewhere.get((metric, label), ())]
-            out.extend((label, v) for v in dict.fromkeys(named) if rejected(v))
+            out.extend((label, v) for v in islice((v for v in dict.fromkeys(named) if rejected(v)), 1))
             known = [v for s in self.label_sets.values() if s.label == label for v in s.others]
             for value in [*known, f"other-{label}"]:
                 if rejected(value):
@@ -395,14 +406,21 @@ class Planner:
             trial, trial_states = self.simulate(scopes, length, spreads=sim.spreads, stalled=(stall,))
             if trial_states == states:
                 sim, stalled = trial, (stall,)
-        kept: list[tuple[str, str]] = []
-        for noise in shape.noise if noisy else ():
+        noise = shape.noise if noisy else ()
+        # All the noise at once changes nothing in the common case: one trial, not one
+        # per value. Otherwise (a side of a ratio that reads some excluded value), value
+        # by value, keeping each that still changes nothing.
+        trials = [noise] if len(noise) < 2 else [noise, *[(n,) for n in noise]]
+        kept: tuple[tuple[str, str], ...] = ()
+        for trial_noise in trials if noise else ():
             trial, trial_states = self.simulate(
-                scopes, length, spreads=sim.spreads, stalled=stalled, noise=(*kept, noise)
+                scopes, length, spreads=sim.spreads, stalled=stalled, noise=(*kept, *trial_noise)
             )
             if trial_states == states:
-                kept.append(noise)
+                kept = (*kept, *trial_noise)
                 sim = trial
+                if kept == noise:
+                    break
         return sim, states
 
     def scenario(
@@ -431,8 +449,8 @@ class Planner:
             sim.add(scope, timeline, relabel, spreads)
         for label, value in stalled:
             sim.add_stalled(label, value)
-        for label, value in noise:
-            sim.add_noise(label, value)
+        if noise:
+            sim.add_noise(noise)
         return sim, sim.run()
 
     # --- the scenarios --------------------------------------------------------------
