@@ -220,9 +220,12 @@ class BurnRate(ExactCounters, AlertModel):
         on either window moves those evaluations, as does dropping either side of `and`."""
         out = []
         step = self.scenario_step()
-        history = self.history(step)
         half = max(every // 2, 1)
         for i, tier in enumerate(self.tiers):
+            # Idle history as long as the tier's long window, the longest it reads: the
+            # longer tiers' windows count nothing meanwhile, and three idle days of
+            # hourly evaluations in front of an hour's window would prove nothing more.
+            history = -(-tier.long.ms // step.ms)
             short = -(-tier.short.ms // step.ms)
             # X holds the short window and more than a quarter of the long one, so a long
             # window halved holds the over half alone at 2X; 2X is an evaluation.
@@ -230,7 +233,7 @@ class BurnRate(ExactCounters, AlertModel):
             x = -(-max(short, quarter) // half) * half
             pending = -(-tier.for_.ms // step.ms) + 2 * every
             timeline = [
-                Phase(IDLE, history),
+                Phase(HISTORY, history),
                 Phase(f"under_{i}", x),
                 Phase(f"over_{i}", x + pending),
                 Phase(f"at_{i}", short + 2 * every),

@@ -648,16 +648,22 @@ class Planner:
         since the restart count (the whole value). A rule that takes -1 for the
         increase loses the series' part of the breach for a window. Per window and per
         metric read, the series restarted is the one adding most to the breach."""
-        warm, horizon = self.warm, self.horizon
-        length = warm + horizon
+        horizon = self.horizon
         windows = self.alert.counting_windows()
         out = []
         for window in windows:
             w = -(-window.ms // self.step.ms)
+            # Idle history as long as the window where the alert has longer ones (see
+            # `_warm_for`); the restart and its checks need no more.
+            warm = self._warm_for(window)
+            length = warm + horizon
+            timeline = [Phase(self.alert.firing_levels()[0], length + w)]
+            if warm < self.warm:
+                timeline = [Phase(HISTORY, w), Phase(timeline[0].level, length)]
             at = max(warm + horizon // 2, w + 1)
             at += -at % self.k
             sim, _ = self.shaped(
-                [(main, [Phase(self.alert.firing_levels()[0], length + w)])],
+                [(main, timeline)],
                 length + w,
                 lambda states: self._first(states) is not None,
                 noisy=False,
@@ -784,7 +790,8 @@ class Planner:
         series of the main scope that existed all along, sampled and evaluated as `edge`
         is where there is one; None when that never fires."""
         if edge is None:
-            sim = Simulation(self.alert, self.resolve, self.step, self.warm + self.horizon, self.k)
+            length = min(self.warm + self.horizon, sum(p.steps for p in timeline))
+            sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
         else:
             sim = Simulation(self.alert, self.resolve, edge.step, sum(p.steps for p in timeline), edge.every)
         length = sim.sim.length
@@ -801,13 +808,22 @@ class Planner:
         """The metric appears (idle series, nothing before) and a window later the
         scope's series are born into a breach: that window counts them at once, longer
         ones only once the metric is as old as they are. A rule that wants more of the
-        metric's history before it counts births (twice the window) pages late."""
+        metric's history before it counts births (twice the window) pages late. It
+        runs a horizon past the window, not past the longest one (see `_warm_for`)."""
         w = -(-window.ms // self.step.ms)
-        timeline = [Phase(HISTORY, w), Phase(self.alert.firing_levels()[0], self.warm + self.horizon)]
+        timeline = [Phase(HISTORY, w), Phase(self.alert.firing_levels()[0], self._warm_for(window) + self.horizon - w)]
         born = self._born_plan(f"born_{window}_after_a_fresh_start", main, [main], timeline)
         self._require(born is not None, f"a series born {window} after a fresh start never fires")
         assert born is not None
         return born
+
+    def _warm_for(self, window: Duration) -> int:
+        """The warm-up of a scenario about one counting window: the alert's, less the
+        longer windows' history it need not wait for. A burn rate's three-day window
+        otherwise puts three idle days (most of promtool's evaluations) in front of a
+        five-minute window's scenario; an alert with one window warms up as always."""
+        longest = max(self.alert.counting_windows(), default=window)
+        return self.warm - (-(-longest.ms // self.step.ms) - -(-window.ms // self.step.ms))
 
     def _born_apart(self, main: dict[str, str], timeline: Sequence[Phase], edge: ForEdge | None = None) -> list[Plan]:
         """Each other value a matcher names for a label the alert does not group by,
