@@ -353,23 +353,24 @@ class BurnRate(ExactCounters, AlertModel):
         put_ratio(sim, atoms, [Phase(IDLE, idle), *rest], counts, 1)
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
-        ratios: dict[Duration, list[dict[Labels, float]]] = {}
+        # Only evaluation steps hold counts (`SeriesSet` skips the rest, and the planner
+        # reads only those): ratios are divided there alone, and the other steps share
+        # one list of silent tiers, rather than a dozen dictionaries per 5-minute
+        # sample of a three-day scenario evaluated hourly.
+        steps = sim.evaluated()
+        ratios: dict[Duration, dict[int, dict[Labels, float]]] = {}
         for window in self._windows():
             # Counts, not rates: the rules divide counts, and a ratio of whole counts is
             # exactly the float of the fraction, on the limit when the fraction is.
             errs = sim.increase(self.errors.metric, resolve(self.errors), self.by, window, self.births)
             tots = sim.increase(self.total.metric, resolve(self.total), self.by, window, self.births)
-            ratios[window] = [
-                {k: err[k] / tot[k] for k in err if k in tot and tot[k] > 0}
-                for err, tot in zip(errs, tots, strict=True)
-            ]
-        # Only evaluation steps hold counts (`SeriesSet` skips the rest, and the planner
-        # reads only those): the others share one list of silent tiers rather than a
-        # dozen dictionaries per 5-minute sample of a three-day scenario.
+            ratios[window] = {
+                i: {k: v / tots[i][k] for k, v in errs[i].items() if tots[i].get(k, 0) > 0} for i in steps
+            }
         silent: list[dict[Labels, float]] = [{} for _ in self.tiers]
         out = [silent] * sim.length
         tiers = [(ratios[tier.long], ratios[tier.short], self.limit(tier)) for tier in self.tiers]
-        for i in sim.evaluated():
+        for i in steps:
             out[i] = [
                 {k: v for k, v in long[i].items() if v > limit and short[i].get(k, 0) > limit}
                 for long, short, limit in tiers
