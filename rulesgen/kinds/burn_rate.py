@@ -168,6 +168,10 @@ class BurnRate(ExactCounters, AlertModel):
     def counting_windows(self) -> tuple[Duration, ...]:
         return tuple(self._windows())
 
+    def history_for(self, window: Duration) -> Duration:
+        # The tiers that read `window` fire once their long windows count.
+        return max((t.long for t in self.tiers if window in (t.long, t.short)), default=window)
+
     def _windows(self) -> list[Duration]:
         return sorted({w for tier in self.tiers for w in (tier.long, tier.short)})
 

@@ -653,13 +653,14 @@ class Planner:
         out = []
         for window in windows:
             w = -(-window.ms // self.step.ms)
-            # Idle history as long as the window where the alert has longer ones (see
+            # Idle history only as long as the variants reading the window need (see
             # `_warm_for`); the restart and its checks need no more.
             warm = self._warm_for(window)
             length = warm + horizon
             timeline = [Phase(self.alert.firing_levels()[0], length + w)]
             if warm < self.warm:
-                timeline = [Phase(HISTORY, w), Phase(timeline[0].level, length)]
+                history = -(-self.alert.history_for(window).ms // self.step.ms)
+                timeline = [Phase(HISTORY, history), Phase(timeline[0].level, length + w - history)]
             at = max(warm + horizon // 2, w + 1)
             at += -at % self.k
             sim, _ = self.shaped(
@@ -819,11 +820,13 @@ class Planner:
 
     def _warm_for(self, window: Duration) -> int:
         """The warm-up of a scenario about one counting window: the alert's, less the
-        longer windows' history it need not wait for. A burn rate's three-day window
-        otherwise puts three idle days (most of promtool's evaluations) in front of a
-        five-minute window's scenario; an alert with one window warms up as always."""
+        history of longer windows that no variant reading `window` reads. A burn rate's
+        three-day window otherwise puts three idle days (most of promtool's evaluations)
+        in front of a five-minute window's scenario; an alert with one window warms up
+        as always."""
         longest = max(self.alert.counting_windows(), default=window)
-        return self.warm - (-(-longest.ms // self.step.ms) - -(-window.ms // self.step.ms))
+        needed = self.alert.history_for(window)
+        return self.warm - (-(-longest.ms // self.step.ms) - -(-needed.ms // self.step.ms))
 
     def _born_apart(self, main: dict[str, str], timeline: Sequence[Phase], edge: ForEdge | None = None) -> list[Plan]:
         """Each other value a matcher names for a label the alert does not group by,
