@@ -810,7 +810,8 @@ class Planner:
         scope's series are born into a breach: that window counts them at once, longer
         ones only once the metric is as old as they are. A rule that wants more of the
         metric's history before it counts births (twice the window) pages late. It
-        runs a horizon past the window, not past the longest one (see `_warm_for`)."""
+        runs a horizon past the history the window's readers need, not past the longest
+        window (see `_warm_for`)."""
         w = -(-window.ms // self.step.ms)
         timeline = [Phase(HISTORY, w), Phase(self.alert.firing_levels()[0], self._warm_for(window) + self.horizon - w)]
         born = self._born_plan(f"born_{window}_after_a_fresh_start", main, [main], timeline)
