@@ -148,20 +148,22 @@ def growth_exponent(points: list[tuple[int, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
-def runs_for(n: int) -> int:
-    """Five runs of small cases, three of the large ones."""
+def runs_for(n: int, runs: int | None = None) -> int:
+    """Five runs of small cases, three of the large ones, unless `runs` says otherwise."""
+    if runs is not None:
+        return runs
     return 5 if n <= 1000 else 3
 
 
-def main(sizes: tuple[int, ...] = SIZES) -> None:
+def main(sizes: tuple[int, ...] = SIZES, runs: int | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        floor, floor_cpu, floor_mb = median_of([sys.executable, "-c", IMPORT_FLOOR], 5)
+        floor, floor_cpu, floor_mb = median_of([sys.executable, "-c", IMPORT_FLOOR], runs or 5)
         # Copied so the output's provenance header names thresholds.yaml, as in output/.
         shipped = Path(tmp) / "shipped" / "thresholds.yaml"
         shipped.parent.mkdir()
         shipped.write_text((ROOT / "thresholds.yaml").read_text())
         out = Path(tmp) / "out-shipped"
-        wall, cpu, rss = median_of(generate(shipped, out), 5, out)
+        wall, cpu, rss = median_of(generate(shipped, out), runs or 5, out)
         print(f"| case (medians, {os.cpu_count()} cores) | wall s | cpu s | peak MB | target |")
         print("|---|---|---|---|---|")
         print(f"| import floor: `python -c '{IMPORT_FLOOR}'` | {floor:.2f} | {floor_cpu:.2f} | {floor_mb:.0f} | - |")
@@ -172,7 +174,7 @@ def main(sizes: tuple[int, ...] = SIZES) -> None:
             spec = Path(tmp) / f"synthetic-{n}.yaml"
             spec.write_text(synthetic_spec(n))
             out = Path(tmp) / f"out-{n}"
-            wall, cpu, rss = median_of(generate(spec, out), runs_for(n), out)
+            wall, cpu, rss = median_of(generate(spec, out), runs_for(n, runs), out)
             walls.append((n, wall))
             cpus.append((n, cpu))
             target = {500: "1.5 s", 5000: "10 s, 300 MB"}.get(n, "-")
@@ -223,8 +225,9 @@ def stages(n: int) -> None:
 if __name__ == "__main__":
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="alert counts (default: %(default)s)")
+    cli.add_argument("--runs", type=int, help="runs per case (default: 5, or 3 from 2,000 alerts)")
     cli.add_argument("--stages", action="store_true", help="also time the stages of a 5,000-alert compile")
     args = cli.parse_args()
-    main(tuple(args.sizes))
+    main(tuple(args.sizes), args.runs)
     if args.stages:
         stages(5000)

@@ -289,6 +289,8 @@ COUNTING_KILLS = [
     ("offset-halved", "1h", GROUP + "30m", "fresh_breach_page_1h_5m_for_2m_every_1m"),
     ("threshold-toward-firing", "1h", ">= -1", "reset_by_one_page_1h_5m_for_2m_every_1m"),
     ("threshold-toward-firing", "6h", ">= -1", "reset_by_one_6h"),
+    # The 2h window's tier pages on its 1d window: its restart warms up a day, not 2h.
+    ("threshold-toward-firing", "2h", ">= -1", "reset_by_one_2h"),
     ("offset-halved", "6h", GROUP + "3h", "born_1h_after_a_fresh_start"),
 ]
 

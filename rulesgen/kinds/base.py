@@ -348,6 +348,12 @@ class AlertModel(StrictModel):
         window: Duration | None = getattr(self, "window", None)
         return (window,) if window is not None and self.invariants.exact_counters else ()
 
+    def history_for(self, window: Duration) -> Duration:
+        """How old the metric must be before every variant that reads `window` counts
+        all its windows: the longest window read beside it (a scenario about `window`
+        needs no more idle history). By default the longest counting window."""
+        return max(self.counting_windows(), default=window)
+
     def firing_levels(self) -> tuple[str, ...]:
         return ("breach",)
 

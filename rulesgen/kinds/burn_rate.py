@@ -173,6 +173,10 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
     def counting_windows(self) -> tuple[Duration, ...]:
         return tuple(self._windows())
 
+    def history_for(self, window: Duration) -> Duration:
+        # The tiers that read `window` fire once their long windows count.
+        return max((t.long for t in self.tiers if window in (t.long, t.short)), default=window)
+
     def _windows(self) -> list[Duration]:
         return sorted({w for tier in self.tiers for w in (tier.long, tier.short)})
 
@@ -225,9 +229,12 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
         on either window moves those evaluations, as does dropping either side of `and`."""
         out = []
         step = self.scenario_step()
-        history = self.history(step)
         half = max(every // 2, 1)
         for i, tier in enumerate(self.tiers):
+            # Idle history as long as the tier's long window, the longest it reads: the
+            # longer tiers' windows count nothing meanwhile, and three idle days of
+            # hourly evaluations in front of an hour's window would prove nothing more.
+            history = -(-tier.long.ms // step.ms)
             short = -(-tier.short.ms // step.ms)
             # X holds the short window and more than a quarter of the long one, so a long
             # window halved holds the over half alone at 2X; 2X is an evaluation.
@@ -235,7 +242,7 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
             x = -(-max(short, quarter) // half) * half
             pending = -(-tier.for_.ms // step.ms) + 2 * every
             timeline = [
-                Phase(IDLE, history),
+                Phase(HISTORY, history),
                 Phase(f"under_{i}", x),
                 Phase(f"over_{i}", x + pending),
                 Phase(f"at_{i}", short + 2 * every),
@@ -355,24 +362,28 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
         put_ratio(sim, atoms, [Phase(IDLE, idle), *rest], counts, 1)
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
-        ratios: dict[Duration, list[dict[Labels, float]]] = {}
-        busy: dict[Duration, list[set[Labels]]] = {}
+        # Only evaluation steps hold counts (`SeriesSet` skips the rest, and the planner
+        # reads only those): ratios are divided there alone, and the other steps share
+        # one list of silent tiers, rather than a dozen dictionaries per 5-minute
+        # sample of a three-day scenario evaluated hourly.
+        steps = sim.evaluated()
+        ratios: dict[Duration, dict[int, dict[Labels, float]]] = {}
+        busy: dict[Duration, dict[int, set[Labels]]] = {}
         for window in self._windows():
             # Counts, not rates: the rules divide counts, and a ratio of whole counts is
             # exactly the float of the fraction, on the limit when the fraction is.
             errs = sim.increase(self.errors.metric, resolve(self.errors), self.by, window, self.births)
             tots = sim.increase(self.total.metric, resolve(self.total), self.by, window, self.births)
-            ratios[window] = [
-                {k: err[k] / tot[k] for k in err if k in tot and tot[k] > 0}
-                for err, tot in zip(errs, tots, strict=True)
+            ratios[window] = {
+                i: {k: v / tots[i][k] for k, v in errs[i].items() if tots[i].get(k, 0) > 0} for i in steps
+            }
+            busy[window] = {i: self.busy(tots[i]) for i in steps}
+        silent: list[dict[Labels, float]] = [{} for _ in self.tiers]
+        out = [silent] * sim.length
+        tiers = [(ratios[t.long], ratios[t.short], busy[t.long], self.limit(t)) for t in self.tiers]
+        for i in steps:
+            out[i] = [
+                {k: v for k, v in long[i].items() if v > limit and short[i].get(k, 0) > limit and k in enough[i]}
+                for long, short, enough, limit in tiers
             ]
-            busy[window] = [self.busy(tot) for tot in tots]
-        out = []
-        for i in range(sim.length):
-            step = []
-            for tier in self.tiers:
-                limit = self.limit(tier)
-                long, short, enough = ratios[tier.long][i], ratios[tier.short][i], busy[tier.long][i]
-                step.append({k: v for k, v in long.items() if v > limit and short.get(k, 0) > limit and k in enough})
-            out.append(step)
         return out

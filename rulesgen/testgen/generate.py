@@ -4,8 +4,10 @@ tests (`ir.TestSuite`) with every expected label and annotation spelled out."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from rulesgen.errors import Diagnostic, SpecErrors
 from rulesgen.ir import Alert, AlertTests, Check, ExpectedAlert, Scenario, TestSuite
@@ -98,11 +100,20 @@ class TestGenerator:
         self.elsewhere = named_values(models, resolve)
         self.plans: dict[int, list[Plan]] = {}
         self.generated: dict[str, tuple[Plan, ...]] = {}
+        # Uses still to come of each model and plan key: a cached plan is dropped after
+        # its last use, so memory holds the plans of the alerts not yet expanded rather
+        # than of every alert (a few hundred MB at thousands of alerts). Models not
+        # announced here are kept for the generator's lifetime.
+        self.uses: Counter[int | str] = Counter()
+        self.keys = {id(model): plan_key(model) for model in models}
+        for model in models:
+            self.uses[id(model)] += 1
+            self.uses[self.keys[id(model)]] += 1
 
     def plans_of(self, model: AlertModel, errors: list[Diagnostic]) -> list[Plan]:
         plans = self.plans.get(id(model))
+        key = self.keys.get(id(model)) or plan_key(model)
         if plans is None:
-            key = plan_key(model)
             generated = self.generated.get(key)
             if generated is None:
                 metric_labels = {name: metric.labels for name, metric in self.doc.header.metrics.items()}
@@ -112,7 +123,16 @@ class TestGenerator:
                 self.generated[key] = generated
             plans = [*generated, *example_plans(model, self.resolve, self.doc, errors)]
             self.plans[id(model)] = plans
+        self._used(self.plans, id(model))
+        self._used(self.generated, key)
         return plans
+
+    def _used(self, cache: dict[Any, Any], key: int | str) -> None:
+        if key in self.uses:
+            self.uses[key] -= 1
+            if self.uses[key] <= 0:
+                del self.uses[key]
+                cache.pop(key, None)
 
     def tests(self, alert: Alert, model: AlertModel, errors: list[Diagnostic]) -> AlertTests | None:
         try:

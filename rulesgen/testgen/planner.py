@@ -156,22 +156,26 @@ class Simulation:
                 self.sim.put(series.metric, labels, [max(values)] * self.sim.length)
         return self
 
-    def add_noise(self, label: str, value: str, factor: float = NOISE_FACTOR) -> Simulation:
-        """`factor` times every series so far with `label` set to `value` (summed where
-        copies meet): traffic a correct rule never reads, as every selector excludes
-        `value`. Ten times the real traffic swamps it, so a rule that reads the noise
-        on either side of a ratio lands far from the threshold, whichever way."""
+    def add_noise(self, excluded: Sequence[tuple[str, str]], factor: float = NOISE_FACTOR) -> Simulation:
+        """`factor` times every series so far with each (label, excluded value) set
+        (summed where copies meet): traffic a correct rule never reads, as every
+        selector excludes the value. Ten times the real traffic swamps it, so a rule
+        that reads the noise on either side of a ratio lands far from the threshold,
+        whichever way. One pass over the series there were before: a copy is never
+        copied again, so the series grow by one set per excluded value."""
         copies: dict[tuple[str, tuple[tuple[str, str], ...]], list[float | None]] = {}
-        for _, series in sorted(self.sim.series.items()):
-            labels = {**dict(series.labels), label: value}
-            key = (series.metric, tuple(sorted(labels.items())))
-            scaled = [None if v is None else v * factor for v in series.samples]
-            known = copies.get(key)
-            copies[key] = (
-                scaled
-                if known is None
-                else [None if a is None or b is None else a + b for a, b in zip(known, scaled, strict=True)]
-            )
+        originals = sorted(self.sim.series.items())
+        for label, value in excluded:
+            for _, series in originals:
+                labels = {**dict(series.labels), label: value}
+                key = (series.metric, tuple(sorted(labels.items())))
+                scaled = [None if v is None else v * factor for v in series.samples]
+                known = copies.get(key)
+                copies[key] = (
+                    scaled
+                    if known is None
+                    else [None if a is None or b is None else a + b for a, b in zip(known, scaled, strict=True)]
+                )
         for (metric, pairs), samples in copies.items():
             self.sim.put(metric, dict(pairs), samples)
         return self
@@ -346,7 +350,7 @@ class Planner:
         """(label, value) pairs that every matcher on the label rejects: each value other
         alerts name for the metric (`succeeded` beside `failed`: real traffic, and what a
         recording rule shared with them lets through), then a label set's `others` where
-        there are some (testnets), else a made-up `other-<label>`."""
+        there are some (testnets), else a made-up `other-<label>`: at most two per label."""
         uses = list(self.alert.selectors())
         matchers = [m for use in uses for m in self.resolve(use.selector)]
         metrics = sorted({use.selector.metric for use in uses})
@@ -356,8 +360,15 @@ class Planner:
             def rejected(value: str, label: str = label) -> bool:
                 return not any(m.matches(value) for m in matchers if m.label == label)
 
+            # One value another alert names, not all of them: a wrong rule that reads
+            # outside its matchers (a matcher dropped, negated or widened) reads every
+            # rejected value alike, so a second one proves nothing the first does not,
+            # while each costs a copy of the scenario's series and, at thousands of
+            # alerts naming values of one metric, made planning quadratic. A rule that
+            # swaps the named value for another reads none of the scope's traffic,
+            # which the breach scenarios show without noise.
             named = [v for metric in metrics for v in self.elsewhere.get((metric, label), ())]
-            out.extend((label, v) for v in dict.fromkeys(named) if rejected(v))
+            out.extend((label, v) for v in islice((v for v in dict.fromkeys(named) if rejected(v)), 1))
             known = [v for s in self.label_sets.values() if s.label == label for v in s.others]
             for value in [*known, f"other-{label}"]:
                 if rejected(value):
@@ -408,14 +419,21 @@ class Planner:
             trial, trial_states = self.simulate(scopes, length, spreads=sim.spreads, stalled=(stall,))
             if trial_states == states:
                 sim, stalled = trial, (stall,)
-        kept: list[tuple[str, str]] = []
-        for noise in shape.noise if noisy else ():
+        noise = shape.noise if noisy else ()
+        # All the noise at once changes nothing in the common case: one trial, not one
+        # per value. Otherwise (a side of a ratio that reads some excluded value), value
+        # by value, keeping each that still changes nothing.
+        trials = [noise] if len(noise) < 2 else [noise, *[(n,) for n in noise]]
+        kept: tuple[tuple[str, str], ...] = ()
+        for trial_noise in trials if noise else ():
             trial, trial_states = self.simulate(
-                scopes, length, spreads=sim.spreads, stalled=stalled, noise=(*kept, noise)
+                scopes, length, spreads=sim.spreads, stalled=stalled, noise=(*kept, *trial_noise)
             )
             if trial_states == states:
-                kept.append(noise)
+                kept = (*kept, *trial_noise)
                 sim = trial
+                if kept == noise:
+                    break
         return sim, states
 
     def scenario(
@@ -444,8 +462,8 @@ class Planner:
             sim.add(scope, timeline, relabel, spreads)
         for label, value in stalled:
             sim.add_stalled(label, value)
-        for label, value in noise:
-            sim.add_noise(label, value)
+        if noise:
+            sim.add_noise(noise)
         return sim, sim.run()
 
     # --- the scenarios --------------------------------------------------------------
@@ -677,16 +695,23 @@ class Planner:
         since the restart count (the whole value). A rule that takes -1 for the
         increase loses the series' part of the breach for a window. Per window and per
         metric read, the series restarted is the one adding most to the breach."""
-        warm, horizon = self.warm, self.horizon
-        length = warm + horizon
+        horizon = self.horizon
         windows = self.alert.counting_windows()
         out = []
         for window in windows:
             w = -(-window.ms // self.step.ms)
+            # Idle history only as long as the variants reading the window need (see
+            # `_warm_for`); the restart and its checks need no more.
+            warm = self._warm_for(window)
+            length = warm + horizon
+            timeline = [Phase(self.alert.firing_levels()[0], length + w)]
+            if warm < self.warm:
+                history = -(-self.alert.history_for(window).ms // self.step.ms)
+                timeline = [Phase(HISTORY, history), Phase(timeline[0].level, length + w - history)]
             at = max(warm + horizon // 2, w + 1)
             at += -at % self.k
             sim, _ = self.shaped(
-                [(main, [Phase(self.alert.firing_levels()[0], length + w)])],
+                [(main, timeline)],
                 length + w,
                 lambda states: self._first(states) is not None,
                 noisy=False,
@@ -813,7 +838,8 @@ class Planner:
         series of the main scope that existed all along, sampled and evaluated as `edge`
         is where there is one; None when that never fires."""
         if edge is None:
-            sim = Simulation(self.alert, self.resolve, self.step, self.warm + self.horizon, self.k)
+            length = min(self.warm + self.horizon, sum(p.steps for p in timeline))
+            sim = Simulation(self.alert, self.resolve, self.step, length, self.k)
         else:
             sim = Simulation(self.alert, self.resolve, edge.step, sum(p.steps for p in timeline), edge.every)
         length = sim.sim.length
@@ -830,13 +856,25 @@ class Planner:
         """The metric appears (idle series, nothing before) and a window later the
         scope's series are born into a breach: that window counts them at once, longer
         ones only once the metric is as old as they are. A rule that wants more of the
-        metric's history before it counts births (twice the window) pages late."""
+        metric's history before it counts births (twice the window) pages late. It
+        runs a horizon past the history the window's readers need, not past the longest
+        window (see `_warm_for`)."""
         w = -(-window.ms // self.step.ms)
-        timeline = [Phase(HISTORY, w), Phase(self.alert.firing_levels()[0], self.warm + self.horizon)]
+        timeline = [Phase(HISTORY, w), Phase(self.alert.firing_levels()[0], self._warm_for(window) + self.horizon - w)]
         born = self._born_plan(f"born_{window}_after_a_fresh_start", main, [main], timeline)
         self._require(born is not None, f"a series born {window} after a fresh start never fires")
         assert born is not None
         return born
+
+    def _warm_for(self, window: Duration) -> int:
+        """The warm-up of a scenario about one counting window: the alert's, less the
+        history of longer windows that no variant reading `window` reads. A burn rate's
+        three-day window otherwise puts three idle days (most of promtool's evaluations)
+        in front of a five-minute window's scenario; an alert with one window warms up
+        as always."""
+        longest = max(self.alert.counting_windows(), default=window)
+        needed = self.alert.history_for(window)
+        return self.warm - (-(-longest.ms // self.step.ms) - -(-needed.ms // self.step.ms))
 
     def _born_apart(self, main: dict[str, str], timeline: Sequence[Phase], edge: ForEdge | None = None) -> list[Plan]:
         """Each other value a matcher names for a label the alert does not group by,
