@@ -272,11 +272,13 @@ class Platform:
         noise = self.rng.random()
         network = labels.get("network", "")
         if metric == "billing_transactions_network_pending_total":
+            # Every billing replica reports the pending count it reads from the database:
+            # high-availability copies of one number (the spec's `replicas_by`).
             w = self.window("pending-backlog")
             if w and w.covers(t) and w.labels["network"] == network:
-                return 45 + round(noise * 4)
-            # Busy afternoons reach ~17 in all on a mainnet: under the shipped 20.
-            base = 4 * diurnal(t) if network in self.mainnets else 3
+                return 90 + round(noise * 4)
+            # Busy afternoons reach ~17 on a mainnet: under the shipped 20.
+            base = 8 * diurnal(t) if network in self.mainnets else 3
             return round(base + noise * 2)
         if metric == "billing_subscriptions_churn_ratio":
             return round((0.35 if self.during("churn", t) else 0.04) + noise * 0.01, 4)
