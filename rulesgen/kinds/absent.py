@@ -17,7 +17,7 @@ from rulesgen.kinds.base import (
     Resolve,
     SelectorUse,
 )
-from rulesgen.kinds.toolkit import SAFE, Phase, levels, satisfying_labels
+from rulesgen.kinds.toolkit import SAFE, Phase, put_while, satisfying_labels
 from rulesgen.model.series import SeriesSet
 from rulesgen.promql import Duration, Matcher, selector
 from rulesgen.spec.models import LabelName, MatcherSpec, MetricName, MetricType, SelectorSpec
@@ -63,9 +63,7 @@ class AbsentAlert(AlertModel):
 
     # Present: one sample every step; absent: none.
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
-        samples = [1.0 if level == SAFE else None for level in levels(timeline, sim.length)]
-        if any(v is not None for v in samples):
-            sim.put(self.metric, satisfying_labels(resolve(self.as_selector()), scope), samples)
+        put_while(sim, self.metric, satisfying_labels(resolve(self.as_selector()), scope), timeline, SAFE)
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         present = sim.present(self.metric, resolve(self.as_selector()))

@@ -23,7 +23,7 @@ from rulesgen.kinds.base import (
     SingleSelector,
     summed_by,
 )
-from rulesgen.kinds.toolkit import BREACH, Phase, levels, satisfying_labels
+from rulesgen.kinds.toolkit import BREACH, Phase, put_while, satisfying_labels
 from rulesgen.model.series import SeriesSet
 from rulesgen.promql import aggregate, selector
 from rulesgen.spec.models import MetricType
@@ -54,9 +54,7 @@ class PresentAlert(SingleSelector, AlertModel):
 
     # Breach: one series outside what the alerts know, every step; otherwise none.
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
-        samples = [1.0 if level == BREACH else None for level in levels(timeline, sim.length)]
-        if any(v is not None for v in samples):
-            sim.put(self.metric, satisfying_labels(resolve(self.as_selector()), scope), samples)
+        put_while(sim, self.metric, satisfying_labels(resolve(self.as_selector()), scope), timeline, BREACH)
 
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         counts = sim.instant(self.metric, resolve(self.as_selector()), self.by, "count")

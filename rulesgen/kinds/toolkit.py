@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rulesgen.ir import Labels
 from rulesgen.promql import Duration, Matcher
+
+if TYPE_CHECKING:
+    from rulesgen.model.series import SeriesSet
 
 SAFE, BREACH, IDLE = "safe", "breach", "idle"
 BURST = "burst"  # a whole window's breach in one step
@@ -108,3 +112,11 @@ def filter_group(group: dict[Labels, float], op: str, threshold: float) -> dict[
     if op == ">":
         return {k: v for k, v in group.items() if v > threshold}
     return {k: v for k, v in group.items() if v < threshold}
+
+
+def put_while(sim: SeriesSet, metric: str, labels: dict[str, str], timeline: Sequence[Phase], level: str) -> None:
+    """One series with a sample at every step of `level` and none elsewhere (no series at
+    all where the level never occurs): a metric that is there, or not."""
+    samples = [1.0 if at == level else None for at in levels(timeline, sim.length)]
+    if any(v is not None for v in samples):
+        sim.put(metric, labels, samples)
