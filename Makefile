@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: generate test check lint typecheck unit tools bench mutation mutate clean
+.PHONY: generate test check lint typecheck unit tools bench mutation mutate backtest-week clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench: $(STAMP) tools
 	$(BIN)/python bench/bench_verify.py
 	$(BIN)/python bench/bench_rule_cost.py
 	$(BIN)/python bench/bench_mutate.py
+
+## backtest-week: the simulated week backtested: every incident caught, no false firing (a minute or two)
+backtest-week: $(STAMP) tools
+	$(BIN)/python bench/backtest_week.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
