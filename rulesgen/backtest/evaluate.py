@@ -5,7 +5,6 @@ through the shared alert state machine."""
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -13,16 +12,9 @@ from rulesgen.backtest.inline import inline, records_of
 from rulesgen.backtest.source import Matrix
 from rulesgen.ir import Absent, Alert, All, Compare, Condition, EnvIR, Labels, RecordingRule, leaves
 from rulesgen.model.alertstate import Firing, Group, alert_states
+from rulesgen.model.comparisons import OPS
 from rulesgen.promql import Duration
 
-OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt,
-    "<": operator.lt,
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 TRANSIENT_S = 300
 FLAP_CHANGES, FLAP_WINDOW = 4, 20
 

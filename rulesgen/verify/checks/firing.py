@@ -4,22 +4,13 @@ each series within `near` (10%) of the threshold, on the silent side, is reporte
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
+from rulesgen.model.comparisons import OPS
 from rulesgen.verify.context import Context
 from rulesgen.verify.deployed import Rule
 from rulesgen.verify.findings import Finding
 from rulesgen.verify.selectors import BadExpression, simple_comparison
-
-OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt,
-    "<": operator.lt,
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 
 
 def _labels(labels: Mapping[str, str], static: Mapping[str, str] = {}) -> str:
