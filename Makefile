@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: generate test check lint typecheck unit tools bench mutation mutate backtest-week clean
+.PHONY: generate test check lint typecheck unit tools bench mutation mutate backtest-week docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: $(STAMP) tools
 ## backtest-week: the simulated week backtested: every incident caught, no false firing (a minute or two)
 backtest-week: $(STAMP) tools
 	$(BIN)/python bench/backtest_week.py
+
+## docs: regenerate docs/reference/ (CLI, lint checks, alert kinds) and the JSON Schema from the code
+docs: $(STAMP)
+	$(BIN)/python -m rulesgen.reference
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -518,7 +518,7 @@ def parser() -> argparse.ArgumentParser:
         "validate": "check the spec only; writes nothing",
         "test": "run the generated promtool tests in output/; exit 1 on a failure or a coverage gap",
         "mutate": "mutate the deployed rules and report which mutants the generated tests miss",
-        "schema": "write schema/thresholds.schema.json and docs/alert-kinds.md (beside --spec) from the models",
+        "schema": "write schema/thresholds.schema.json and docs/reference/alert-kinds.md (beside --spec) from the models",
     }
     for name, text in helps.items():
         cmd = sub.add_parser(name, help=text, description=text)

@@ -52,7 +52,7 @@ from rulesgen.promql import DURATION_RE, Duration
 from rulesgen.spec.models import SpecHeader
 
 SCHEMA_PATH = "schema/thresholds.schema.json"
-REFERENCE_PATH = "docs/alert-kinds.md"
+REFERENCE_PATH = "docs/reference/alert-kinds.md"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 Schema = dict[str, Any]
