@@ -4,7 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: generate test check lint typecheck unit tools bench mutation mutate backtest-week docs clean
+# Rough durations on 2 cores, said before each step of `make test` so a silent step
+# is not taken for a hung one. Update them here when a step gets faster or slower.
+TIME_LINT := a few seconds
+TIME_TYPECHECK := ~1 min
+TIME_UNIT := ~10 min
+TIME_CHECK := ~10 s
+TIME_MUTATION := ~5 min
+TIME_TEST := ~16 min
+
+.PHONY: generate test test-plan check lint typecheck unit tools bench mutation mutate backtest-week docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,29 +29,37 @@ tools:
 	bash scripts/install-tools.sh
 
 ## test: the whole suite, as CI runs it
-test: $(STAMP) tools lint typecheck unit check mutation
+test: test-plan $(STAMP) tools lint typecheck unit check mutation
+
+test-plan:
+	@echo "make test: lint, typecheck, unit tests, check, mutation ($(TIME_TEST) on 2 cores)"
 
 # The burn-rate alert's mutants take most of a full `rulesgen mutate` on 2 cores
 # (three-day scenarios for 343 mutants); `make mutate` runs them all.
 SLOW_TO_MUTATE := BillingTransactionsErrorBudgetBurn
 
 lint: $(STAMP)
+	@echo "== lint: ruff check and format --check ($(TIME_LINT))"
 	$(BIN)/ruff check rulesgen tests bench
 	$(BIN)/ruff format --check rulesgen tests bench
 
 typecheck: $(STAMP)
+	@echo "== typecheck: mypy --strict ($(TIME_TYPECHECK))"
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	@echo "== unit: the pytest suite ($(TIME_UNIT))"
 	$(BIN)/pytest -q
 
 ## check: fail when output/ is stale
 check: $(STAMP)
+	@echo "== check: output/ is what the spec generates; lint --strict ($(TIME_CHECK))"
 	$(BIN)/rulesgen check
 	$(BIN)/rulesgen lint --strict
 
 ## mutation: the generated tests kill 95% of the mutants of every alert but the slowest (a minute)
 mutation: $(STAMP) tools
+	@echo "== mutation: rulesgen mutate, all alerts but $(SLOW_TO_MUTATE) ($(TIME_MUTATION))"
 	$(BIN)/rulesgen mutate --min-score 95 $(foreach a,$(SLOW_TO_MUTATE),--skip-alert $(a))
 
 ## mutate: the same for every alert (tens of minutes on 2 cores); the shipped spec scores 99.8%

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from rulesgen import __version__, children
+from rulesgen import __version__, children, progress
 from rulesgen.errors import SpecErrors, ToolMissing, did_you_mean
 from rulesgen.pipeline import build
 from rulesgen.targets import Files
@@ -201,13 +201,17 @@ def cmd_test(args: argparse.Namespace) -> int:
     coverage gate and the routing checks."""
     from rulesgen.testrun import format_report, junit_xml, report_json, run_tests, verify_routing
 
-    envs = _tested_envs(args)
-    if isinstance(envs, str):
-        return _bad_input(args, envs)
-    report = run_tests(args.output, envs, args.jobs, args.timeout)
-    report.edited = args.edited
-    if any((args.output / env / "alertmanager").is_dir() for env in envs):
-        report.routes, report.config_errors = verify_routing(args.spec, args.output, envs, args.timeout)
+    # A message printed while the progress line is up lands above it (rich redirects
+    # stderr meanwhile); the report is printed once the line is gone.
+    with progress.shown("rulesgen test", args.format) as shown:
+        shown.start(0, "checking output/ against the spec")
+        envs = _tested_envs(args)
+        if isinstance(envs, str):
+            return _bad_input(args, envs)
+        report = run_tests(args.output, envs, args.jobs, args.timeout, shown)
+        report.edited = args.edited
+        if any((args.output / env / "alertmanager").is_dir() for env in envs):
+            report.routes, report.config_errors = verify_routing(args.spec, args.output, envs, args.timeout, shown)
     if args.junit:
         args.junit.write_bytes(junit_xml(report))
     if args.format == "json":
@@ -229,24 +233,27 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     from rulesgen.verify import tool
 
     tool("promtool")
-    envs = _tested_envs(args)
-    if isinstance(envs, str):
-        return _bad_input(args, envs)
-    program = compile_spec(load_spec(args.spec), tests=False)
-    units = {
-        (e.env, a.name): [(c.value, c.quantity.unit) for rule in a.rules for c in compares(rule.condition)]
-        for e in program.envs
-        for a in e.alerts
-    }
-    known = {a for e in program.envs if e.env in envs for a in units if a[0] == e.env}
-    named = {name for _, name in known}
-    unknown = sorted((set(args.alert or ()) | set(args.skip_alert or ())) - named)
-    if unknown:
-        return _bad_input(args, f"unknown alert {', '.join(map(repr, unknown))} in {', '.join(envs)}")
-    alerts = sorted(set(args.alert or named) - set(args.skip_alert or ()))
-    if not alerts:
-        return _bad_input(args, "--skip-alert leaves no alert to mutate")
-    report = run_mutations(args.output, envs, alerts, args.jobs or os.cpu_count() or 2, units, args.timeout)
+    with progress.shown("rulesgen mutate", args.format) as shown:
+        shown.start(0, "checking output/ against the spec")
+        envs = _tested_envs(args)
+        if isinstance(envs, str):
+            return _bad_input(args, envs)
+        program = compile_spec(load_spec(args.spec), tests=False)
+        units = {
+            (e.env, a.name): [(c.value, c.quantity.unit) for rule in a.rules for c in compares(rule.condition)]
+            for e in program.envs
+            for a in e.alerts
+        }
+        known = {a for e in program.envs if e.env in envs for a in units if a[0] == e.env}
+        named = {name for _, name in known}
+        unknown = sorted((set(args.alert or ()) | set(args.skip_alert or ())) - named)
+        if unknown:
+            return _bad_input(args, f"unknown alert {', '.join(map(repr, unknown))} in {', '.join(envs)}")
+        alerts = sorted(set(args.alert or named) - set(args.skip_alert or ()))
+        if not alerts:
+            return _bad_input(args, "--skip-alert leaves no alert to mutate")
+        jobs = args.jobs or os.cpu_count() or 2
+        report = run_mutations(args.output, envs, alerts, jobs, units, args.timeout, shown)
     if args.format == "json":
         _print_json(mutations_json(report))
     else:

@@ -23,7 +23,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from xml.etree import ElementTree
 import yaml
 
 from rulesgen import children
+from rulesgen.progress import SILENT, Progress, label
 from rulesgen.promql import Duration
 from rulesgen.targets.promtool_tests import TEST_SUFFIX, alert_of
 from rulesgen.verify import tool
@@ -342,10 +343,12 @@ def _run_batch(promtool: str, batch: list[AlertResult], timeout: float) -> None:
 BATCHES_PER_JOB = 3
 
 
-def run_promtool(results: list[AlertResult], jobs: int, timeout: float = 600, max_files: int = 0) -> None:
+def run_promtool(
+    results: list[AlertResult], jobs: int, timeout: float = 600, max_files: int = 0, progress: Progress = SILENT
+) -> None:
     """Run every result's test file with promtool, `jobs` processes at a time, and record
     the verdicts. `max_files` > 0 caps the files per process, so one slow batch cannot
-    hold back all the others."""
+    hold back all the others. `progress` advances by a batch's scenarios as it ends."""
     if not results:
         return
     promtool = tool("promtool")
@@ -355,8 +358,11 @@ def run_promtool(results: list[AlertResult], jobs: int, timeout: float = 600, ma
     # Costliest batches first: the cheap ones fill the gaps at the end.
     batches = sorted(_batches(results, count), key=lambda b: -sum(r.cost for r in b))
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        for future in [pool.submit(_run_batch, promtool, b, timeout) for b in batches]:
+        running = {pool.submit(_run_batch, promtool, b, timeout): b for b in batches}
+        for future in as_completed(running):
             future.result()
+            batch = running[future]
+            progress.advance(label(f"{r.env}/{r.alert}" for r in batch), sum(len(r.scenarios) for r in batch))
 
 
 def environments(output: Path) -> list[str]:
@@ -366,10 +372,17 @@ def environments(output: Path) -> list[str]:
     return sorted(p.name for p in output.iterdir() if p.is_dir() and (p / "prometheus").is_dir())
 
 
-def run_tests(output: Path, envs: list[str] | None = None, jobs: int | None = None, timeout: float = 600) -> Report:
+def run_tests(
+    output: Path,
+    envs: list[str] | None = None,
+    jobs: int | None = None,
+    timeout: float = 600,
+    progress: Progress = SILENT,
+) -> Report:
     """Run every generated test under `output/<env>/tests/` (all environments by default)
     against the rules deployed in `output/<env>/prometheus/`."""
     tool("promtool")  # missing promtool is exit 2 before any work
+    progress.start(0, "reading the tests")
     results: list[AlertResult] = []
     runnable: list[AlertResult] = []
     untested: list[tuple[str, str]] = []
@@ -398,7 +411,8 @@ def run_tests(output: Path, envs: list[str] | None = None, jobs: int | None = No
             results.extend(found)
             tested = {r.alert for r in found}
             untested.extend((env, a) for a in sorted(_alerts_with_rules(deployed) - tested))
-        run_promtool(runnable, jobs or os.cpu_count() or 2, timeout)
+        progress.start(sum(len(r.scenarios) for r in runnable), "promtool scenarios")
+        run_promtool(runnable, jobs or os.cpu_count() or 2, timeout, progress=progress)
     return Report(results, untested)
 
 
@@ -514,7 +528,7 @@ def route_input(labels: Mapping[str, str], routed: frozenset[str] | None) -> tup
 
 
 def verify_routing(
-    spec_path: Path, output: Path, envs: list[str] | None, timeout: float = 600
+    spec_path: Path, output: Path, envs: list[str] | None, timeout: float = 600, progress: Progress = SILENT
 ) -> tuple[list[RouteResult], list[str]]:
     """`amtool check-config` on every config, and `amtool config routes test` for every
     alert rule against the receiver the spec says it must reach.
@@ -529,6 +543,7 @@ def verify_routing(
     from rulesgen.spec.validate import load_spec
 
     amtool = tool("amtool")
+    progress.start(0, "routing: amtool check-config")
     spec = load_spec(spec_path)
     program = compile_spec(spec, tests=False)
     config_errors: list[str] = []
@@ -572,7 +587,9 @@ def verify_routing(
             result.output = output
             result.actual = actual
             result.shared = len(shared)
+        progress.advance(label(f"{r.env}/{r.alert}" for r in shared))
 
+    progress.start(len(calls), "amtool routes")
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(run, calls.items()))
     return results, config_errors

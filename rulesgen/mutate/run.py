@@ -14,6 +14,7 @@ from typing import Any
 
 from rulesgen.mutate.mutants import Mutant, alert_mutants
 from rulesgen.mutate.operators import Units
+from rulesgen.progress import SILENT, Progress
 from rulesgen.targets.promtool_tests import TEST_SUFFIX, alert_of
 from rulesgen.testrun import (
     AlertResult,
@@ -115,7 +116,7 @@ class _Kills:
         p.left.sort(key=power)
 
 
-def _run_stages(pending: list[_Pending], jobs: int, timeout: float) -> None:
+def _run_stages(pending: list[_Pending], jobs: int, timeout: float, progress: Progress = SILENT) -> None:
     """Rounds of scenarios for all live mutants at once: one scenario each at first (a
     different one for each mutant of an alert), then twice as many per round; a failing
     scenario kills, and after each round every survivor's remaining scenarios are
@@ -123,7 +124,7 @@ def _run_stages(pending: list[_Pending], jobs: int, timeout: float) -> None:
 
     Most mutants die on one scenario, so the costly multi-day scenarios run only for
     the few that nothing cheaper (or likelier) kills."""
-    kills, size, round_ = _Kills(), 1, 0
+    kills, size, round_, total = _Kills(), 1, 0, len(pending)
     while pending:
         runs: list[AlertResult] = []
         parts: list[list[AlertResult]] = []
@@ -141,7 +142,9 @@ def _run_stages(pending: list[_Pending], jobs: int, timeout: float) -> None:
                 _, result.run_file = write_run_files(doc, p.closure, p.stem.parent, stem)
                 parts[-1].append(result)
                 runs.append(result)
-        run_promtool(runs, jobs, timeout, max_files=24)
+        what = f"round {round_ + 1}, {total - len(pending)}/{total} mutants decided; scenarios"
+        progress.start(sum(len(r.scenarios) for r in runs), what)
+        run_promtool(runs, jobs, timeout, max_files=24, progress=progress)
         for p, results in zip(pending, parts, strict=True):
             p.mutant.result = _merged(results)
             if p.mutant.result.ok and p.left:
@@ -278,6 +281,7 @@ def run_mutations(
     jobs: int = 2,
     units: Mapping[tuple[str, str], Units] | None = None,
     timeout: float = 600,
+    progress: Progress = SILENT,
 ) -> MutationReport:
     """Mutate every selected alert's deployed rules and run its tests against each mutant.
 
@@ -287,6 +291,7 @@ def run_mutations(
     another environment but for its static labels shares that one's verdicts."""
     scores: list[AlertScore] = []
     run = _Run(jobs, timeout)
+    progress.start(0, "making mutants")
     with tempfile.TemporaryDirectory(prefix="rulesgen-mutate-") as tmp:
         for env in environments(output):
             if envs and env not in envs:
@@ -307,8 +312,10 @@ def run_mutations(
                     score.baseline_ok, score.baseline_output = False, f"no alerting rule {alert} deployed"
                     continue
                 _prepare(run, score, paths, closure, work, (units or {}).get((env, alert), ()))
-        run_promtool(run.baselines, jobs, timeout, max_files=24)
-        _run_stages(run.pending, jobs, timeout)
+                progress.advance(f"{env}/{alert}")
+        progress.start(sum(len(b.scenarios) for b in run.baselines), "baseline scenarios")
+        run_promtool(run.baselines, jobs, timeout, max_files=24, progress=progress)
+        _run_stages(run.pending, jobs, timeout, progress)
     for copy, original in run.shared:
         for mine, theirs in zip(copy.mutants, original.mutants, strict=True):
             if mine.status == "pending":
