@@ -163,9 +163,11 @@ def replica_returns(ctx: FaultContext) -> list[Plan]:
     while its sibling kept the metric alive: its lifetime totals are not new events.
     Silent throughout."""
     p = ctx.planner
-    at = p.warm + ctx.window + 1
+    # The returning series has no sample a window after it left: the checks run to
+    # then, and no further (on a three-day window every hour of a scenario costs).
+    at = p.warm + 1
     away = max(2, p.sim_steps(max(p.alert.variant_fors())) + 2)
-    length = at + away + 2 * ctx.window + 2 * p.k
+    length = at + away + ctx.window + 2 * p.k
     sim = ctx.healthy(length)
     _replicate(ctx, sim)
     p.lifetime_totals(sim)
@@ -277,8 +279,9 @@ def new_pod_with_lifetime_totals(ctx: FaultContext) -> list[Plan]:
     """A deploy of an exporter that reports lifetime totals (computed from a database):
     the new pod's series start far from zero. Healthy traffic stays silent."""
     p = ctx.planner
-    at = p.warm + ctx.window + 1
-    length = at + 2 * ctx.window + 2 * p.k
+    # The new pod's series are births for one window after the deploy, then differences.
+    at = p.warm + 1
+    length = at + ctx.window + 2 * p.k
     sim = ctx.healthy(length)
     p.lifetime_totals(sim)
     _deploy(ctx, sim, at, from_zero=False)
