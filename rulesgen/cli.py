@@ -196,6 +196,20 @@ def _tested_envs(args: argparse.Namespace) -> list[str] | str:
     return envs
 
 
+def _unknown_alerts(output: Path, envs: list[str], alerts: set[str]) -> str:
+    """Why `--alert` names nothing `output/` deploys in `envs`, or ''."""
+    from rulesgen.testrun import deployed_alerts
+
+    known: set[str] = set()
+    for env in envs:
+        known |= deployed_alerts(output / env)
+    unknown = sorted(alerts - known)
+    if not unknown:
+        return ""
+    hint = did_you_mean(unknown[0], sorted(known))
+    return f"unknown alert {', '.join(map(repr, unknown))} in {', '.join(envs)}{hint}"
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     """Run the generated promtool tests against the deployed rules in `output/`, the
     coverage gate and the routing checks."""
@@ -208,10 +222,16 @@ def cmd_test(args: argparse.Namespace) -> int:
         envs = _tested_envs(args)
         if isinstance(envs, str):
             return _bad_input(args, envs)
-        report = run_tests(args.output, envs, args.jobs, args.timeout, shown)
+        alerts = set(args.alert or ())
+        unknown = _unknown_alerts(args.output, envs, alerts)
+        if unknown:
+            return _bad_input(args, unknown)
+        report = run_tests(args.output, envs, args.jobs, args.timeout, shown, alerts)
         report.edited = args.edited
         if any((args.output / env / "alertmanager").is_dir() for env in envs):
-            report.routes, report.config_errors = verify_routing(args.spec, args.output, envs, args.timeout, shown)
+            report.routes, report.config_errors = verify_routing(
+                args.spec, args.output, envs, args.timeout, shown, alerts
+            )
     if args.junit:
         args.junit.write_bytes(junit_xml(report))
     if args.format == "json":
@@ -555,6 +575,7 @@ def parser() -> argparse.ArgumentParser:
             )
         if name == "test":
             cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
+            cmd.add_argument("--alert", action="append", help="only this alert's tests and routes (repeatable)")
             cmd.add_argument("--junit", type=Path, help="also write JUnit XML here")
             cmd.add_argument(
                 "--jobs", type=_positive, default=None, help="parallel promtool processes (default: cores)"

@@ -22,7 +22,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,6 +287,11 @@ def _alerts_with_rules(groups: Iterable[DeployedGroup]) -> set[str]:
     return {str(rule["alert"]) for group in groups for rule in group.rules if "alert" in rule}
 
 
+def deployed_alerts(env_dir: Path) -> set[str]:
+    """The alerts `env_dir/prometheus/` deploys."""
+    return _alerts_with_rules(load_deployed(env_dir))
+
+
 def _batches(results: list[AlertResult], count: int) -> list[list[AlertResult]]:
     """Costliest files first onto the least loaded batch."""
     batches: list[list[AlertResult]] = [[] for _ in range(max(count, 1))]
@@ -378,9 +383,10 @@ def run_tests(
     jobs: int | None = None,
     timeout: float = 600,
     progress: Progress = SILENT,
+    alerts: Collection[str] = (),
 ) -> Report:
-    """Run every generated test under `output/<env>/tests/` (all environments by default)
-    against the rules deployed in `output/<env>/prometheus/`."""
+    """Run every generated test under `output/<env>/tests/` (all environments by default;
+    only those of `alerts` when given) against the rules deployed in `output/<env>/prometheus/`."""
     tool("promtool")  # missing promtool is exit 2 before any work
     progress.start(0, "reading the tests")
     results: list[AlertResult] = []
@@ -396,8 +402,10 @@ def run_tests(
             work.mkdir()
             found: list[AlertResult] = []
             for path in sorted((env_dir / "tests").glob(f"*{TEST_SUFFIX}")):
-                doc = read_test(path)
                 alert = alert_of(path.name)
+                if alerts and alert not in alerts:
+                    continue
+                doc = read_test(path)
                 closure = rule_closure(deployed, alert)
                 result = describe(env, path, doc, sum(len(g.rules) for g in closure))
                 result.rule_sources = sorted({str(g.file) for g in closure})
@@ -410,7 +418,8 @@ def run_tests(
                 runnable.append(result)
             results.extend(found)
             tested = {r.alert for r in found}
-            untested.extend((env, a) for a in sorted(_alerts_with_rules(deployed) - tested))
+            deployed_alerts = _alerts_with_rules(deployed) & set(alerts or _alerts_with_rules(deployed))
+            untested.extend((env, a) for a in sorted(deployed_alerts - tested))
         progress.start(sum(len(r.scenarios) for r in runnable), "promtool scenarios")
         run_promtool(runnable, jobs or os.cpu_count() or 2, timeout, progress=progress)
     return Report(results, untested)
@@ -528,7 +537,12 @@ def route_input(labels: Mapping[str, str], routed: frozenset[str] | None) -> tup
 
 
 def verify_routing(
-    spec_path: Path, output: Path, envs: list[str] | None, timeout: float = 600, progress: Progress = SILENT
+    spec_path: Path,
+    output: Path,
+    envs: list[str] | None,
+    timeout: float = 600,
+    progress: Progress = SILENT,
+    alerts: Collection[str] = (),
 ) -> tuple[list[RouteResult], list[str]]:
     """`amtool check-config` on every config, and `amtool config routes test` for every
     alert rule against the receiver the spec says it must reach.
@@ -560,6 +574,8 @@ def verify_routing(
         loaded = load_yaml(config.read_text())
         routed = routed_labels(loaded) if isinstance(loaded, Mapping) else None
         for compiled in env.alerts:
+            if alerts and compiled.name not in alerts:
+                continue
             for rule in compiled.rules:
                 labels = {"alertname": rule.alert, **dict(rule.labels)}
                 expected = expected_receiver(spec, env.env, labels)

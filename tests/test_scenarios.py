@@ -21,9 +21,10 @@ from rulesgen.mutate import alert_mutants
 from rulesgen.pipeline import build_text, compile_document
 from rulesgen.spec.validate import load_spec
 from rulesgen.targets.prometheus import groups_document
-from rulesgen.targets.promtool_tests import TEST_SUFFIX, unit_test_file
+from rulesgen.targets.promtool_tests import TEST_SUFFIX, alert_of, unit_test_file
 from rulesgen.targets.yamlout import dump
 from rulesgen.testrun import (
+    AlertResult,
     describe,
     format_report,
     load_deployed,
@@ -89,8 +90,9 @@ def test_label_scope_scenarios() -> None:
     assert set(fired) == {"/v1/nodes"}  # /v1/notifications is healthy in the same test
 
 
-def _mutants(tmp_path: Path) -> list[tuple[str, str]]:
-    """Write, per alert and environment, its original tests against mutated rules."""
+def _mutants(tmp_path: Path, unmutated: bool = False) -> list[tuple[str, str]]:
+    """Write, per alert and environment, its original tests against mutated rules (or,
+    `unmutated`, against its own rules deployed the same way)."""
     result = compile_document(load_spec(SPEC))
     compiler = AlertCompiler(result.doc)
     made = []
@@ -99,14 +101,16 @@ def _mutants(tmp_path: Path) -> list[tuple[str, str]]:
             variants = {"nudged": alert.model.nudged()}
             if any(f.ms for f in alert.model.variant_fors()):
                 variants["no_for"] = alert.model.without_for()
+            if unmutated:
+                variants = {"unmutated": alert.model}
             for name, mutant in variants.items():
                 errors: list[Diagnostic] = []
                 mutated: Alert = compiler.compile(ctx.env, replace(alert, model=mutant), errors)
                 assert not errors
-                assert mutated.rules != compiled.rules, (compiled.name, name)
+                assert (mutated.rules == compiled.rules) == unmutated, (compiled.name, name)
                 root = tmp_path / f"{ctx.env}-{compiled.name}-{name}"
-                (root / "prometheus").mkdir(parents=True)
-                tests = root / "tests"
+                (root / ctx.env / "prometheus").mkdir(parents=True)
+                tests = root / ctx.env / "tests"
                 tests.mkdir()
                 for every in {
                     s.evaluation_interval
@@ -118,30 +122,63 @@ def _mutants(tmp_path: Path) -> list[tuple[str, str]]:
                 step = next(t for t in result.tests.of(ctx.env) if t.alert == compiled.name).evaluation_interval
                 # the runner takes the alert's rules from the deployed files: deploy the mutant
                 group = RuleGroup("mutant", "mutant.rules.yml", step, (*mutated.records, *mutated.rules))
-                (root / "prometheus" / "mutant.rules.yml").write_bytes(dump(groups_document([group])))
+                (root / ctx.env / "prometheus" / "mutant.rules.yml").write_bytes(dump(groups_document([group])))
                 made.append((root.name, compiled.name))
     return made
 
 
+def _caught(roots: list[Path], only: dict[str, set[str]] | None = None) -> dict[str, str]:
+    """The mutant trees (named by directory) in which a generated test fails, with the
+    file that failed. Each tree's files run cheapest first (`only`: just the files named
+    for its alert and environment) and a tree is dropped at its first failure: the
+    verdict of a full run, for the cost of the files up to the one that catches it."""
+    pending: dict[str, list[AlertResult]] = {}
+    for root in roots:
+        (env,) = [p for p in root.iterdir() if (p / "prometheus").is_dir()]
+        deployed = load_deployed(env)
+        work = root / "run"
+        work.mkdir()
+        results = []
+        for path in sorted((env / "tests").glob(f"*{TEST_SUFFIX}")):
+            if only is not None and path.name not in only.get(f"{env.name}/{alert_of(path.name)}", set()):
+                continue
+            doc = read_test(path)
+            closure = rule_closure(deployed, alert_of(path.name))
+            result = describe(root.name, path, doc, sum(len(g.rules) for g in closure))
+            result.run_file = write_run_files(doc, closure, work, path.name.removesuffix(TEST_SUFFIX))[1]
+            results.append(result)
+        pending[root.name] = sorted(results, key=lambda r: r.cost)
+    caught: dict[str, str] = {}
+    while pending:
+        round_ = [files[0] for files in pending.values() if files]
+        run_promtool(round_, jobs=2)
+        for result in round_:
+            files = pending.pop(result.env)
+            if not result.ok:
+                caught[result.env] = f"{result.file.parent.parent.name}/{result.alert}:{result.file.name}"
+            elif files[1:]:
+                pending[result.env] = files[1:]
+        pending = {k: v for k, v in pending.items() if v}
+    return caught
+
+
 def test_mutations_of_threshold_and_for_are_caught(tmp_path: Path) -> None:
-    """Nudging a threshold one step toward safe, or dropping `for`, fails a generated test."""
+    """Nudging a threshold one step toward safe, or dropping `for`, fails a generated test;
+    the same file passes on the alert's own rules deployed the same way (the control: a
+    harness that failed everything would catch every mutant)."""
     require("promtool")
-    mutants = _mutants(tmp_path)
+    mutants = _mutants(tmp_path / "mutants")
     assert len(mutants) >= 2 * 10
-    report = run_tests(tmp_path)
-    # A mutant is caught when any of its alert's test files fails.
-    caught = {r.env for r in report.results if not r.ok}
-    survived = sorted({r.env for r in report.results} - caught)
+    caught = _caught([tmp_path / "mutants" / name for name, _ in mutants])
+    survived = sorted({name for name, _ in mutants} - set(caught))
     assert not survived, f"mutants not caught by any generated test: {survived}"
-    assert len({r.env for r in report.results}) == len(mutants)
-
-
-def test_unmutated_copies_pass(tmp_path: Path) -> None:
-    """Control for the mutation test: the same harness with the real rules passes."""
-    require("promtool")
-    for env in ENVS:
-        shutil.copytree(OUTPUT / env, tmp_path / env)
-    assert run_tests(tmp_path).ok
+    catching: dict[str, set[str]] = {}
+    for where in caught.values():
+        key, _, file = where.partition(":")
+        catching.setdefault(key, set()).add(file)
+    controls = _mutants(tmp_path / "controls", unmutated=True)
+    failed = _caught([tmp_path / "controls" / name for name, _ in controls], catching)
+    assert not failed, f"the unmutated rules fail the files that caught their mutants: {failed}"
 
 
 def test_coverage_gate_fails_an_alert_without_tests(tmp_path: Path) -> None:
@@ -149,7 +186,7 @@ def test_coverage_gate_fails_an_alert_without_tests(tmp_path: Path) -> None:
     shutil.copytree(OUTPUT / "prod", tmp_path / "prod")
     (tmp_path / "prod" / "tests" / unit_test_file("RedisMemoryHigh")).unlink()
     # `rulesgen test` refuses this tree as stale (exit 2); the runner itself is the gate
-    report = run_tests(tmp_path)
+    report = run_tests(tmp_path, alerts={"RedisMemoryHigh", "BillingPendingBacklog"})
     assert not report.ok and ("prod", "RedisMemoryHigh") in report.untested
     assert "no tests" in format_report(report)
 
@@ -160,7 +197,7 @@ def test_failing_test_reports_promtool_explanation(tmp_path: Path) -> None:
     rules = tmp_path / "prod" / "prometheus" / "billing.rules.yml"  # the deployed file, edited by hand
     rules.write_text(rules.read_text().replace('> 20"', '> 25"'))
     junit = tmp_path / "junit.xml"
-    result = run_cli("test", "--output", str(tmp_path), "--junit", str(junit))
+    result = run_cli("test", "--output", str(tmp_path), "--junit", str(junit), "--alert", "BillingPendingBacklog")
     assert result.returncode == 1
     assert "prod/BillingPendingBacklog failed" in result.stdout
     assert "exp:" in result.stdout and "got:" in result.stdout  # promtool's own words
