@@ -4,7 +4,6 @@ Reads only the IR and the generated tests."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,16 +18,16 @@ from rulesgen.ir import (
     EnvIR,
     InhibitRule,
     ProgramIR,
-    RecordingRule,
     TestSuite,
+    compares,
 )
 from rulesgen.promql import number
-
-_SELECTOR = re.compile(r"(?<![\w:\"])([a-zA-Z_:][\w:]*)(\{[^}]*\})?")
+from rulesgen.promql_inline import InlineError, inline, records_of
 
 
 def words(condition: Condition) -> str:
-    """The condition tree in words: `increase of x over 5m > 5 and ...`."""
+    """The condition tree in words: `increase of x over 5m > 5 and ...`, each quantity
+    against the number its PromQL compares it with."""
     if isinstance(condition, All):
         return " and ".join(words(c) for c in condition.conditions)
     if isinstance(condition, Absent):
@@ -36,53 +35,23 @@ def words(condition: Condition) -> str:
     return f"{condition.quantity.what} {condition.op} {number(round(condition.value, 12))}"
 
 
-def inline(expr: str, records: dict[str, str]) -> str:
-    """`expr` with every recording rule it reads replaced by its expression; a rule read
-    with matchers gets them pushed into the selector inside it (rulesgen's records keep
-    the labels their readers filter on, so this is the same series)."""
-
-    def replace(match: re.Match[str]) -> str:
-        name, matchers = match.group(1), match.group(2)
-        if name not in records:
-            return match.group(0)
-        body = records[name]
-        if matchers:
-            body = _push(body, matchers[1:-1], records)
-        return f"({inline(body, records)})"
-
-    return _SELECTOR.sub(replace, expr)
+def threshold(compare: Compare) -> str:
+    """`tiers[0].factor > 14.4`: the spec field and its value as the spec writes it."""
+    return f"{compare.param} {compare.op} {compare.written or number(round(compare.value, 12))}"
 
 
-def _push(body: str, matchers: str, records: dict[str, str]) -> str:
-    for match in _SELECTOR.finditer(body):
-        name, existing = match.group(1), match.group(2)
-        follows = body[match.end() : match.end() + 1]
-        if follows == "(" or not (name in records or existing or (follows and follows in "[{")):
-            continue
-        if name in (
-            "by",
-            "without",
-            "on",
-            "ignoring",
-            "offset",
-            "and",
-            "or",
-            "unless",
-            "bool",
-            "sum",
-            "min",
-            "max",
-            "avg",
-            "count",
-            "stddev",
-            "topk",
-            "bottomk",
-            "quantile",
-        ):
-            continue
-        inner = ",".join(p for p in ((existing or "{}")[1:-1], matchers) if p)
-        return body[: match.start()] + f"{name}{{{inner}}}" + body[match.end() :]
-    return body
+def thresholds(condition: Condition) -> list[str]:
+    """The condition's spec fields and values, each once (a burn-rate tier compares both
+    its windows with one factor)."""
+    return list(dict.fromkeys(threshold(c) for c in compares(condition)))
+
+
+def expanded(expr: str, env: EnvIR) -> str:
+    """`expr` with the recording rules it reads inlined, as promql_inline does for backtests."""
+    try:
+        return inline(expr, records_of(env))
+    except InlineError as exc:
+        return f"(not expanded: {exc})"
 
 
 def _matches(matchers: Iterable[str], labels: dict[str, str]) -> bool:
@@ -110,21 +79,19 @@ def inhibitions(am: AlertmanagerIR, labels: dict[str, str]) -> tuple[list[Inhibi
     return muted, mutes
 
 
-def _records(env: EnvIR) -> dict[str, str]:
-    return {r.record: r.expr for g in env.groups for r in g.rules if isinstance(r, RecordingRule)}
-
-
 def _rule(env: EnvIR, alert: Alert, rule: AlertRule) -> dict[str, Any]:
     labels = {"alertname": alert.name, **dict(rule.labels)}
     out: dict[str, Any] = {
         "condition": words(rule.condition),
         "expr": rule.expr,
-        "expanded": inline(rule.expr, _records(env)),
+        "expanded": expanded(rule.expr, env),
         "for": str(rule.for_),
         "severity": rule.severity,
         "thresholds": [
-            {"param": c.param, "op": c.op, "value": c.value, "unit": c.quantity.unit} for c in _compares(rule.condition)
+            {"param": c.param, "op": c.op, "value": c.value, "written": c.written, "unit": c.quantity.unit}
+            for c in compares(rule.condition)
         ],
+        "as_written": thresholds(rule.condition),
     }
     if env.alertmanager:
         muted, mutes = inhibitions(env.alertmanager, labels)
@@ -132,12 +99,6 @@ def _rule(env: EnvIR, alert: Alert, rule: AlertRule) -> dict[str, Any]:
         out["muted_by"] = [r.name for r in muted]
         out["mutes"] = [r.name for r in mutes]
     return out
-
-
-def _compares(condition: Condition) -> list[Compare]:
-    if isinstance(condition, All):
-        return [c for part in condition.conditions for c in _compares(part)]
-    return [condition] if isinstance(condition, Compare) else []
 
 
 def explain(program: ProgramIR, tests: TestSuite, name: str, envs: Iterable[str]) -> dict[str, Any]:
@@ -177,7 +138,7 @@ def render_text(data: dict[str, Any]) -> str:
             continue
         lines.append(f"[{env}]")
         for rule in info["rules"]:
-            numbers = ", ".join(f"{t['param']} {t['op']} {number(round(t['value'], 12))}" for t in rule["thresholds"])
+            numbers = ", ".join(rule["as_written"])
             lines.append(f"  {rule['severity']}: {numbers or rule['condition']}; for {rule['for']}")
             lines.append(f"    PromQL:   {rule['expr']}")
             lines.append(f"    expanded: {rule['expanded']}")

@@ -9,6 +9,7 @@ re-evaluated on recorded history without the rest of the compiler.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -64,6 +65,10 @@ class Compare:
     op: str  # > < >= <=
     value: float
     param: str = "threshold"
+    # The spec field's value as the spec writes it (`14.4`, `0.2`, `100ms`), which may
+    # not be `value`: a burn factor of 14.4 compares the error ratio 0.144, a latency
+    # threshold of 0.2 the ratio 1.2. Empty when the field is not a number or duration.
+    written: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,11 @@ def leaves(condition: Condition) -> Iterator[Compare | Absent]:
             yield from leaves(part)
     else:
         yield condition
+
+
+def param_path(param: str) -> tuple[str | int, ...]:
+    """A comparison's `param` as a spec path: `tiers[0].factor` -> ("tiers", 0, "factor")."""
+    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", param))
 
 
 def compares(condition: Condition) -> tuple[Compare, ...]:

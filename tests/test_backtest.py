@@ -14,12 +14,12 @@ import yaml
 
 from conftest import SPEC, require, run_cli
 from rulesgen.backtest.evaluate import Episode
-from rulesgen.backtest.inline import inline
 from rulesgen.backtest.notify import notifications
 from rulesgen.backtest.simulate import simulate
 from rulesgen.backtest.source import Source, openmetrics_server
 from rulesgen.ir import AlertmanagerIR, InhibitRule, RecordingRule, Route
 from rulesgen.promql import Duration
+from rulesgen.promql_inline import inline
 from rulesgen.spec.validate import load_spec
 from rulesgen.verify.engines import VictoriaMetrics
 

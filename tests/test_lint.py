@@ -91,7 +91,7 @@ def test_explain_prints_every_section() -> None:
     assert "fires when: events of billing_transactions_network_failed_total" in out
     # Counting: births guarded per scrape target, exact differences without a reset.
     assert "expanded: (sum by (network) (((billing_transactions_network_failed_total" in out
-    assert "and on(job, instance) (up offset 5m == 1)" in out
+    assert "and on (job, instance) (up offset 5m == 1)" in out
     assert "routes to: billing-pager" in out
     assert "mutes: " in out and "a failing mainnet explains its failure ratio" in out
     assert "viewPanel=" in out and "generated tests: healthy" in out and "thresholds.yaml:" in out

@@ -8,12 +8,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from rulesgen.backtest.inline import inline, records_of
 from rulesgen.backtest.source import Matrix
 from rulesgen.ir import Absent, Alert, All, Compare, Condition, EnvIR, Labels, RecordingRule, leaves
 from rulesgen.model.alertstate import Firing, Group, alert_states
 from rulesgen.model.comparisons import OPS
 from rulesgen.promql import Duration
+from rulesgen.promql_inline import inline, records_of
 
 TRANSIENT_S = 300
 FLAP_CHANGES, FLAP_WINDOW = 4, 20

@@ -17,12 +17,12 @@ import yaml
 from rulesgen.backtest.common import BacktestError, iso
 from rulesgen.backtest.evaluate import AlertRun, group_interval, leaf_expr, run_alert
 from rulesgen.backtest.incidents import Verdict
-from rulesgen.backtest.inline import records_of
 from rulesgen.backtest.notify import Notifications, notifications
 from rulesgen.backtest.source import Matrix, SourceError, query_range
 from rulesgen.errors import SpecErrors, did_you_mean
 from rulesgen.ir import Alert, Compare, EnvIR, ProgramIR, compares, leaves
 from rulesgen.pipeline import compile_document
+from rulesgen.promql_inline import records_of
 from rulesgen.spec.validate import Document
 
 

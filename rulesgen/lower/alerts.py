@@ -13,6 +13,7 @@ from rulesgen.ir import Alert, AlertRule, Origin, PanelRef, Selector
 from rulesgen.kinds.base import AlertModel, CompileContext, KindRules, Resolve
 from rulesgen.lower.overrides import EnvAlert
 from rulesgen.lower.templates import TemplateError, message, render_template
+from rulesgen.lower.wording import spelled
 from rulesgen.model import goparse
 from rulesgen.promql import Matcher
 from rulesgen.spec.models import NotMatcher, NotSetRef, SelectorSpec, SetRef
@@ -84,6 +85,7 @@ class AlertCompiler:
             )
         env_labels = self.doc.header.environments[env].labels
         self._check_labels(env, alert, errors)
+        reads = tuple(Selector(u.selector.metric, self.resolve(u.selector)) for u in model.selectors())
         alert_rules = []
         for variant in rules.variants:
             variables = {**base_vars, **dict(variant.template_vars)}
@@ -110,7 +112,7 @@ class AlertCompiler:
                     for_=variant.for_ if variant.for_ is not None else model.for_,
                     labels=tuple(sorted(labels.items())),
                     annotations=tuple(sorted(annotations.items())),
-                    condition=variant.condition,
+                    condition=spelled(variant.condition, model, reads),
                     keep_firing_for=model.keep_firing_for,
                 )
             )
@@ -124,7 +126,7 @@ class AlertCompiler:
             for_=model.for_,
             grouping=model.grouping(),
             result_labels=model.result_labels(self.metric_labels),
-            reads=tuple(Selector(u.selector.metric, self.resolve(u.selector)) for u in model.selectors()),
+            reads=reads,
             records=rules.records,
             rules=tuple(alert_rules),
             origin=Origin(self.doc.file, line, column),

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from rulesgen import conventions
-from rulesgen.explain import receiver, words
-from rulesgen.ir import Compare, EnvIR, ProgramIR, TestSuite, leaves
-from rulesgen.promql import number
+from rulesgen.explain import receiver, thresholds, words
+from rulesgen.ir import EnvIR, ProgramIR, TestSuite
 from rulesgen.targets.base import Files, Options, Target
 
 
@@ -70,11 +69,7 @@ def _rows(env: EnvIR) -> list[str]:
             if url
         ]
         for rule in alert.rules:
-            numbers = dict.fromkeys(
-                f"{c.param} {c.op} {number(round(c.value, 12))}"
-                for c in leaves(rule.condition)
-                if isinstance(c, Compare)
-            )
+            numbers = thresholds(rule.condition)
             labels = {"alertname": alert.name, **dict(rule.labels)}
             target = receiver(env.alertmanager, labels) if env.alertmanager else "-"
             rows.append(

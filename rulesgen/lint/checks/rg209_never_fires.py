@@ -2,20 +2,12 @@
 burn-rate tier whose factor times the error budget exceeds 1 is one). Such an alert
 passes every review and never pages."""
 
-import re
 from collections.abc import Iterator
 
-from rulesgen.errors import Path
-from rulesgen.ir import compares
+from rulesgen.ir import compares, param_path
 from rulesgen.lint import ERROR, PROGRAM, Finding, check
 from rulesgen.lint.context import EnvContext
 from rulesgen.promql import number
-
-
-def param_path(param: str) -> tuple[str, Path]:
-    """`tiers[0].factor` -> ("tiers", (0, "factor"))."""
-    parts: list[str | int] = [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", param)]
-    return str(parts[0]), tuple(parts[1:])
 
 
 @check("RG209", "never-fires", ERROR, "a condition no data can satisfy", PROGRAM)
@@ -26,10 +18,10 @@ def run(ctx: EnvContext) -> Iterator[Finding]:
                 if leaf.quantity.unit != "ratio":
                     continue
                 if (leaf.op in (">", ">=") and leaf.value >= 1) or (leaf.op in ("<", "<=") and leaf.value <= 0):
-                    field, rest = param_path(leaf.param)
+                    field, *rest = param_path(leaf.param)
                     found = ctx.finding(
                         alert,
-                        field,
+                        str(field),
                         f"can never fire: a ratio is never {leaf.op} {number(round(leaf.value, 12))} ({leaf.quantity.what})",
                     )
                     yield Finding((*found.path, *rest), found.message, found.hint, found.env, False, found.alert)

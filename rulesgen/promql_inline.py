@@ -1,4 +1,5 @@
-"""Recording rules inlined into the expressions that read them, on promql-parser's AST.
+"""Recording rules inlined into the expressions that read them, on promql-parser's AST:
+the expanded PromQL `rulesgen explain` shows and backtesting queries.
 
 `R{m}` becomes `(body of R)` with the matchers `m` pushed into every selector of the
 body whose labels reach its result: not into the right side of `and`/`unless`, whose
@@ -14,6 +15,7 @@ series is marked stale at once. No lookback can tell them apart.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +23,9 @@ from rulesgen.ir import EnvIR, RecordingRule
 
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 _GATES = ("land", "lunless", "and", "unless")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_SPACE = re.compile(r"\s+")
+_PAREN_SPACE = re.compile(r"\( | \)")
 
 
 class InlineError(ValueError):
@@ -104,7 +109,21 @@ def inline(expr: str, records: Mapping[str, RecordingRule]) -> str:
         tree = p.parse(expr)
     except Exception as exc:  # the parser raises plain exceptions with its message
         raise InlineError(f"{expr}: {exc}") from None
-    return " ".join(_inline(tree, records, set()).prettify().split())
+    return one_line(_inline(tree, records, set()).prettify())
+
+
+def one_line(pretty: str) -> str:
+    """promql-parser's pretty form on one line: its line breaks and indents dropped
+    outside string literals, whose spaces are label values."""
+    out, at = [], 0
+    for literal in _STRING.finditer(pretty):
+        out += [_tidy(pretty[at : literal.start()]), literal.group()]
+        at = literal.end()
+    return "".join([*out, _tidy(pretty[at:])]).strip()
+
+
+def _tidy(code: str) -> str:
+    return _PAREN_SPACE.sub(lambda m: m.group().strip(), _SPACE.sub(" ", code))
 
 
 def _inline(tree: Any, records: Mapping[str, RecordingRule], stack: set[str]) -> Any:
