@@ -23,10 +23,11 @@ evaluation.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, pairwise
+from itertools import accumulate
 
 from rulesgen.ir import Labels
 from rulesgen.promql import Duration, Matcher, escape_string
@@ -129,20 +130,26 @@ class SeriesSet:
         extrapolatedRate for counters, in Go's order of operations (None under two samples)."""
         if len(points) < 2:
             return None
-        ms = self.step.ms
-        first, last = points[0][1], points[-1][1]
-        result = last - first
+        result = points[-1][1] - points[0][1]
         previous = 0.0
         for _, value in points:
             if value < previous:
                 result += previous
             previous = value
-        to_start = ((points[0][0] - (i - n)) * ms) / 1000
-        to_end = ((i - points[-1][0]) * ms) / 1000
-        sampled = ((points[-1][0] - points[0][0]) * ms) / 1000
-        average = sampled / (len(points) - 1)
-        if result > 0 and first >= 0:
-            to_start = min(to_start, sampled * (first / result))
+        return self._extrapolate(points[0], points[-1], len(points), result, i, n)
+
+    def _extrapolate(
+        self, first: tuple[int, float], last: tuple[int, float], count: int, result: float, i: int, n: int
+    ) -> float:
+        """The tail of extrapolatedRate: `result` (the reset-corrected difference of
+        `count` samples from `first` to `last`) stretched toward the window's ends."""
+        ms = self.step.ms
+        to_start = ((first[0] - (i - n)) * ms) / 1000
+        to_end = ((i - last[0]) * ms) / 1000
+        sampled = ((last[0] - first[0]) * ms) / 1000
+        average = sampled / (count - 1)
+        if result > 0 and first[1] >= 0:
+            to_start = min(to_start, sampled * (first[1] / result))
         threshold = average * 1.1
         interval = sampled
         interval += to_start if to_start < threshold else average / 2
@@ -167,9 +174,13 @@ class SeriesSet:
                 continue
             up = out.setdefault(target, [None] * self.length)
             for j, v in enumerate(s.samples):
-                if v is not None:
+                if v is None:
+                    continue
+                if v == v:
+                    up[j] = 1.0
+                elif up[j] is None:
                     # A staleness marker on every series of the target: the scrape failed.
-                    up[j] = max(up[j] or 0.0, 1.0 if v == v else 0.0)
+                    up[j] = 0.0
         return out
 
     def with_targets(self) -> list[Series]:
@@ -201,20 +212,30 @@ class SeriesSet:
         for s in self.select(metric, matchers):
             key = _group(s.labels, by)
             up = self.up(s.labels, derived) if births else []
+            counter = _Counter.of(s.samples)
             for i in self.evaluated():
-                value = self._counted(s.samples, up, i, n)
+                value = self._counted(counter, up, i, n)
                 if value is not None:
                     out[i][key] = out[i].get(key, 0.0) + value
         return out
 
-    def _counted(self, samples: Sequence[Sample], up: Sequence[Sample], i: int, n: int) -> float | None:
-        now, before = self.lookup(samples, i), self.lookup(samples, i - n)
+    def _counted(self, c: _Counter, up: Sequence[Sample], i: int, n: int) -> float | None:
+        lookback = LOOKBACK.ms // self.step.ms
+        now, before = c.at(i, lookback), c.at(i - n, lookback)
         if now is not None and before is None and up and self.lookup(up, i - n) == 1:
             return now
-        points = self.points(samples, i, n)
-        if now is not None and before is not None and not _resets(points):
+        lo, hi = bisect_left(c.steps, i - n), bisect_right(c.steps, i)
+        # Resets between two samples of the window: at positions lo < k < hi.
+        r0, r1 = bisect_right(c.resets, lo), bisect_left(c.resets, hi)
+        if now is not None and before is not None and r0 == r1:
             return now - before
-        return self.extrapolated_increase(points, i, n)
+        if hi - lo < 2:
+            return None
+        result = c.values[hi - 1] - c.values[lo]
+        for k in c.resets[r0:r1]:
+            result += c.values[k - 1]
+        first, last = (c.steps[lo], c.values[lo]), (c.steps[hi - 1], c.values[hi - 1])
+        return self._extrapolate(first, last, hi - lo, result, i, n)
 
     def rate(
         self,
@@ -314,9 +335,37 @@ class SeriesSet:
         return out
 
 
-def _resets(points: Sequence[tuple[int, float]]) -> bool:
-    """Whether `resets()` over the points is above 0: any sample below the one before."""
-    return any(b < a for (_, a), (_, b) in pairwise(points))
+@dataclass(frozen=True)
+class _Counter:
+    """One counter's samples indexed once, so that every window is read in logarithmic
+    time: a three-day window at 5m steps holds 864 samples, evaluated at every step."""
+
+    samples: Sequence[Sample]
+    steps: list[int]  # steps holding a sample (not a gap, not a staleness marker)
+    values: list[float]  # their values
+    resets: list[int]  # positions k in `steps` whose value is below the one before
+    latest: list[int]  # per step, the latest step at or before it with a sample or marker
+
+    @classmethod
+    def of(cls, samples: Sequence[Sample]) -> _Counter:
+        steps = [j for j, v in enumerate(samples) if v is not None and v == v]
+        values = [samples[j] or 0.0 for j in steps]
+        resets = [k for k in range(1, len(values)) if values[k] < values[k - 1]]
+        latest, last = [], -1
+        for j, v in enumerate(samples):
+            last = j if v is not None else last
+            latest.append(last)
+        return cls(samples, steps, values, resets, latest)
+
+    def at(self, i: int, lookback: int) -> Sample:
+        """`SeriesSet.lookup` at step `i`, from the index."""
+        if i < 0:
+            return None
+        j = self.latest[i]
+        if j < 0 or i - j > lookback:
+            return None
+        value = self.samples[j]
+        return None if value is None or value != value else value
 
 
 def _group(labels: Labels, by: Sequence[str] | None) -> Labels:
