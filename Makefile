@@ -49,7 +49,7 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	@echo "== unit: the pytest suite ($(TIME_UNIT))"
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist worksteal
 
 ## check: fail when output/ is stale
 check: $(STAMP)
