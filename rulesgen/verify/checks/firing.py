@@ -60,6 +60,9 @@ def check_near(ctx: Context) -> Iterator[Finding]:
         assessed.add(rule.name)
         fires = OPS[comparison.op]
         margin = ctx.near * abs(comparison.threshold)
+        if margin == 0:
+            # `> 0`: any event fires it, and 0 is the healthy state, not a close call.
+            continue
         for sample in ctx.prometheus.query(comparison.left):
             if fires(sample.value, comparison.threshold) or abs(sample.value - comparison.threshold) > margin:
                 continue
