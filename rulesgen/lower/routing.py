@@ -4,10 +4,10 @@ The checks that routes and inhibitions resolve are lint checks (RG109, RG110).""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rulesgen import conventions
-from rulesgen.ir import AlertmanagerIR, InhibitRule, Receiver, Route
+from rulesgen.ir import Alert, AlertmanagerIR, InhibitRule, Receiver, Route
 from rulesgen.promql import escape_string
 from rulesgen.spec.models import ReceiverSpec
 from rulesgen.spec.validate import Document
@@ -49,8 +49,33 @@ def _integrations(receiver: ReceiverSpec) -> tuple[tuple[str, tuple[tuple[str, s
     return tuple(out)
 
 
-def alertmanager_ir(spec: Document, env: str) -> AlertmanagerIR:
-    """The routing tree of one environment: team, then severity."""
+def guard_inhibitions(alerts: Sequence[Alert]) -> tuple[InhibitRule, ...]:
+    """While an `absent` alert fires for a whole metric, every absence guard of that
+    metric (selecting within its matchers) fires for each of its scopes too: the one
+    page that says it all is the absent alert's. The guard fires no sooner (a scope's
+    last sample stands for its `last_sample_for`, as Prometheus's 5m lookback keeps the
+    metric's), so Alertmanager holds the source when the guards arrive."""
+    wholes = [a for a in alerts if a.kind == "absent"]
+    out = []
+    for guard in (a for a in alerts if a.kind == "absence_guard"):
+        watched = guard.reads[0]
+        for whole in wholes:
+            read = whole.reads[0]
+            if read.metric == watched.metric and set(read.matchers) <= set(watched.matchers):
+                out.append(
+                    InhibitRule(
+                        name=f"{whole.name} explains {guard.name}",
+                        source=(matcher("alertname", whole.name),),
+                        target=(matcher("alertname", guard.name),),
+                        equal=("env",),
+                    )
+                )
+    return tuple(out)
+
+
+def alertmanager_ir(spec: Document, env: str, alerts: Sequence[Alert] = ()) -> AlertmanagerIR:
+    """The routing tree of one environment: team, then severity; the spec's inhibit
+    rules, then those that keep absence guards quiet under their metric's absent alert."""
     header = spec.header
     team_routes = []
     for team in header.teams:
@@ -82,7 +107,7 @@ def alertmanager_ir(spec: Document, env: str) -> AlertmanagerIR:
             equal=tuple(rule.equal),
         )
         for rule in header.alertmanager.inhibit_rules
-    )
+    ) + guard_inhibitions(alerts)
     root = Route(
         receiver=conventions.NULL_RECEIVER,
         routes=tuple(team_routes),
