@@ -132,7 +132,9 @@ class Platform:
                 "incident",
                 25,
                 {"job": "billing"},
-                ("BillingMetricsAbsent",),
+                # Every mainnet's series go with the exporter: its absence guards fire too
+                # (muted in Alertmanager by BillingMetricsAbsent).
+                ("BillingMetricsAbsent", *(a.name for a in self.doc.alerts if a.kind == "absence_guard")),
                 "no billing target scraped",
             ),
             ("prometheus-restart", "fault", 2, {}, (), "Prometheus is down for 2 minutes"),
