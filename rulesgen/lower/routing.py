@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from rulesgen import conventions
-from rulesgen.ir import Alert, AlertmanagerIR, InhibitRule, Receiver, Route
+from rulesgen.ir import Absent, Alert, AlertmanagerIR, InhibitRule, Receiver, Route
 from rulesgen.promql import escape_string
 from rulesgen.spec.models import ReceiverSpec
 from rulesgen.spec.validate import Document
@@ -50,27 +50,31 @@ def _integrations(receiver: ReceiverSpec) -> tuple[tuple[str, tuple[tuple[str, s
 
 
 def guard_inhibitions(alerts: Sequence[Alert]) -> tuple[InhibitRule, ...]:
-    """While an `absent` alert fires for a whole metric, every absence guard of that
-    metric (selecting within its matchers) fires for each of its scopes too: the one
-    page that says it all is the absent alert's. The guard fires no sooner (a scope's
-    last sample stands for its `last_sample_for`, as Prometheus's 5m lookback keeps the
-    metric's), so Alertmanager holds the source when the guards arrive."""
-    wholes = [a for a in alerts if a.kind == "absent"]
+    """While an absence of a whole selector fires (`absent(billing_transactions_total)`),
+    every absence per scope within it fires for each of its scopes too (the absence
+    guards): the one page that says it all is the whole one's. A generated guard waits
+    at least as long (`spec.guards`), so Alertmanager holds the source when it arrives."""
+    wholes = [(a, leaf) for a in alerts for leaf in _absences(a) if not leaf.per]
     out = []
-    for guard in (a for a in alerts if a.kind == "absence_guard"):
-        watched = guard.reads[0]
-        for whole in wholes:
-            read = whole.reads[0]
-            if read.metric == watched.metric and set(read.matchers) <= set(watched.matchers):
-                out.append(
-                    InhibitRule(
-                        name=f"{whole.name} explains {guard.name}",
-                        source=(matcher("alertname", whole.name),),
-                        target=(matcher("alertname", guard.name),),
-                        equal=("env",),
+    for guard in alerts:
+        for scoped in (leaf for leaf in _absences(guard) if leaf.per):
+            for whole, leaf in wholes:
+                inside = set(leaf.selector.matchers) <= set(scoped.selector.matchers)
+                if leaf.selector.metric == scoped.selector.metric and inside:
+                    out.append(
+                        InhibitRule(
+                            name=f"{whole.name} explains {guard.name}",
+                            source=(matcher("alertname", whole.name),),
+                            target=(matcher("alertname", guard.name),),
+                            equal=("env",),
+                        )
                     )
-                )
-    return tuple(out)
+    return tuple(dict.fromkeys(out))
+
+
+def _absences(alert: Alert) -> list[Absent]:
+    """The absences an alert fires on alone (a rule whose whole condition is one)."""
+    return [rule.condition for rule in alert.rules if isinstance(rule.condition, Absent)]
 
 
 def alertmanager_ir(spec: Document, env: str, alerts: Sequence[Alert] = ()) -> AlertmanagerIR:
