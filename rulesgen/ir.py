@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import product
 
 from rulesgen.promql import Duration, Matcher, selector
 
@@ -80,10 +81,21 @@ class All:
 
 @dataclass(frozen=True)
 class Absent:
-    """No series matches `selector` (PromQL `absent`)."""
+    """No series matches `selector` (PromQL `absent`). With `per`, one absence for each
+    combination of the values the selector's matchers name on those labels, each
+    carrying them (`absent(x{network="polygon"}) or absent(x{network="arbitrum"})`);
+    with `window`, a series counts as there for that long after its last sample, failed
+    scrapes included (`absent_over_time(x[window])`)."""
 
     selector: Selector
     what: str
+    window: Duration | None = None
+    per: tuple[str, ...] = ()
+
+    def scopes(self) -> tuple[Labels, ...]:
+        """Each combination of `per` values this absence watches (one, empty, without `per`)."""
+        named = [[(m.label, v) for v in m.values] for m in self.selector.matchers if m.label in self.per]
+        return tuple(tuple(combo) for combo in product(*named))
 
 
 Condition = Compare | All | Absent

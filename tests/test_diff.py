@@ -245,6 +245,7 @@ CASES = [
                 "BillingMetricsAbsent",
                 "BillingTransactionFailureRatioHigh",
                 "BillingTransactionsFailing",
+                "BillingTransactionsTotalMissingPerNetwork",
             )
         }
         | {

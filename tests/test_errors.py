@@ -132,8 +132,8 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         'kind: "ratio"',
         'kind: "ratioo"',
         [
-            "spec.yaml:37:11: alerts[1].kind: unknown kind 'ratioo'; expected one of: absent, burn_rate, counter_increase, "
-            "gauge_ratio, gauge_threshold, latency_regression, present, ratio",
+            "spec.yaml:37:11: alerts[1].kind: unknown kind 'ratioo'; expected one of: absence_guard, absent, burn_rate, "
+            "counter_increase, gauge_ratio, gauge_threshold, latency_regression, present, ratio",
         ],
     ),
     (

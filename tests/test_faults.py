@@ -76,6 +76,10 @@ FAILS_BEFORE = [
     ("NodeCacheHitRatioLow", "exporter_outage"),
     ("NodeCacheHitRatioLow", "new_metric_family"),
     ("RedisMemoryHigh", "gauge_failed_scrapes"),
+    # No rule of the old ones watched a mainnet's series: the guard did not exist, and
+    # BillingMetricsAbsent stays silent while any series remains (see below).
+    ("BillingTransactionsTotalMissingPerNetwork", "scope_gone_while_others_remain"),
+    ("BillingTransactionsTotalMissingPerNetwork", "metric_renamed"),
 ]
 
 
@@ -123,6 +127,17 @@ def test_every_family_is_generated_in_every_environment(env: str) -> None:
     for alert, family in FAILS_BEFORE:
         if (OUTPUT / env / "tests" / f"{alert}.promtool-test.yaml").exists():
             group(env, alert, family)
+
+
+def test_the_absent_alert_alone_is_blind_to_a_mainnet_gone(tmp_path: Path) -> None:
+    """The guard's scenario against the old rules' only absence alert: a mainnet's series
+    gone while the other mainnet and the testnets remain leaves BillingMetricsAbsent
+    silent at every check where the guard pages."""
+    interval, test = group("prod", "BillingTransactionsTotalMissingPerNetwork", "scope_gone_while_others_remain")
+    checks = test["alert_rule_test"]
+    assert any(check["exp_alerts"] for check in checks)
+    test["alert_rule_test"] = [{**check, "alertname": "BillingMetricsAbsent", "exp_alerts": []} for check in checks]
+    assert failing_groups(BEFORE, interval, [test], tmp_path) == set()
 
 
 def test_values_outside_the_mainnet_set_are_made_visible(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from rulesgen.errors import SpecErrors
 from rulesgen.ir import Absent, Compare
 from rulesgen.lower.dashboards import plotted
 from rulesgen.pipeline import build_text, compile_spec
-from rulesgen.promql import panel_query
+from rulesgen.promql import by_clause, panel_query
 from rulesgen.spec.validate import load_spec
 from rulesgen.targets.yamlout import BlockText, dump
 from rulesgen.verify import check_rules
@@ -55,7 +55,8 @@ def test_every_alert_has_exactly_one_panel_with_its_threshold(env: str) -> None:
         exprs = {t["expr"] for t in panel["targets"]}
         if isinstance(shown[0], Absent):  # plots how many series exist; red below one
             assert threshold_values(panel) == [1] and base == {"color": "red", "value": None}
-            assert exprs == {f"count({shown[0].selector}) or vector(0)"}
+            # Per scope where the alert fires per scope (an absence guard per network).
+            assert exprs == {f"count{by_clause(shown[0].per)}({shown[0].selector}) or vector(0)"}
             continue
         compares = [leaf for leaf in shown if isinstance(leaf, Compare)]
         assert threshold_values(panel) == sorted({c.value for c in compares}), compiled.name

@@ -128,3 +128,19 @@ def test_a_clean_lint_says_so_in_one_line(tmp_path: Path) -> None:
     result = run_cli("lint", "--spec", str(spec))
     assert result.returncode == 0
     assert result.stdout == f"{spec}: {len(registry())} checks, no errors, no warnings\n"
+
+
+def test_a_paging_alert_no_absence_guard_watches_is_a_warning_at_its_metric(tmp_path: Path) -> None:
+    """BillingMainnetNetworkFailures reads a metric not declared always_present: without
+    its suppression, RG211 points at its `metric`."""
+    text = SPEC.read_text()
+    suppression = text[text.index('    lint_disable:\n      - check: "RG211"') :]
+    suppression = suppression[: suppression.index("\n", suppression.index("reason:")) + 1]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text.replace(suppression, ""))
+    result = run_cli("lint", "--strict", "--spec", str(spec), "--format", "json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    (found,) = [d for d in json.loads(result.stdout)["diagnostics"] if d["code"] == "RG211"]
+    lines = spec.read_text().splitlines()
+    line = lines.index('    metric: "billing_transactions_network_failed_total"') + 1
+    assert (found["line"], found["column"]) == (line, 13) and "no absence guard watches" in found["message"]

@@ -12,7 +12,7 @@ from rulesgen.backtest.source import Matrix
 from rulesgen.ir import Absent, Alert, All, Compare, Condition, EnvIR, Labels, RecordingRule, leaves
 from rulesgen.model.alertstate import Firing, Group, alert_states
 from rulesgen.model.comparisons import OPS
-from rulesgen.promql import Duration
+from rulesgen.promql import Duration, by_clause
 from rulesgen.promql_inline import inline, records_of
 
 TRANSIENT_S = 300
@@ -61,7 +61,8 @@ def leaf_expr(leaf: Compare | Absent, records: Mapping[str, RecordingRule]) -> s
     """What to query for a leaf: the quantity with records inlined, or the presence of
     an absence alert's selector."""
     if isinstance(leaf, Absent):
-        return f"count({leaf.selector})"
+        read = f"count_over_time({leaf.selector}[{leaf.window}])" if leaf.window else str(leaf.selector)
+        return f"count{by_clause(leaf.per)}({read})"
     return inline(leaf.quantity.expr, records)
 
 
@@ -85,10 +86,7 @@ def holds(condition: Condition, data: Data, steps: Sequence[int]) -> list[Group]
         ]
     matrix = data[condition]
     if isinstance(condition, Absent):
-        fixed = tuple(
-            sorted((m.label, m.values[0]) for m in condition.selector.matchers if len(m.values) == 1 and not m.negate)
-        )
-        return [{} if any(ts in series for series in matrix.values()) else {fixed: 1.0} for ts in steps]
+        return absences(condition, matrix, steps)
     op, value = OPS[condition.op], condition.value
     out: list[Group] = [{} for _ in steps]
     for labels, series in matrix.items():
@@ -96,6 +94,21 @@ def holds(condition: Condition, data: Data, steps: Sequence[int]) -> list[Group]
             sample = series.get(ts)
             if sample is not None and not math.isnan(sample) and op(sample, value):
                 out[i][labels] = sample
+    return out
+
+
+def absences(condition: Absent, matrix: Matrix, steps: Sequence[int]) -> list[Group]:
+    """What `absent` returns at each step: per watched scope with no series, that scope's
+    labels (without `per`, the selector's equality matchers')."""
+    fixed = tuple(
+        sorted((m.label, m.values[0]) for m in condition.selector.matchers if len(m.values) == 1 and not m.negate)
+    )
+    out: list[Group] = [{} for _ in steps]
+    for scope in condition.scopes():
+        present = [series for labels, series in matrix.items() if set(scope) <= set(labels)]
+        for i, ts in enumerate(steps):
+            if not any(ts in series for series in present):
+                out[i][scope if condition.per else fixed] = 1.0
     return out
 
 

@@ -132,7 +132,9 @@ class Platform:
                 "incident",
                 25,
                 {"job": "billing"},
-                ("BillingMetricsAbsent",),
+                # Every alert that fires on no billing data: BillingMetricsAbsent, and the
+                # absence guards of each mainnet (which it mutes in Alertmanager).
+                self._absences("billing"),
                 "no billing target scraped",
             ),
             ("prometheus-restart", "fault", 2, {}, (), "Prometheus is down for 2 minutes"),
@@ -190,6 +192,14 @@ class Platform:
 
     def window(self, name: str) -> Window | None:
         return next((w for w in self.windows if w.name == name), None)
+
+    def _absences(self, job: str) -> tuple[str, ...]:
+        """The alerts that fire when `job` exports nothing."""
+        return tuple(
+            a.name
+            for a in self.doc.alerts
+            if a.invariants.no_data_fires and any(job_of(u.selector.metric) == job for u in a.selectors())
+        )
 
     def during(self, name: str, t: int) -> bool:
         w = self.window(name)

@@ -85,6 +85,9 @@ class Invariants:
     exact_counters: bool = False
     # Reads gauges through `last_over_time` so a failed scrape does not restart `for`.
     scraped_gauges: bool = False
+    # Fires per scope whose series are gone (absence guards): proven with one scope gone
+    # while the others remain, a renamed metric, failed scrapes and a replaced pod.
+    scoped_absence: bool = False
 
 
 SELECTOR = "$SELECTOR"  # where a raw read's selector goes in its recording rule's template

@@ -81,6 +81,6 @@ def lower_env(
         alerts=compiled,
         groups=rule_groups(tuple(header.teams), compiled, header.settings.evaluation_interval),
         labels=tuple(sorted(header.environments[env].labels.items())),
-        alertmanager=alertmanager_ir(doc, env),
+        alertmanager=alertmanager_ir(doc, env, compiled),
         dashboards=dashboards(env, compiled, header.settings.dashboards),
     )

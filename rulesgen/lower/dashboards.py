@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from rulesgen import conventions
 from rulesgen.ir import Absent, Alert, Compare, Dashboard, Link, Panel, PanelQuery, ThresholdStep, Variable, leaves
+from rulesgen.promql import by_clause
 from rulesgen.spec.models import BoardSpec, DashboardSettings
 
 UNITS = {"count": "short", "ratio": "percentunit", "factor": "percentunit", "seconds": "s", "bytes": "bytes"}
@@ -36,7 +37,8 @@ def _queries(alert: Alert) -> tuple[tuple[PanelQuery, ...], str]:
     unit = "short"
     for leaf in plotted(alert):
         if isinstance(leaf, Absent):
-            exprs.append(f"count({leaf.selector}) or vector(0)")
+            # Per scope (network) where the alert fires per scope: the line that ends is the one gone.
+            exprs.append(f"count{by_clause(leaf.per)}({leaf.selector}) or vector(0)")
         else:
             exprs.append(leaf.quantity.expr)
             unit = UNITS[leaf.quantity.unit]

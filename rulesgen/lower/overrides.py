@@ -3,13 +3,14 @@ fields was written, so a check on the result points at the override's line."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from rulesgen.errors import Diagnostic, Path, did_you_mean
 from rulesgen.kinds.base import AlertModel
+from rulesgen.spec.guards import guarded_by
 from rulesgen.spec.validate import Document, pydantic_errors
 
 
@@ -54,7 +55,20 @@ def apply_overrides(doc: Document, env: str, errors: list[Diagnostic]) -> list[E
         model = _override(doc, env, alert, fields, (*at, alert.name), errors)
         if model is not None:
             out.append(EnvAlert(model, path, (*at, alert.name), frozenset(fields)))
-    return out
+    return _follow_guarded(doc, out)
+
+
+def _follow_guarded(doc: Document, alerts: list[EnvAlert]) -> list[EnvAlert]:
+    """An absence guard is left out of an environment where none of the alerts it
+    watches for is enabled and paging: nothing there is blind."""
+    watched = guarded_by(a.model for a in alerts)
+    paging = {a.model.name for a in alerts if a.model.enabled and doc.header.pages(a.model.severity)}
+    return [
+        replace(a, model=a.model.model_copy(update={"enabled": False}))
+        if a.model.name in watched and not paging.intersection(watched[a.model.name])
+        else a
+        for a in alerts
+    ]
 
 
 def _override(

@@ -4,10 +4,10 @@ The checks that routes and inhibitions resolve are lint checks (RG109, RG110).""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rulesgen import conventions
-from rulesgen.ir import AlertmanagerIR, InhibitRule, Receiver, Route
+from rulesgen.ir import Absent, Alert, AlertmanagerIR, InhibitRule, Receiver, Route
 from rulesgen.promql import escape_string
 from rulesgen.spec.models import ReceiverSpec
 from rulesgen.spec.validate import Document
@@ -49,8 +49,37 @@ def _integrations(receiver: ReceiverSpec) -> tuple[tuple[str, tuple[tuple[str, s
     return tuple(out)
 
 
-def alertmanager_ir(spec: Document, env: str) -> AlertmanagerIR:
-    """The routing tree of one environment: team, then severity."""
+def guard_inhibitions(alerts: Sequence[Alert]) -> tuple[InhibitRule, ...]:
+    """While an absence of a whole selector fires (`absent(billing_transactions_total)`),
+    every absence per scope within it fires for each of its scopes too (the absence
+    guards): the one page that says it all is the whole one's. A generated guard waits
+    at least as long (`spec.guards`), so Alertmanager holds the source when it arrives."""
+    wholes = [(a, leaf) for a in alerts for leaf in _absences(a) if not leaf.per]
+    out = []
+    for guard in alerts:
+        for scoped in (leaf for leaf in _absences(guard) if leaf.per):
+            for whole, leaf in wholes:
+                inside = set(leaf.selector.matchers) <= set(scoped.selector.matchers)
+                if leaf.selector.metric == scoped.selector.metric and inside:
+                    out.append(
+                        InhibitRule(
+                            name=f"{whole.name} explains {guard.name}",
+                            source=(matcher("alertname", whole.name),),
+                            target=(matcher("alertname", guard.name),),
+                            equal=("env",),
+                        )
+                    )
+    return tuple(dict.fromkeys(out))
+
+
+def _absences(alert: Alert) -> list[Absent]:
+    """The absences an alert fires on alone (a rule whose whole condition is one)."""
+    return [rule.condition for rule in alert.rules if isinstance(rule.condition, Absent)]
+
+
+def alertmanager_ir(spec: Document, env: str, alerts: Sequence[Alert] = ()) -> AlertmanagerIR:
+    """The routing tree of one environment: team, then severity; the spec's inhibit
+    rules, then those that keep absence guards quiet under their metric's absent alert."""
     header = spec.header
     team_routes = []
     for team in header.teams:
@@ -82,7 +111,7 @@ def alertmanager_ir(spec: Document, env: str) -> AlertmanagerIR:
             equal=tuple(rule.equal),
         )
         for rule in header.alertmanager.inhibit_rules
-    )
+    ) + guard_inhibitions(alerts)
     root = Route(
         receiver=conventions.NULL_RECEIVER,
         routes=tuple(team_routes),

@@ -303,6 +303,19 @@ class SeriesSet:
         selected = [s.samples for s in self.select(metric, matchers)]
         return [any(self.lookup(samples, i, lookback) is not None for samples in selected) for i in range(self.length)]
 
+    def seen_over(self, metric: str, matchers: Iterable[Matcher], n: int) -> list[bool]:
+        """Whether `present_over_time(metric[n steps])` returns anything at each step: a
+        sample in [i - n, i], both ends included (2.42), staleness markers skipped."""
+        seen = [False] * self.length
+        for s in self.select(metric, matchers):
+            last = None  # the latest step with a real sample so far
+            for i, value in enumerate(s.samples):
+                if value is not None and value == value:
+                    last = i
+                if last is not None and i - last <= n:
+                    seen[i] = True
+        return seen
+
     def histogram_quantile(
         self,
         q: float,

@@ -12,7 +12,16 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rulesgen.model import goparse
 from rulesgen.promql import ALERT_NAME_RE, LABEL_NAME_RE, METRIC_NAME_RE, Duration
@@ -192,6 +201,27 @@ class MetricSpec(StrictModel):
     type: MetricTypeField
     labels: list[LabelName] = Field(default_factory=list)
     help: str = ""
+    always_present: bool = Field(
+        default=False,
+        description=(
+            "while its exporter is up, the metric has series for every value the paging alerts "
+            "select it by (exported from the start, at 0 for a counter, or carrying steady traffic): "
+            "a scope with no series means a dead exporter or a renamed metric, never that nothing "
+            "happened yet, so rulesgen adds an absence guard per scope of each paging alert that "
+            "reads it. Off by default: a counter that a client library creates with its first "
+            "event would page on every deploy"
+        ),
+    )
+
+    @field_validator("always_present")
+    @classmethod
+    def _guarded_types(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("type") is MetricType.histogram:
+            raise ValueError(
+                "always_present is for counters and gauges: a histogram's series are its "
+                "_bucket, _count and _sum, which an absence guard does not read"
+            )
+        return value
 
 
 class LabelSet(StrictModel):
@@ -291,6 +321,11 @@ class TeamSpec(StrictModel):
     description: str = ""
     # Keyed by role: severities route to a role (pager, chat), each team says where that goes.
     receivers: dict[Identifier, ReceiverSpec] = Field(default_factory=dict)
+
+
+# The receiver role that wakes someone up: paging alerts get low-traffic checks (RG210)
+# and absence guards.
+PAGER_ROLE = "pager"
 
 
 class SeveritySpec(StrictModel):
@@ -429,3 +464,8 @@ class SpecHeader(StrictModel):
     # Target name -> its options, validated against the target's own model (emit.targets).
     targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     alerts: list[Any]
+
+    def pages(self, severity: str) -> bool:
+        """Whether alerts of `severity` wake someone up: it routes to the pager role."""
+        known = self.severities.get(severity)
+        return known is not None and known.route_to == PAGER_ROLE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path as FsPath
 from typing import Any
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from rulesgen.errors import Path, SpecError, SpecErrors, did_you_mean
 from rulesgen.kinds import alert_adapter, registry
 from rulesgen.kinds.base import AlertModel
+from rulesgen.spec.guards import derive_guards
 from rulesgen.spec.loader import Positions, load_yaml
 from rulesgen.spec.models import SpecHeader
 
@@ -28,12 +29,15 @@ class Document:
     alerts: tuple[AlertModel, ...]
     positions: Positions
     sha256: str = ""  # of the spec's text: what generated files were made from
+    # Alerts rulesgen adds (absence guards, after the spec's own in `alerts`), each
+    # reported at the spec entry it comes from: the metric declared `always_present`.
+    derived: dict[str, Path] = field(default_factory=dict)
 
     def has_alert(self, name: str) -> bool:
         return name in self._index
 
     def alert_path(self, name: str) -> Path:
-        return ("alerts", self._index[name])
+        return self.derived.get(name) or ("alerts", self._index[name])
 
     @property
     def environments(self) -> tuple[str, ...]:
@@ -152,7 +156,10 @@ def parse_spec(text: str, file: str) -> Document:
         raise SpecErrors(errors)
     assert header is not None
     digest = hashlib.sha256(text.encode()).hexdigest()
-    return Document(file, header, tuple(alert for _, alert in alerts), positions, digest)
+    written = tuple(alert for _, alert in alerts)
+    guards = derive_guards(header, written)
+    derived: dict[str, Path] = {guard.name: ("metrics", guard.metric) for guard in guards}
+    return Document(file, header, (*written, *guards), positions, digest, derived)
 
 
 def load_spec(path: str | FsPath) -> Document:

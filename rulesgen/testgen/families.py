@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rulesgen.kinds.absence_guard import STEADY_LABEL
 from rulesgen.kinds.base import Invariants
 from rulesgen.kinds.toolkit import IDLE, SAFE, Phase
 from rulesgen.model.series import STALE, TARGET_LABELS, Sample
@@ -383,3 +384,82 @@ def gauge_ha_replicas(ctx: FaultContext) -> list[Plan]:
     for _, s in sorted(sim.sim.series.items()):
         sim.sim.put(s.metric, {**dict(s.labels), labels[0]: "replica-b:8080"}, list(s.samples))
     return _keep(ctx, "gauge_ha_replicas", sim, fires=True)
+
+
+# --- absence guards -------------------------------------------------------------------
+
+
+def scoped_absence(inv: Invariants) -> bool:
+    return inv.scoped_absence
+
+
+RENAMED_SUFFIX = "_v2"  # what a client-library upgrade or a refactor renames a metric to
+POD_STARTUP = 2  # steps between the old pod's last scrape and the new pod's first
+
+
+def _with_neighbours(ctx: FaultContext, length: int) -> Simulation:
+    """Healthy traffic in every scope the guard watches, and in the values its label sets
+    keep outside (testnets), which must not hide a watched scope that is gone."""
+    p = ctx.planner
+    sim = ctx.healthy(length)
+    metric = next(iter(p.alert.selectors())).selector.metric
+    for label in sorted(ctx.scope):
+        for value in sorted({v for s in p.label_sets.values() if s.label == label for v in s.others}):
+            sim.sim.put(metric, {**ctx.scope, label: value}, [1.0] * length)
+    return sim
+
+
+def _guard_length(ctx: FaultContext) -> tuple[int, int]:
+    """When the fault happens, and how long the scenario runs past it."""
+    p = ctx.planner
+    return p.warm + p.horizon, 2 * p.horizon
+
+
+@family("scope_gone_while_others_remain", scoped_absence)
+def scope_gone_while_others_remain(ctx: FaultContext) -> list[Plan]:
+    """The worker of one watched scope (a mainnet) dies: its series end with a staleness
+    marker, while the other mainnets and the testnets go on. An absence of the metric
+    as a whole sees the others and stays silent; the guard pages for that scope only."""
+    at, length = _guard_length(ctx)
+    sim = _with_neighbours(ctx, at + length)
+    for s in sim.sim.series.values():
+        labels = dict(s.labels)
+        if STEADY_LABEL not in labels and ctx.scope.items() <= labels.items():
+            _kill(s.samples, at)
+    return _keep(ctx, "scope_gone_while_others_remain", sim, fires=True)
+
+
+@family("metric_renamed", scoped_absence)
+def metric_renamed(ctx: FaultContext) -> list[Plan]:
+    """A deploy renames the metric: every series of the old name ends, the same traffic
+    goes on under the new one. Every watched scope pages."""
+    at, length = _guard_length(ctx)
+    sim = _with_neighbours(ctx, at + length)
+    for _, s in sorted(sim.sim.series.items()):
+        sim.sim.put(s.metric + RENAMED_SUFFIX, dict(s.labels), [None] * at + s.samples[at:])
+        _kill(s.samples, at)
+    return _keep(ctx, "metric_renamed", sim, fires=True)
+
+
+@family("absence_failed_scrapes", scoped_absence)
+def absence_failed_scrapes(ctx: FaultContext) -> list[Plan]:
+    """Every target fails one scrape in three: staleness markers, which end an instant
+    selector's series but not a range's. Silent throughout."""
+    at, length = _guard_length(ctx)
+    sim = _with_neighbours(ctx, at + length)
+    for samples in _samples(sim):
+        _fail_scrapes(samples, range(at, at + length, FAILED_SCRAPE_EVERY))
+    return _keep(ctx, "absence_failed_scrapes", sim, fires=False, extra=_every(ctx.planner, at, at + length))
+
+
+@family("absence_pod_replaced", scoped_absence)
+def absence_pod_replaced(ctx: FaultContext) -> list[Plan]:
+    """A deploy replaces the pod of every scope: the old one's series end with a staleness
+    marker and the new pod (a new instance) is first scraped a little later. Silent."""
+    at, length = _guard_length(ctx)
+    sim = _with_neighbours(ctx, at + length)
+    for _, s in sorted(sim.sim.series.items()):
+        back = at + POD_STARTUP
+        sim.sim.put(s.metric, {**dict(s.labels), "instance": NEW_POD}, [None] * back + s.samples[back:])
+        _kill(s.samples, at)
+    return _keep(ctx, "absence_pod_replaced", sim, fires=False, extra=_every(ctx.planner, at, at + length))

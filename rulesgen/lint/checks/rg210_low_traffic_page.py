@@ -15,11 +15,9 @@ from rulesgen.promql import number
 
 @check("RG210", "low-traffic-page", WARNING, "one event can page a ratio (set min_events)", PROGRAM)
 def run(ctx: EnvContext) -> Iterator[Finding]:
-    severities = ctx.doc.header.severities
     for alert, compiled in ctx.compiled():
         for rule in compiled.rules:
-            severity = severities.get(rule.severity)
-            if severity is None or severity.route_to != "pager":
+            if not ctx.doc.header.pages(rule.severity):
                 continue
             leaves = compares(rule.condition)
             floor = max((leaf.value for leaf in leaves if leaf.param == "min_events"), default=1.0)
