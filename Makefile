@@ -62,7 +62,7 @@ mutation: $(STAMP) tools
 	@echo "== mutation: rulesgen mutate, all alerts but $(SLOW_TO_MUTATE) ($(TIME_MUTATION))"
 	$(BIN)/rulesgen mutate --min-score 95 $(foreach a,$(SLOW_TO_MUTATE),--skip-alert $(a))
 
-## mutate: the same for every alert (tens of minutes on 2 cores); the shipped spec scores 99.8%
+## mutate: the same for every alert (tens of minutes on 2 cores); the burn-rate alert alone scored 87.3% in prod on 2026-12-07, under the gate
 mutate: $(STAMP) tools
 	$(BIN)/rulesgen mutate --min-score 95
 
