@@ -33,7 +33,7 @@ BLOCK = 18 * 3_600  # promtool block length: what Prometheus compacts 2h blocks 
 # built; a cached TSDB older than that is rebuilt.
 DENSE_WEEK_AGO = 3 * 3_600
 MAX_CACHE_AGE = DENSE_WEEK_AGO - 30 * 60
-FORMAT_VERSION = 2  # bump when the synthetic data changes, to invalidate caches
+FORMAT_VERSION = 3  # bump when the synthetic data changes, to invalidate caches
 
 MAINNETS = ["polygon", "arbitrum"]
 TESTNETS = ["polygon-amoy", "arbitrum-sepolia"]
@@ -175,7 +175,23 @@ def sources(scale: Scale) -> list[Source]:
     out += billing_sources(scale, make, billing)
     out += api_sources(scale, make, api)
     out += redis_sources(make, redis)
+    out += recorded_sources(make)
     return out
+
+
+TILE_RECORD = "network_status:billing_transactions:increase1h"
+
+
+def recorded_sources(make: Factory) -> list[Source]:
+    """What the generated rules record while deployed, where they read it back over
+    days: the burn rate's ticket windows sum its hourly count at whole hours. A
+    Prometheus that has run the rules for days holds it; the naive rules never read it."""
+    rules = Target("rules", "prometheus", 0)
+    return [
+        make.make([(f'{TILE_RECORD}{{network="{network}",status="{status}"}} ', 1.0, True)], False, 3_600.0, rules)
+        for network in MAINNETS
+        for status in ("failed", "succeeded")
+    ]
 
 
 def billing_sources(scale: Scale, make: Factory, replicas: list[Target]) -> list[Source]:

@@ -4,6 +4,7 @@ of step with evaluation)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,56 @@ def test_generated_tests_pass_on_derived_records(tmp_path: Path) -> None:
     assert '"sum by (network, status) (((tx_total unless tx_total offset 5m' in rules
     result = run_cli("test", "--spec", str(spec), "--output", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _shipped_record(name: str) -> str:
+    groups = yaml.safe_load((OUTPUT / "prod" / "prometheus" / "billing.rules.yml").read_text())["groups"]
+    return str(next(r["expr"] for g in groups for r in g["rules"] if r.get("record") == name))
+
+
+def test_hourly_tiles_agree_with_promtool_at_every_evaluation(tmp_path: Path) -> None:
+    """The burn-rate ticket windows sum whole hours of the exact 1h count: the model's
+    `tiled` equals what promtool's real records hold at every 5-minute evaluation
+    (a birth, a reset and a failed scrape included), and lags the raw 2h count
+    between whole hours, as it should."""
+    require("promtool")
+    from rulesgen.testgen.planner import notation
+
+    hour, tiled_name = Duration.parse("1h"), "network_status:billing_transactions:increase2h_tiled1h"
+    sim = SeriesSet(Duration.parse("5m"), 60)
+    labels = {**TARGET, "network": "polygon", "status": "failed"}
+    stale = float("nan")
+    history = [float(i // 3) for i in range(30)] + [0.0, 1.0, 2.0, stale] + [3.0 + i for i in range(26)]
+    sim.put("billing_transactions_total", labels, history)
+    sim.put("billing_transactions_total", {**labels, "status": "succeeded"}, [None] * 20 + [4.0] * 40)
+    matchers = (Matcher("network", ("polygon",)),)
+    by = ("status",)
+    tiled = sim.tiled(sim.increase("billing_transactions_total", matchers, by, hour), Duration.parse("2h"), hour)
+    raw = sim.increase("billing_transactions_total", matchers, by, Duration.parse("2h"))
+    assert any(tiled[i] != raw[i] for i in range(24, 60)), "the tiles never lag: the check below proves nothing"
+    rules = {
+        "groups": [
+            {
+                "name": "tiles",
+                "rules": [
+                    {"record": name, "expr": _shipped_record(name)}
+                    for name in ("network_status:billing_transactions:increase1h", tiled_name)
+                ],
+            }
+        ]
+    }
+    checks = [
+        {
+            "expr": f'sum by (status) ({tiled_name}{{network="polygon"}})',
+            "eval_time": f"{5 * i}m",
+            "exp_samples": [{"labels": f'{{status="{k[0][1]}"}}', "value": v} for k, v in sorted(tiled[i].items())],
+        }
+        for i in range(60)
+    ]
+    series = [{"series": s.text(), "values": notation(s.samples)} for s in sim.with_targets()]
+    test = {"interval": "5m", "input_series": series, "promql_expr_test": checks}
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    doc = {"rule_files": ["rules.yml"], "evaluation_interval": "5m", "tests": [test]}
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(doc))
+    result = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr

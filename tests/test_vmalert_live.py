@@ -10,7 +10,9 @@ minutes of history at once, then a new sample every second. Counters are counted
 exactly from their value a window ago (up to 3 days for the burn rate), so the history
 also holds the few minutes around each window's start for the length of the run (the
 counters grow steadily from three days back; the stretches between are left empty).
-The latency alert compares with the raw buckets a week earlier, imported likewise.
+The latency alert compares with the raw buckets a week earlier, imported likewise. The
+burn rate's ticket windows sum its exact 1h record at whole hours: those records are
+imported for the last 3 days, as vmalert would have recorded them.
 
 The test then requires exactly the expected alerts, with exactly the expected labels,
 and every annotation of every alert rendered by vmalert's templates (whose functions
@@ -57,6 +59,8 @@ HISTORY_STEP_MS = 15_000
 # Windows the exact counts look back (`offset W`) beyond the dense history.
 WINDOWS_MS = [m * 60_000 for m in (30, 60, 120, 360, 1440, 4320)]
 ORIGIN_MS = max(WINDOWS_MS) + HISTORY_MS  # the counters start this long before the run
+HOUR_MS = 3_600_000
+TILE_RECORD = "network_status:billing_transactions:increase1h"
 
 # Per-second rates of the counters, values of the gauges.
 COUNTERS: dict[str, float] = {
@@ -208,7 +212,25 @@ class Feeder:
                 for route, buckets in WEEK_AGO.items()
                 for le, rate in buckets.items()
             )
+        lines.extend(self.tiles(now))
         self.post(lines)
+
+    def tiles(self, now: int) -> list[str]:
+        """The exact 1h count the burn-rate record would have held at each whole hour of
+        the last 3 days: the ticket tiers sum those records (the rules have been
+        deployed for days), while vmalert itself records only from now on."""
+        per_hour: dict[tuple[str, str], float] = {}
+        for series, rate in COUNTERS.items():
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', series))
+            if series.startswith("billing_transactions_total{"):
+                level = (labels["network"], labels["status"])
+                per_hour[level] = per_hour.get(level, 0.0) + rate * 3600
+        top = now - now % HOUR_MS
+        return [
+            f'{TILE_RECORD}{{network="{network}",status="{status}"}} {count:.3f} {at}'
+            for at in range(top - max(WINDOWS_MS), top + 1, HOUR_MS)
+            for (network, status), count in sorted(per_hour.items())
+        ]
 
     def run(self) -> None:
         while not self.stopped.wait(1.0):

@@ -227,16 +227,39 @@ class CompileContext:
         sibling kept the family alive. With `births=False` (exporters that initialize
         series to 0) the first clause is dropped.
         """
-        matchers = self.resolve(sel)
-        keep = sorted(set(by) | {m.label for m in matchers})
-        op = "increase" if births else "increase_existing"
-        name = conventions.record_name(keep, sel.metric, conventions.window_op(op, window))
+        return self._filtered(self._counted_record(sel, window, by, births), self.resolve(sel), by)
+
+    def _counted_record(self, sel: SelectorSpec, window: Duration, by: Sequence[str], births: bool) -> str:
+        keep = sorted(set(by) | {m.label for m in self.resolve(sel)})
+        name = conventions.record_name(keep, sel.metric, conventions.window_op(_count_op(births), window))
         exact = f"({SELECTOR} - {SELECTOR} offset {window}) unless resets({SELECTOR}[{window}]) > 0"
         template = f"({exact}) or increase({SELECTOR}[{window}])"
         if births:
             born = f"({SELECTOR} unless {SELECTOR} offset {window}) and on(job, instance) (up offset {window} == 1)"
             template = f"({born}) or {template}"
-        self.raw_record(name, sel, keep, template)
+        return self.raw_record(name, sel, keep, template)
+
+    def tiled(self, sel: SelectorSpec, window: Duration, tile: Duration, by: Sequence[str], births: bool = True) -> str:
+        """Counter events in the whole `tile`s of `window` that end at the latest multiple
+        of `tile` (`level:metric:increase<window>_tiled<tile>`): the sum of `counted`'s
+        record of `tile`, read at those multiples.
+
+        A window of days read from raw samples costs days of samples per series at
+        every evaluation; its tiles cost one recorded sample per tile and per label
+        set, and each tile holds what `counted` holds (exact counts, births and resets
+        as there). The price is lag: the window ends up to one tile (plus one
+        evaluation) before now. The range is a millisecond short of `window` because
+        Prometheus 2.x includes both ends of a range: at an evaluation on a multiple of
+        `tile`, `[window:tile]` would read one tile too many.
+        """
+        matchers = self.resolve(sel)
+        keep = sorted(set(by) | {m.label for m in matchers})
+        tiles = self._counted_record(sel, tile, by, births)
+        op = f"{conventions.window_op(_count_op(births), window)}_tiled{tile}"
+        name = self.record(
+            conventions.record_name(keep, sel.metric, op),
+            f"sum_over_time({tiles}[{Duration(window.ms - 1)}:{tile}])",
+        )
         return self._filtered(name, matchers, by)
 
     def _filtered(self, name: str, matchers: Sequence[Matcher], by: Sequence[str]) -> str:
@@ -492,3 +515,7 @@ def describe(what: str, spec: AlertModel, threshold: str) -> str:
 def summed_by(by: Sequence[str]) -> str:
     """`, summed by network` for explain and docs."""
     return f", summed by {', '.join(by)}" if by else ""
+
+
+def _count_op(births: bool) -> str:
+    return "increase" if births else "increase_existing"

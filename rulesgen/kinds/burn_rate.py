@@ -24,7 +24,7 @@ from rulesgen.kinds.base import (
 )
 from rulesgen.kinds.ratio import MinEvents, level_counts, put_ratio, ratio_atoms, ratio_expr
 from rulesgen.kinds.toolkit import HISTORY, IDLE, SAFE, ForEdge, Phase, edge_evaluation
-from rulesgen.model.series import LOOKBACK, SeriesSet
+from rulesgen.model.series import LOOKBACK, Group, SeriesSet
 from rulesgen.promql import Duration, number
 from rulesgen.spec.models import Identifier, LabelName, MetricType, PositiveDuration, SelectorSpec, StrictModel
 
@@ -50,6 +50,8 @@ def _tier(tier: str, factor: float, long: str, short: str, for_: str) -> Tier:
         }
     )
 
+
+TILE = Duration.parse("1h")
 
 # The workbook's recommendation: 2% of a 30-day budget in 1h, 5% in 6h page;
 # 10% in 3d tickets. `for` values follow kubernetes-mixin.
@@ -110,10 +112,23 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
     def error_ratio(self, ctx: CompileContext, window: Duration) -> tuple[str, str]:
         """The recorded error ratio of `window`, and the count of all events it divides by."""
         quantity = self.quantity or conventions.snake(self.name)
-        num = ctx.counted(self.errors, window, self.by, self.births)
-        den = ctx.counted(self.total, window, self.by, self.births)
+        if window in self.tiled_windows():
+            num = ctx.tiled(self.errors, window, TILE, self.by, self.births)
+            den = ctx.tiled(self.total, window, TILE, self.by, self.births)
+        else:
+            num = ctx.counted(self.errors, window, self.by, self.births)
+            den = ctx.counted(self.total, window, self.by, self.births)
         name = conventions.record_name(self.by, quantity, conventions.window_op("ratio_rate", window))
         return ctx.record(name, ratio_expr(num, [den])), den
+
+    def tiled_windows(self) -> frozenset[Duration]:
+        """Windows read by ticket tiers alone, counted in whole hours (`CompileContext.tiled`).
+
+        A ticket tier may learn of a burn up to an hour late: its windows are a day or
+        more and its `for` an hour or more. A page tier may not, so every window a page
+        tier reads is counted from raw samples, as is a window of an hour or less."""
+        paged = {w for t in self.tiers if t.tier == "page" for w in (t.long, t.short)}
+        return frozenset(w for w in self._windows() if w not in paged and w > TILE and w.ms % TILE.ms == 0)
 
     def ratio_quantity(self, expr: str, window: Duration) -> Quantity:
         return Quantity(
@@ -361,6 +376,11 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
                 rest.append(Phase(phase.level, phase.steps - cut))
         put_ratio(sim, atoms, [Phase(IDLE, idle), *rest], counts, 1)
 
+    def _counts(self, sim: SeriesSet, sel: SelectorSpec, resolve: Resolve, window: Duration) -> list[Group]:
+        if window in self.tiled_windows():
+            return sim.tiled(sim.increase(sel.metric, resolve(sel), self.by, TILE, self.births), window, TILE)
+        return sim.increase(sel.metric, resolve(sel), self.by, window, self.births)
+
     def evaluate(self, sim: SeriesSet, resolve: Resolve) -> list[list[dict[Labels, float]]]:
         # Only evaluation steps hold counts (`SeriesSet` skips the rest, and the planner
         # reads only those): ratios are divided there alone, and the other steps share
@@ -372,8 +392,7 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
         for window in self._windows():
             # Counts, not rates: the rules divide counts, and a ratio of whole counts is
             # exactly the float of the fraction, on the limit when the fraction is.
-            errs = sim.increase(self.errors.metric, resolve(self.errors), self.by, window, self.births)
-            tots = sim.increase(self.total.metric, resolve(self.total), self.by, window, self.births)
+            errs, tots = (self._counts(sim, sel, resolve, window) for sel in (self.errors, self.total))
             ratios[window] = {
                 i: {k: v / tots[i][k] for k, v in errs[i].items() if tots[i].get(k, 0) > 0} for i in steps
             }

@@ -237,6 +237,25 @@ class SeriesSet:
         first, last = (c.steps[lo], c.values[lo]), (c.steps[hi - 1], c.values[hi - 1])
         return self._extrapolate(first, last, hi - lo, result, i, n)
 
+    def tiled(self, per_tile: Sequence[Group], window: Duration, tile: Duration) -> list[Group]:
+        """`sum_over_time(record[window - 1ms:tile])` at each evaluation step, where
+        `per_tile[j]` is what the record (counting one `tile`) holds at evaluation step
+        `j`: the record as stored at the last `window / tile` multiples of `tile`, each
+        the latest evaluation at most a lookback before it (none there: the tile counts
+        nothing, as a record that returned nothing is stale)."""
+        t, n = self.steps(tile), window.ms // tile.ms
+        lookback = LOOKBACK.ms // self.step.ms
+        out: list[Group] = [{} for _ in range(self.length)]
+        for i in self.evaluated():
+            total = out[i]
+            for point in range(i - i % t, i - i % t - n * t, -t):
+                j = point - point % self.every
+                if point < 0 or point - j > lookback:
+                    continue
+                for key, value in per_tile[j].items():
+                    total[key] = total.get(key, 0.0) + value
+        return out
+
     def rate(
         self,
         metric: str,

@@ -47,7 +47,10 @@ def scoped_expr(expr: str, matchers: Mapping[str, str], records: set[str]) -> st
     """`expr` with `matchers` added to each selector of a metric not in `records` (a
     selector that already constrains one of those labels keeps its own matcher)."""
 
+    changed = False
+
     def visit(node: promql_parser.Expr) -> promql_parser.Expr | None:
+        nonlocal changed
         if not isinstance(node, promql_parser.VectorSelector) or node.name in records:
             return None
         own = [str(m) for m in node.matchers.matchers if m.name != "__name__"]
@@ -58,6 +61,10 @@ def scoped_expr(expr: str, matchers: Mapping[str, str], records: set[str]) -> st
         text = f"{node.name or ''}{{{', '.join([*own, *added])}}}"
         if node.offset is not None:
             text += f" offset {promql_parser.display_duration(node.offset)}"
+        changed = True
         return promql_parser.parse(text)
 
-    return str(promql_parser.transform(promql_parser.parse(expr), pre_visit=visit))
+    scoped = str(promql_parser.transform(promql_parser.parse(expr), pre_visit=visit))
+    # promql-parser prints durations without their milliseconds (`[1h59m59s999ms:1h]`
+    # comes out as `[1h59m59s:1h]`): an expression with nothing to scope keeps its text.
+    return scoped if changed else expr
