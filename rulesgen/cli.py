@@ -11,12 +11,17 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rulesgen import __version__, children, progress
 from rulesgen.errors import SpecErrors, ToolMissing, did_you_mean
 from rulesgen.pipeline import build
 from rulesgen.targets import Files
 from rulesgen.writer import compare_tree, write_tree
+
+if TYPE_CHECKING:
+    from rulesgen.diff import Notes
+    from rulesgen.ir import ProgramIR
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what shell tools report when their reader goes away
@@ -329,11 +334,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     """What changing the spec means: the IR of `--base` (a git ref) or `--base-spec`
     against the IR of `--spec`, per environment and alert."""
-    from rulesgen.diff import BaseNotFound, diff_programs, render_json, render_markdown, render_text, spec_at_ref
+    from rulesgen.diff import BaseNotFound, Notes, as_data, diff_programs, render_markdown, render_text, spec_at_ref
     from rulesgen.errors import SpecError
     from rulesgen.pipeline import compile_document
     from rulesgen.spec.validate import Document, load_spec, parse_spec
 
+    if args.backtest is None:
+        given = [flag for flag, value in _BACKTEST_ONLY.items() if getattr(args, value) is not None]
+        if given:
+            return _bad_input(args, f"{', '.join(given)} needs --backtest SOURCE")
     text: str | None = None
     if args.base_spec is not None:
         base_name = str(args.base_spec)
@@ -361,9 +370,47 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if errors:
         raise SpecErrors(errors)
     diff = diff_programs(programs[0], programs[1], base_name, str(args.spec))
-    render = {"json": render_json, "markdown": render_markdown, "text": render_text}[args.format]
-    print(render(diff), end="" if args.format == "markdown" else "\n")
-    return EXIT_CHECK_FAILED if args.exit_code and diff.changed else EXIT_OK
+    data: dict[str, Any] = {}
+    notes, failed = Notes(), ""
+    if args.backtest is not None:
+        backtested = _diff_backtest(args, programs[0], programs[1], diff.changed_alerts())
+        if isinstance(backtested, str):
+            return _bad_input(args, backtested)
+        notes, data, failed = backtested
+    if args.format == "json":
+        _print_json({**as_data(diff), **data})
+    else:
+        render = render_markdown if args.format == "markdown" else render_text
+        print(render(diff, notes), end="" if args.format == "markdown" else "\n")
+    if failed:
+        # Also on stderr, last: a CI log shows why the job failed under the report.
+        print(f"rulesgen: {failed}", file=sys.stderr)
+    return EXIT_CHECK_FAILED if failed or (args.exit_code and diff.changed) else EXIT_OK
+
+
+def _diff_backtest(
+    args: argparse.Namespace, old: ProgramIR, new: ProgramIR, changed: dict[str, dict[str, str]]
+) -> tuple[Notes, dict[str, Any], str] | str:
+    """`diff --backtest`: the lines and JSON it adds to the report and how `--max-pages`
+    failed ('' when it did not), or why the source cannot be read."""
+    from rulesgen.backtest import change
+    from rulesgen.backtest.common import BacktestError
+    from rulesgen.backtest.run import tty_progress
+    from rulesgen.backtest.source import SourceError
+
+    try:
+        compared = change.compare(old, new, changed, args.backtest, args.start, args.end, args.incidents, tty_progress)
+    except (BacktestError, SourceError) as exc:
+        return str(exc)
+    finally:
+        tty_progress("")
+    over = args.max_pages is not None and bool(compared.over(args.max_pages))
+    failed = change.gate(compared, args.max_pages) if over else ""
+    return change.notes(compared, args.max_pages), {"backtest": change.as_data(compared, args.max_pages)}, failed
+
+
+# `rulesgen diff` options that only mean something with --backtest: flag -> attribute.
+_BACKTEST_ONLY = {"--from": "start", "--to": "end", "--incidents": "incidents", "--max-pages": "max_pages"}
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -378,11 +425,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Every alert of the environments on recorded history: firings and notifications."""
-    from rulesgen.backtest.common import BacktestError, parse_time
+    from rulesgen.backtest.common import BacktestError
     from rulesgen.backtest.incidents import judge, load_incidents
     from rulesgen.backtest.report import render_json, render_markdown, render_text
-    from rulesgen.backtest.run import backtest, parse_set, parse_sweep, plan, tty_progress
-    from rulesgen.backtest.source import SourceError, open_source
+    from rulesgen.backtest.run import backtest, history, parse_set, parse_sweep, plan, tty_progress
+    from rulesgen.backtest.source import SourceError
     from rulesgen.spec.validate import load_spec
 
     doc = load_spec(args.spec)
@@ -391,16 +438,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         sweep = parse_sweep(args.sweep) if args.sweep else []
         incidents = load_incidents(args.incidents) if args.incidents else None
         planned = plan(doc, args.env or [], args.alert or [], sets, sweep)
-        if not args.source.startswith(("http://", "https://")):
-            tty_progress(f"building a TSDB from {args.source}")
-        with open_source(args.source) as source:
-            start = parse_time(args.start) if args.start else source.first
-            end = parse_time(args.end) if args.end else source.last
-            if start is None or end is None:
-                raise BacktestError("--from and --to are needed for an HTTP source")
-            if end <= start:
-                raise BacktestError(f"--to ({end}) is not after --from ({start})")
-            result = backtest(planned, source.url, args.source, start, end, tty_progress)
+        with history(args.source, args.start, args.end) as (url, start, end):
+            result = backtest(planned, url, args.source, start, end, tty_progress)
         if incidents is not None:
             result.verdicts = {e.env: {r.alert: judge(r, incidents) for r in e.runs} for e in result.envs}
     except (BacktestError, SourceError) as exc:
@@ -471,14 +510,28 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Files], int]] = {
 }
 
 
-def _positive(text: str) -> int:
+def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be {least} or more, not {value}")
     return value
+
+
+def _positive(text: str) -> int:
+    return _whole(text, 1)
+
+
+def _count(text: str) -> int:
+    return _whole(text, 0)
+
+
+def _history_range(cmd: argparse.ArgumentParser) -> None:
+    """The range of history a backtest reads, as `backtest` and `diff --backtest` take it."""
+    cmd.add_argument("--from", dest="start", help="RFC 3339 or unix seconds (default: the file's first sample)")
+    cmd.add_argument("--to", dest="end", help="RFC 3339 or unix seconds (default: the file's last sample)")
 
 
 def _seconds(text: str) -> float:
@@ -523,10 +576,12 @@ EPILOG = """examples:
   rulesgen schema                       write the JSON Schema and kind reference
   rulesgen simulate --days 8 --out demo.om.gz   demo history and its incidents.yaml
   rulesgen backtest --source demo.om.gz --sweep BillingPendingBacklog.threshold=10..30:5
+  rulesgen diff --backtest demo.om.gz --max-pages 10 --format markdown   pages before and after a change
   rulesgen verify --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093 --env prod
 
 exit codes: 0 ok; 1 a check failed (stale output, failing test, lint --strict
-warnings, mutation score below --min-score, verify findings); 2 bad input (spec errors with
+warnings, mutation score below --min-score, verify findings, a changed alert over
+diff --max-pages); 2 bad input (spec errors with
 file:line:column, unknown environment, missing promtool/amtool, refused output,
 a backtest source that is unreachable, not OpenMetrics or holds no data);
 130/143 interrupted by SIGINT/SIGTERM (children stopped, temporary files removed);
@@ -628,9 +683,11 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--near", type=_score, default=0.1, help="report alerts this close to firing (10%%)")
     diff = sub.add_parser(
         "diff",
-        help="what a spec change means per environment and alert; exit 1 on changes with --exit-code",
+        help="what a spec change means per environment and alert; exit 1 on changes with --exit-code, "
+        "or over --max-pages",
         description="Compare the compiled spec with a base version: thresholds (and whether they page sooner or "
-        "later), for, windows, severities, receivers, labels, annotations, alerts, recording rules, dashboards, routes.",
+        "later), for, windows, severities, receivers, labels, annotations, alerts, recording rules, dashboards, routes. "
+        "With --backtest, how often each changed alert would have paged on recorded history before and after.",
     )
     base = diff.add_mutually_exclusive_group()
     base.add_argument("--base", default="HEAD", help="git ref holding the base spec (default: %(default)s)")
@@ -638,6 +695,22 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     diff.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes (like git diff)")
+    diff.add_argument(
+        "--backtest",
+        metavar="SOURCE",
+        help="backtest the changed alerts on both sides on FILE.om[.gz] or http(s)://prometheus:9090: "
+        "pages before and after, and how the first page moved",
+    )
+    _history_range(diff)
+    diff.add_argument(
+        "--incidents",
+        type=Path,
+        metavar="FILE",
+        help="incidents.yaml: compare first pages per incident (default: per shared firing)",
+    )
+    diff.add_argument(
+        "--max-pages", type=_count, metavar="N", help="exit 1 when a changed alert would page more than N times"
+    )
     simulate = sub.add_parser(
         "simulate", help="write days of the platform's metrics (OpenMetrics) with incidents and faults"
     )
@@ -653,8 +726,7 @@ def parser() -> argparse.ArgumentParser:
         "Alertmanager would have sent per receiver.",
     )
     bt.add_argument("--source", required=True, help="FILE.om[.gz] or http(s)://prometheus:9090")
-    bt.add_argument("--from", dest="start", help="RFC 3339 or unix seconds (default: the file's first sample)")
-    bt.add_argument("--to", dest="end", help="RFC 3339 or unix seconds (default: the file's last sample)")
+    _history_range(bt)
     bt.add_argument("--env", action="append", help="only this environment (repeatable)")
     bt.add_argument("--alert", action="append", help="only this alert (repeatable)")
     bt.add_argument("--set", action="append", metavar="ALERT.FIELD=VALUE", help="what-if: a spec field moved")

@@ -145,6 +145,24 @@ class ProgramDiff:
     def changed(self) -> bool:
         return any(e.changed for e in self.envs)
 
+    def changed_alerts(self) -> dict[str, dict[str, str]]:
+        """Per environment compared on both sides, each alert that changed -> its status
+        (the unchanged rows shown beside a change elsewhere are left out)."""
+        return {
+            e.env: {a.alert: a.status for a in e.alerts if a.status != UNCHANGED}
+            for e in self.envs
+            if e.status in (CHANGED, UNCHANGED)
+        }
+
+
+@dataclass(frozen=True)
+class Notes:
+    """Lines another command adds to the report (`--backtest`'s): `head` under the
+    title, and per environment (alert, sentence) pairs under its changes."""
+
+    head: tuple[str, ...] = ()
+    alerts: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
 
 # --- facts: each alert as field -> value, compared field by field -------------------
 
@@ -729,9 +747,9 @@ def _move(old: str | None, new: str | None) -> str:
 _MARK = {ADDED: "+", ENABLED: "+", REMOVED: "-", DISABLED: "-", CHANGED: "~", UNCHANGED: "="}
 
 
-def render_text(diff: ProgramDiff) -> str:
+def render_text(diff: ProgramDiff, notes: Notes = Notes()) -> str:
     """Compact lines per environment: one per changed field, alert or rule."""
-    lines = [f"rulesgen diff: {diff.base} -> {diff.head}"]
+    lines = [f"rulesgen diff: {diff.base} -> {diff.head}", *notes.head]
     for env in diff.envs:
         if env.status in (ADDED, REMOVED):
             lines.append(f"[{env.env}] environment {env.status}")
@@ -755,6 +773,7 @@ def render_text(diff: ProgramDiff) -> str:
                     lines.append(f"  ~ {a.alert} {c.field}: {_move(c.old, c.new)}{meaning}")
             else:
                 lines.append(f"  {mark} {a.alert}: {a.status} ({a.brief})")
+        lines += [f"  > {alert} {sentence}" for alert, sentence in notes.alerts.get(env.env, ())]
         for r in env.records:
             what = f"{r.old_name} -> {r.record}" if r.status == RENAMED else r.record
             readers = ", ".join([*r.alerts, *r.panels])
@@ -783,9 +802,10 @@ def _plain(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(diff: ProgramDiff) -> str:
+def render_markdown(diff: ProgramDiff, notes: Notes = Notes()) -> str:
     """A pull-request comment: the summary, a table per environment, details folded."""
     lines = ["### rulesgen diff", "", f"**{summary(diff)}** (`{diff.base}` -> `{diff.head}`)"]
+    lines += [line for head in notes.head for line in ("", _plain(head))]
     if not diff.changed:
         return "\n".join(lines) + "\n"
     for env in diff.envs:
@@ -808,6 +828,8 @@ def render_markdown(diff: ProgramDiff) -> str:
                 else:
                     old, new = (a.brief, None) if a.status in (REMOVED, DISABLED) else (None, a.brief)
                     lines.append(f"| {a.alert} | {a.status} | {_cell(old)} | {_cell(new)} | |")
+        if notes.alerts.get(env.env):
+            lines += ["", *(f"- **{alert}** {sentence}" for alert, sentence in notes.alerts[env.env])]
         if env.records:
             lines += ["", "| recording rule | change | read by |", "|---|---|---|"]
             for r in env.records:

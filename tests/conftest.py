@@ -43,3 +43,16 @@ def require(tool: str) -> str:
     if path is None:
         pytest.fail(f"{tool} is not installed: run `make test` (it installs prometheus and prometheus-alertmanager)")
     return path
+
+
+def running_under(path: Path) -> list[str]:
+    """The command lines of running processes that name `path` (a server left behind)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if str(path) in cmdline:
+            out.append(cmdline)
+    return out

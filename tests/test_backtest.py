@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import SPEC, require, run_cli
+from conftest import SPEC, require, run_cli, running_under
 from rulesgen.backtest.evaluate import Episode
 from rulesgen.backtest.notify import notifications
 from rulesgen.backtest.simulate import simulate
@@ -144,18 +144,6 @@ def test_simulation_is_deterministic_for_a_seed(tmp_path: Path) -> None:
 # --- bad input: exit 2, one line, nothing left behind ----------------------------------
 
 
-def _running_under(path: Path) -> list[str]:
-    out = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if str(path) in cmdline:
-            out.append(cmdline)
-    return out
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -179,7 +167,7 @@ def test_bad_input_exits_2_with_one_line_and_leaves_nothing(
     assert done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
     assert list(scratch.iterdir()) == []
-    assert _running_under(scratch) == []
+    assert running_under(scratch) == []
 
 
 # --- Alertmanager, modelled --------------------------------------------------------------

@@ -62,7 +62,7 @@ def _agrees(episode: Episode, incident: Incident) -> bool:
     return all(labels[k] == v for k, v in incident.labels.items() if k in labels)
 
 
-def _catches(episode: Episode, incident: Incident) -> bool:
+def catches(episode: Episode, incident: Incident) -> bool:
     return incident.start <= episode.pending <= incident.end + GRACE and _agrees(episode, incident)
 
 
@@ -70,12 +70,12 @@ def judge(run: AlertRun, incidents: Sequence[Incident]) -> Verdict:
     meant = [i for i in incidents if run.alert in i.alerts]
     verdict = Verdict(run.alert)
     for incident in meant:
-        hits = [e.firing for e in run.episodes if _catches(e, incident)]
+        hits = [e.firing for e in run.episodes if catches(e, incident)]
         if hits:
             verdict.caught[incident.name] = min(hits) - incident.start
         else:
             verdict.missed.append(incident.name)
-    verdict.false = [e for e in run.episodes if not any(_catches(e, i) for i in meant)]
+    verdict.false = [e for e in run.episodes if not any(catches(e, i) for i in meant)]
     return verdict
 
 

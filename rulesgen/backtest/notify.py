@@ -21,6 +21,8 @@ from rulesgen.promql import Duration
 # Alertmanager's defaults for a route that sets none of its own.
 GROUP_WAIT, GROUP_INTERVAL, REPEAT_INTERVAL = 30, 300, 4 * 3600
 
+PAGES = "pages"
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -36,6 +38,7 @@ class Notification:
     at: int
     alertnames: tuple[str, ...]
     resolved: bool = False
+    group: Labels = ()  # the aggregation group's `group_by` labels: which alerts it speaks for
 
 
 @dataclass
@@ -60,6 +63,12 @@ class Notifications:
 
     def per_alert(self) -> Counter[str]:
         return Counter(name for n in self.sent if not n.resolved for name in n.alertnames)
+
+    def pages_per_alert(self) -> Counter[str]:
+        """The notifications to paging receivers announcing each alert."""
+        return Counter(
+            name for n in self.sent if not n.resolved and self.noun(n.receiver) == PAGES for name in n.alertnames
+        )
 
 
 def working(t: int, hours: tuple[int, int]) -> bool:
@@ -157,8 +166,9 @@ def notifications(am: AlertmanagerIR, episodes: Sequence[Episode], end: int, ext
     for key, members in sorted(groups.items()):
         if key[0] in silent:
             continue
+        group = tuple(zip(am.group_by, key[1], strict=True))
         result.sent += _flush_group(
-            timing[key], [episodes[i] for i in members], [muted.get(i, []) for i in members], end
+            timing[key], [episodes[i] for i in members], [muted.get(i, []) for i in members], end, group
         )
     result.sent.sort(key=lambda n: (n.at, n.receiver))
     return result
@@ -166,8 +176,9 @@ def notifications(am: AlertmanagerIR, episodes: Sequence[Episode], end: int, ext
 
 def _noun(receiver: Receiver) -> str:
     kinds = {integration for integration, _ in receiver.integrations}
-    if kinds == {"pagerduty_configs"}:
-        return "pages"
+    # A receiver that also posts to chat still wakes someone up: it pages.
+    if "pagerduty_configs" in kinds:
+        return PAGES
     if kinds == {"slack_configs"}:
         return "messages"
     return "notifications"
@@ -185,7 +196,7 @@ def _covered(lo: int, hi: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def _flush_group(
-    timing: Timing, episodes: list[Episode], muted: list[list[tuple[int, int]]], end: int
+    timing: Timing, episodes: list[Episode], muted: list[list[tuple[int, int]]], end: int, group: Labels
 ) -> list[Notification]:
     """The notifications of one aggregation group, as Alertmanager's dispatcher and
     notification log decide them."""
@@ -218,7 +229,7 @@ def _flush_group(
                 notify = True
             if notify:
                 names = tuple(sorted({dict(labels)["alertname"] for labels in (firing or last or ())}))
-                out.append(Notification(timing.receiver, t, names, resolved=not firing))
+                out.append(Notification(timing.receiver, t, names, resolved=not firing, group=group))
                 last, last_at = firing, t
             if not present(t):
                 break  # all resolved and flushed: the group is gone

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from rulesgen.backtest.common import BacktestError, iso
+from rulesgen.backtest.common import BacktestError, iso, parse_time
 from rulesgen.backtest.evaluate import AlertRun, group_interval, leaf_expr, run_alert
 from rulesgen.backtest.incidents import Verdict
 from rulesgen.backtest.notify import Notifications, notifications
-from rulesgen.backtest.source import Matrix, SourceError, query_range
+from rulesgen.backtest.source import Matrix, SourceError, open_source, query_range
 from rulesgen.errors import SpecErrors, did_you_mean
 from rulesgen.ir import Alert, Compare, EnvIR, ProgramIR, compares, leaves
 from rulesgen.pipeline import compile_document
@@ -133,14 +134,40 @@ class Queries:
         return query
 
 
-def _planned_queries(envs: Sequence[EnvIR], only: Sequence[str]) -> set[tuple[str, int]]:
+Selection = Iterable[tuple[EnvIR, Sequence[str]]]  # environments, each with its alerts (none: all)
+
+
+def planned_queries(selection: Selection) -> int:
+    """How many (expression, step) pairs the selected alerts read."""
     out = set()
-    for env in envs:
+    for env, only in selection:
         records = records_of(env)
         for alert in _alerts(env, only):
             step = group_interval(env, alert).ms // 1000
             out |= {(leaf_expr(leaf, records), step) for rule in alert.rules for leaf in leaves(rule.condition)}
-    return out
+    return len(out)
+
+
+def require_data(queries: Queries, source: str) -> None:
+    """A source with no sample in the range would report every alert as silent."""
+    if not any(m for m in queries.cache.values()):
+        raise BacktestError(f"{source}: no data between {iso(queries.start)} and {iso(queries.end)}")
+
+
+@contextmanager
+def history(source: str, start: str | None, end: str | None) -> Iterator[tuple[str, int, int]]:
+    """The query URL of `source` and the range to backtest (`--from`/`--to`, else the
+    file's first and last sample), served for the duration of the block."""
+    if not source.startswith(("http://", "https://")):
+        tty_progress(f"building a TSDB from {source}")
+    with open_source(source) as served:
+        lo = parse_time(start) if start else served.first
+        hi = parse_time(end) if end else served.last
+        if lo is None or hi is None:
+            raise BacktestError("--from and --to are needed for an HTTP source")
+        if hi <= lo:
+            raise BacktestError(f"--to ({hi}) is not after --from ({lo})")
+        yield served.url, lo, hi
 
 
 def _alerts(env: EnvIR, only: Sequence[str]) -> list[Alert]:
@@ -207,11 +234,10 @@ def backtest(
     """Every planned alert on the source's history between `start` and `end`."""
     envs, alerts, sets, sweep, sweeps = p.envs, p.alerts, p.sets, p.sweep, p.sweeps
     chosen = [e for e in p.program.envs if not envs or e.env in envs]
-    queries = Queries(url, start, end, progress, len(_planned_queries(chosen, alerts)))
+    queries = Queries(url, start, end, progress, planned_queries((env, alerts) for env in chosen))
     try:
         results = [run_env(env, queries, alerts) for env in chosen]
-        if not any(m for m in queries.cache.values()):
-            raise BacktestError(f"{source}: no data between {iso(start)} and {iso(end)}")
+        require_data(queries, source)
         result = Result(source, start, end, results, list(sets))
         if sweep:
             result.sweep_of = f"{sweep[0].alert}.{sweep[0].field}"
