@@ -47,8 +47,9 @@ from typing import Any
 FOR_GRACE_PERIOD_MS = 10 * 60_000
 COUNTER_SUFFIXES = ("_total", "_bucket", "_count")
 # Functions whose output series keep the labels of their input series.
-_LABEL_PRESERVING = {"rate", "increase", "irate", "delta", "idelta", "abs", "ceil", "floor", "round"}
-_NON_NEGATIVE_FUNCTIONS = {"rate", "increase", "irate"}  # of non-negative input (counter resets included)
+_LABEL_PRESERVING = {"rate", "increase", "irate", "delta", "idelta", "abs", "ceil", "floor", "round", "sum_over_time"}
+# Non-negative wherever their input is (`rate` and friends across counter resets too).
+_NON_NEGATIVE_FUNCTIONS = {"rate", "increase", "irate", "sum_over_time"}
 _COMPARISONS = {">", "<", ">=", "<=", "=="}
 _LITERAL = re.compile(r"^[A-Za-z0-9_:/.\- ]*$")
 
@@ -169,7 +170,7 @@ def _values_on(node: Any, label: str, records: Mapping[str, Any] | None = None) 
         return frozenset.intersection(*sets) if sets else None
     if kind == "MatrixSelector":
         return _values_on(_children(node)[0], label, records) if _children(node) else None
-    if kind == "ParenExpr":
+    if kind in ("ParenExpr", "SubqueryExpr"):
         return _values_on(node.expr, label, records)
     if kind == "AggregateExpr":
         mod = node.modifier
@@ -204,7 +205,7 @@ def _values_on(node: Any, label: str, records: Mapping[str, Any] | None = None) 
 def _keeps_label(index: int, parent: Any, label: str) -> bool:
     """Whether `parent` passes each series of its child `index` on with `label` unchanged."""
     kind = _kind(parent)
-    if kind in ("ParenExpr", "MatrixSelector"):
+    if kind in ("ParenExpr", "MatrixSelector", "SubqueryExpr"):
         return True
     if kind == "Call":
         if str(parent.func.name) == "histogram_quantile":
@@ -280,7 +281,7 @@ class Closure:
                 return True
             tree = self.records.get(name)
             return tree is not None and name not in seen and self.non_negative(tree, seen | {name})
-        if kind in ("ParenExpr", "MatrixSelector"):
+        if kind in ("ParenExpr", "MatrixSelector", "SubqueryExpr"):
             children = _children(node)
             return bool(children) and self.non_negative(children[0], seen)
         if kind == "AggregateExpr":

@@ -16,6 +16,7 @@ from rulesgen.mutate import (
     Mutant,
     MutationReport,
     alert_mutants,
+    caught_elsewhere,
     expr_mutants,
     format_mutations,
     regex_alternatives,
@@ -298,3 +299,42 @@ def test_skip_alert_leaves_an_alert_out_and_names_unknown_ones(generated: Path) 
     assert unknown.returncode == 2 and "NoSuchAlert" in unknown.stdout + unknown.stderr
     nothing = run_cli("mutate", *where, "--alert", "RedisMemoryHigh", "--skip-alert", "RedisMemoryHigh")
     assert nothing.returncode == 2
+
+
+def test_proofs_follow_hourly_tiles_through_sum_over_time() -> None:
+    """A burn-rate ticket window sums an exact 1h record at whole hours: the labels and
+    the sign of the record pass through `sum_over_time(R[...:1h])` unchanged."""
+    hourly = {"record": "H", "expr": 'sum by (network, status) (increase(m_total{network=~"a|b"}[1h]))'}
+    tiled = {"record": "T", "expr": "sum_over_time(H[23h59m59s999ms:1h])"}
+    ratio = {
+        "record": "Q",
+        "expr": 'sum(T{network=~"a|b",status="f"}) / (sum(T{network=~"a|b",status=~"f|s"}) > 0)',
+    }
+    alert = {"alert": "A", "expr": "Q > 0.03"}
+    closure = Closure([hourly, tiled, ratio, alert])
+    # T only carries H's networks: the ratio's matcher on them filters nothing ...
+    assert matcher_drop_equivalent(ratio["expr"], ratio["expr"].replace('network=~"a|b",', "", 1), ratio, closure)
+    # ... and every reader of H, through T, selects `a|b` only: H's own matcher may go.
+    wide = "sum by (network, status) (increase(m_total{}[1h]))"
+    assert matcher_drop_equivalent(hourly["expr"], wide, hourly, closure)
+    # Sums of non-negative counts: 0/0 where the guard dropped the sample.
+    assert guard_drop_equivalent(ratio["expr"], ratio, closure)
+    # Not through a function that can change the sign or the labels.
+    signed = {"record": "T", "expr": "sum_over_time(deriv(H[1h])[1d:1h])"}
+    assert guard_drop_equivalent(ratio["expr"], ratio, Closure([hourly, signed, ratio, alert])) is None
+    loose = {"alert": "B", "expr": "sum(T) > 5"}
+    assert matcher_drop_equivalent(hourly["expr"], wide, hourly, Closure([hourly, tiled, ratio, alert, loose])) is None
+
+
+def test_a_shared_record_mutant_killed_by_another_alert_is_killed() -> None:
+    def mutant(alert: str, rule: str, after: str, status: str, env: str = "prod") -> Mutant:
+        return Mutant(env, alert, "range-doubled", rule, "expr", "before", after, "why", status)
+
+    shared = "record level:m:increase5m"
+    a = AlertScore("prod", "A", [mutant("A", shared, "x[10m]", "survived"), mutant("A", shared, "x[1m]", "survived")])
+    b = AlertScore("prod", "B", [mutant("B", shared, "x[10m]", "killed"), mutant("B", "alert B", "x[1m]", "killed")])
+    staging = AlertScore("staging", "C", [mutant("C", shared, "x[10m]", "survived", "staging")])
+    caught_elsewhere([a, b, staging])
+    assert [m.status for m in a.mutants] == ["killed", "survived"]  # another text, or an alert rule: no
+    assert a.mutants[0].killed_by == ("B's tests",)
+    assert staging.mutants[0].status == "survived"  # another environment deploys another rule

@@ -40,7 +40,7 @@ from rulesgen.mutate.operators import (
     unquote,
 )
 from rulesgen.mutate.report import format_mutations, mutations_json
-from rulesgen.mutate.run import AlertScore, MutationReport, run_mutations, verdict_signature
+from rulesgen.mutate.run import AlertScore, MutationReport, caught_elsewhere, run_mutations, verdict_signature
 
 __all__ = [
     "COMPARISONS",
@@ -53,6 +53,7 @@ __all__ = [
     "Token",
     "Units",
     "alert_mutants",
+    "caught_elsewhere",
     "expr_mutants",
     "format_mutations",
     "mutations_json",

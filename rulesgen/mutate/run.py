@@ -274,6 +274,24 @@ def _prepare(
             run.pending.append(_Pending(mutant, mutated, described, left, work / f"{score.alert}.m{n:04d}"))
 
 
+def caught_elsewhere(scores: Sequence[AlertScore]) -> None:
+    """A mutant of a recording rule that several alerts read is one wrong rule deployed
+    once: `rulesgen test` catches it when any of those alerts' tests fail on it. A
+    survivor that another alert's tests killed in the same environment (the same rule
+    mutated into the same text) is killed, and says by whom."""
+    killers: dict[tuple[str, str, str, str], str] = {}
+    for score in scores:
+        for m in score.mutants:
+            if m.status == "killed" and m.rule.startswith("record "):
+                killers.setdefault((m.env, m.rule, m.field, m.after), score.alert)
+    for score in scores:
+        for m in score.mutants:
+            other = killers.get((m.env, m.rule, m.field, m.after))
+            if m.status == "survived" and other is not None and other != score.alert:
+                m.status, m.killed_by = "killed", (f"{other}'s tests",)
+                m.explanation = f"{m.explanation}; {other}'s tests, which read the same record, fail on it"
+
+
 def run_mutations(
     output: Path,
     envs: Sequence[str] | None = None,
@@ -321,6 +339,7 @@ def run_mutations(
             if mine.status == "pending":
                 mine.status, mine.killed_by, mine.result = theirs.status, theirs.killed_by, theirs.result
                 mine.explanation = theirs.explanation
+    caught_elsewhere(scores)
     for score in scores:
         failing = [b for b in score.baselines if not b.ok]
         if failing:
