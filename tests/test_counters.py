@@ -4,16 +4,21 @@ of step with evaluation)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from conftest import OUTPUT, minimal_text, require, run_cli
+from rulesgen.lower.alerts import AlertCompiler
 from rulesgen.model.series import SeriesSet
 from rulesgen.pipeline import build_text
 from rulesgen.promql import Duration, Matcher
+from rulesgen.spec.validate import parse_spec
+from rulesgen.testgen.planner import Plan, plan_scenarios
 
 FIVE_MINUTES = Duration.parse("5m")
 POLYGON = (Matcher("network", ("polygon",)),)
@@ -124,6 +129,61 @@ def test_every_counter_kind_proves_births_resets_and_sampling() -> None:
     ):
         for name in ("born_in_window", "fresh_start", "reset", "out_of_step"):
             assert scenario(alert, name)["alert_rule_test"], (alert, name)
+
+
+KIND_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kinds"
+
+
+def fixture_plans(kind: str, **fields: Any) -> dict[str, Plan]:
+    """The scenarios of a kind fixture's alert, with `fields` changed (None: removed)."""
+    data = yaml.safe_load((KIND_FIXTURES / kind / "spec.yaml").read_text())
+    alert = data["alerts"][0]
+    alert.update(fields)
+    data["alerts"] = [{k: v for k, v in alert.items() if v is not None}]
+    doc = parse_spec(yaml.safe_dump(data, sort_keys=False), "spec.yaml")
+    metric_labels = {name: metric.labels for name, metric in doc.header.metrics.items()}
+    plans = plan_scenarios(doc.alerts[0], AlertCompiler(doc).resolve, doc.header.label_sets, metric_labels)
+    return {plan.name: plan for plan in plans}
+
+
+def lifetime_totals(plan: Plan) -> list[float]:
+    """The value each counter of a fresh start appears with, asserting it never grows
+    after (no new events): its notation is `_xN V+0xM`."""
+    totals = []
+    for series, values in plan.series:
+        if series.startswith("up{"):
+            continue
+        found = re.fullmatch(r"_x\d+ (\d+)\+0x\d+", values)
+        assert found, (series, values)
+        totals.append(float(found.group(1)))
+    return totals
+
+
+# Healthy traffic at these counts a 5m window is uneven from one minute to the next
+# (6 is 2, 1, 1, 1, 1), which increase() extrapolates past the count where a fresh
+# Prometheus has no window of history: the scenarios that must stay silent leave it out.
+@pytest.mark.parametrize("threshold", [3, 6, 9])
+def test_uneven_healthy_traffic_at_the_threshold_gets_counter_scenarios(threshold: int) -> None:
+    plans = fixture_plans("counter_increase", threshold=threshold, window="5m", **{"for": None})
+    assert plans["out_of_step"].checks and not any(c.firing for c in plans["out_of_step"].checks)
+    fresh = plans["fresh_start"]
+    assert not any(c.firing for c in fresh.checks)
+    assert min(lifetime_totals(fresh)) > threshold
+
+
+def test_a_fresh_start_checks_every_evaluation_a_rule_counting_totals_would_page_at() -> None:
+    """With `for: 2m` a rule counting the lifetime totals pages two evaluations after the
+    start, until its 5m window reaches back past it: every one of them is checked."""
+    fresh = fixture_plans("counter_increase")["fresh_start"]
+    start = next(int(m.group(1)) for _, v in fresh.series if (m := re.match(r"_x(\d+) ", v)))
+    assert {start + 2, start + 5, start + 7} <= {c.step for c in fresh.checks}
+
+
+def test_a_burn_rate_fresh_start_holds_lifetime_totals() -> None:
+    """A burn rate opens its scenarios with idle counters: the fresh start must not, or
+    its totals are 0 and a rule counting them whole stays silent too."""
+    fresh = fixture_plans("burn_rate")["fresh_start"]
+    assert min(lifetime_totals(fresh)) > 0
 
 
 def test_the_latency_baseline_reads_raw_buckets() -> None:

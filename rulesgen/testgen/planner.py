@@ -30,14 +30,16 @@ from rulesgen.testgen.families import fault_plans
 # A label that tells apart a series the counter scenarios add (an idle series that has
 # existed all along) from the scope's own series; alerts sum it away.
 WITNESS_LABEL = "rulesgen_series"
-OUT_OF_STEP_CHECKS = 30
+# Evaluations a scenario that must stay silent checks one by one, at most (out of step,
+# fresh start): a wrong rule fires at some of them only.
+EVALUATIONS_CHECKED = 30
 OUTSIDE_VALUES = 8  # values a negated matcher is proven to exclude, at most
 # The scrape target every scenario series belongs to unless a scenario says otherwise
 # (its `up` series is derived from when the target's series have samples).
 TARGET: Labels = (
     ("instance", "replica-a:8080"),
     ("job", "app"),
-)  # evaluations checked one by one in the out-of-step scenario
+)
 
 
 @dataclass(frozen=True)
@@ -621,15 +623,27 @@ class Planner:
         out.extend(self._born_apart(main, timeline))
         out.extend(self._born_after_start(main, window) for window in self.alert.counting_windows())
 
-        # Fresh start: the series appear with lifetime totals past the threshold, but
-        # nothing of the metric existed a window earlier: they are not new events.
+        # Fresh start: Prometheus starts while the exporters hold lifetime totals past
+        # the threshold, and no new event comes: nothing of the metric existed a window
+        # earlier, so the totals are not events and nothing pages. No traffic after the
+        # start: until the metric has a window of history a fresh Prometheus counts with
+        # increase(), extrapolated, and reads traffic just at the threshold (3 events a
+        # 5m window) as 3.5. The empty history keeps a kind that opens every scenario
+        # with idle counters (a burn rate) from starting the totals at 0. Checked at
+        # every evaluation for a while: a rule counting the totals pages `for` after
+        # the start, and only until its windows reach back past it.
         sim = Simulation(self.alert, self.resolve, self.step, horizon + length, self.k)
-        sim.add(main, [Phase(first, horizon), Phase(SAFE, length)])
+        sim.add(main, [Phase(HISTORY, 0), Phase(first, horizon), Phase(IDLE, length)])
         for samples in self._samples(sim):
             self._fresh(samples, horizon, rebase=False)
         states = sim.run()
         self._require(self._first(states) is None, "lifetime totals at a fresh start fire")
-        out.append(self.scenario("fresh_start", "counters", sim, states, [horizon, horizon + length - 1]))
+        # The window that reaches furthest back, then the longest `for`, past the start.
+        longest = max(self.alert.counting_windows(), default=Duration(0))
+        counting = self.sim_steps(longest) + self.sim_steps(max(self.alert.variant_fors()))
+        until = min(horizon + length, horizon + counting + self.k + 1, horizon + self.k * EVALUATIONS_CHECKED)
+        every = range(horizon, until, self.k)
+        out.append(self.scenario("fresh_start", "counters", sim, states, [*every, horizon + length - 1]))
 
         # Fresh start during a breach: the events keep coming, but nothing counts until
         # the metric has a window of history, so it pages `for` after that and not one
@@ -664,24 +678,30 @@ class Planner:
 
         out.extend(self._reset_by_one(main))
 
-        # Out of step: healthy traffic scraped half a step after each evaluation, once
-        # Prometheus has a window of it (before that, a Prometheus that has just started
-        # counts with increase(), extrapolation and all).
+        # Out of step: healthy traffic scraped half a step after each evaluation, silent
+        # once Prometheus has a window of it (before that, a Prometheus that has just
+        # started counts with increase(), extrapolation and all).
         half = Duration(self.step.ms // 2)
-        start = 2 * max((-(-w.ms // self.step.ms) for w in self.alert.counting_windows()), default=0)
-        start += -start % (2 * self.k)
+        window = 2 * max((-(-w.ms // self.step.ms) for w in self.alert.counting_windows()), default=0)
+        start = window + -window % (2 * self.k)
         sim = Simulation(self.alert, self.resolve, half, start + 2 * length, 2 * self.k)
         sim.add(main, [Phase(SAFE, start + 2 * length)])
         for samples in self._samples(sim):
             samples[:] = [v if i % 2 else None for i, v in enumerate(samples)]
         states = sim.run()
+        # The first sample is half a step in: the first evaluation with a sample a
+        # window before it is the first a window after that sample, one evaluation past
+        # `start` when the window is a whole number of evaluations. At `start` the
+        # window still extrapolates (6 events a 5m window read as 6.25).
+        exact = window + 1
+        exact += -exact % (2 * self.k)
         self._require(
-            self._first(states, start=start) is None, "healthy traffic sampled out of step with evaluation fires"
+            self._first(states, start=exact) is None, "healthy traffic sampled out of step with evaluation fires"
         )
         # Checked at every evaluation for a while: increase()'s extrapolation overshoots
         # at some phases of the traffic only.
         end = start + 2 * length
-        every = range(start + 2 * warm, min(end, start + 2 * warm + 2 * self.k * OUT_OF_STEP_CHECKS), 2 * self.k)
+        every = range(start + 2 * warm, min(end, start + 2 * warm + 2 * self.k * EVALUATIONS_CHECKED), 2 * self.k)
         out.append(self.scenario("out_of_step", "counters", sim, states, [*every, end - 1]))
         return out
 
