@@ -178,7 +178,12 @@ FAULTS = [
     ("RG304", "billing_transactions_total{network}", 'network="optimism"'),
     ("RG305", "billing_contract_events_total", "a gauge on the server but declared as a counter"),
     ("RG306", "redis_keyspace_hits_total", "2.5 scrape(s) at the 2m scrape interval"),
-    ("RG307", "billing_transactions_total", "3d back, beyond the server's retention of 2d"),
+    # The 3d burn-rate window sums the hourly record at whole hours: the record must reach 3d back.
+    (
+        "RG307",
+        "network_status:billing_transactions:increase1h",
+        "2d23h59m59s999ms back, beyond the server's retention of 2d",
+    ),
     ("RG307", "http_request_duration_seconds_bucket", "1w5m back"),
     ("RG310", "rulesgen.platform", "rule group rulesgen.platform is not loaded"),
     ("RG310", "BillingContractEventsFailing", "alerting rule BillingContractEventsFailing is not loaded"),
