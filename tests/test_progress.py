@@ -209,8 +209,8 @@ def test_an_interrupt_takes_the_line_away_and_gives_the_cursor_back(project: Pat
     stub.write_text(HANG)
     stub.chmod(0o755)
     path = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
-    # Bounded generously: on a loaded machine the run writes its files for a minute
-    # before the first (hanging) promtool starts; what is judged is the interrupt.
+    # Bounded generously: at load 8 the first (hanging) promtool had not started after
+    # 60 s, with the progress line already shown; what is judged is the interrupt.
     screen = on_terminal(
         ["test", *where(project)], path, timeout=150, when=lambda text: "promtool scenarios" in text and bool(hanging())
     )
