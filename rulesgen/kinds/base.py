@@ -198,7 +198,7 @@ class CompileContext:
         self, sel: SelectorSpec, func: str, window: Duration, by: Sequence[str], suffix: str = ""
     ) -> str:
         """The name of `windowed`'s recording rule (unfiltered: every reader filters it)."""
-        keep = sorted(set(by) | {m.label for m in self.resolve(sel)})
+        keep = self._kept(sel, by)
         name = conventions.record_name(keep, sel.metric + suffix, conventions.window_op(func, window))
         return self.raw_record(name, sel, keep, f"{func}({SELECTOR}[{window}])", suffix)
 
@@ -230,7 +230,7 @@ class CompileContext:
         return self._filtered(self._counted_record(sel, window, by, births), self.resolve(sel), by)
 
     def _counted_record(self, sel: SelectorSpec, window: Duration, by: Sequence[str], births: bool) -> str:
-        keep = sorted(set(by) | {m.label for m in self.resolve(sel)})
+        keep = self._kept(sel, by)
         name = conventions.record_name(keep, sel.metric, conventions.window_op(_count_op(births), window))
         exact = f"({SELECTOR} - {SELECTOR} offset {window}) unless resets({SELECTOR}[{window}]) > 0"
         template = f"({exact}) or increase({SELECTOR}[{window}])"
@@ -252,15 +252,17 @@ class CompileContext:
         Prometheus 2.x includes both ends of a range: at an evaluation on a multiple of
         `tile`, `[window:tile]` would read one tile too many.
         """
-        matchers = self.resolve(sel)
-        keep = sorted(set(by) | {m.label for m in matchers})
         tiles = self._counted_record(sel, tile, by, births)
         op = f"{conventions.window_op(_count_op(births), window)}_tiled{tile}"
         name = self.record(
-            conventions.record_name(keep, sel.metric, op),
+            conventions.record_name(self._kept(sel, by), sel.metric, op),
             f"sum_over_time({tiles}[{Duration(window.ms - 1)}:{tile}])",
         )
-        return self._filtered(name, matchers, by)
+        return self._filtered(name, self.resolve(sel), by)
+
+    def _kept(self, sel: SelectorSpec, by: Sequence[str]) -> list[str]:
+        """The labels a shared record of `sel` keeps: `by` and every label its readers match on."""
+        return sorted(set(by) | {m.label for m in self.resolve(sel)})
 
     def _filtered(self, name: str, matchers: Sequence[Matcher], by: Sequence[str]) -> str:
         use = selector(name, matchers)

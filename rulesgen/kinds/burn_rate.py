@@ -112,12 +112,14 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
     def error_ratio(self, ctx: CompileContext, window: Duration) -> tuple[str, str]:
         """The recorded error ratio of `window`, and the count of all events it divides by."""
         quantity = self.quantity or conventions.snake(self.name)
-        if window in self.tiled_windows():
-            num = ctx.tiled(self.errors, window, TILE, self.by, self.births)
-            den = ctx.tiled(self.total, window, TILE, self.by, self.births)
-        else:
-            num = ctx.counted(self.errors, window, self.by, self.births)
-            den = ctx.counted(self.total, window, self.by, self.births)
+        tiled = window in self.tiled_windows()
+
+        def count(sel: SelectorSpec) -> str:
+            if tiled:
+                return ctx.tiled(sel, window, TILE, self.by, self.births)
+            return ctx.counted(sel, window, self.by, self.births)
+
+        num, den = count(self.errors), count(self.total)
         name = conventions.record_name(self.by, quantity, conventions.window_op("ratio_rate", window))
         return ctx.record(name, ratio_expr(num, [den])), den
 
