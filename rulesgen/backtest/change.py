@@ -146,7 +146,7 @@ def _counts(alert: str, side: _Side | None) -> tuple[int, int]:
     if side is None:
         return 0, 0
     sent = side.result.notifications
-    return sent.pages_per_alert()[alert], sent.per_alert()[alert]
+    return sent.per_alert(PAGES)[alert], sent.per_alert()[alert]
 
 
 def _first_notices(alert: str, side: _Side | None, noun: str) -> list[tuple[Episode, int | None]]:

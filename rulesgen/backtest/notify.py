@@ -61,13 +61,14 @@ class Notifications:
             row["outside_hours"] += int(not working(n.at, work_hours))
         return dict(sorted(out.items()))
 
-    def per_alert(self) -> Counter[str]:
-        return Counter(name for n in self.sent if not n.resolved for name in n.alertnames)
-
-    def pages_per_alert(self) -> Counter[str]:
-        """The notifications to paging receivers announcing each alert."""
+    def per_alert(self, noun: str | None = None) -> Counter[str]:
+        """The notifications announcing each alert; with `noun` (`PAGES`), only those to
+        receivers that send that kind."""
         return Counter(
-            name for n in self.sent if not n.resolved and self.noun(n.receiver) == PAGES for name in n.alertnames
+            name
+            for n in self.sent
+            if not n.resolved and (noun is None or self.noun(n.receiver) == noun)
+            for name in n.alertnames
         )
 
 
