@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 # is not taken for a hung one. Update them here when a step gets faster or slower.
 TIME_LINT := a few seconds
 TIME_TYPECHECK := ~1 min
-TIME_UNIT := ~8 min
+TIME_UNIT := ~6 min
 TIME_CHECK := ~10 s
 TIME_MUTATION := ~3 min
-TIME_TEST := ~12 min
+TIME_TEST := ~8 min idle, 15 loaded
 
 .PHONY: generate test test-plan check lint typecheck unit tools bench mutation mutate backtest-week docs clean
 
