@@ -41,11 +41,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 # Prometheus's default --rules.alert.for-grace-period.
 FOR_GRACE_PERIOD_MS = 10 * 60_000
 COUNTER_SUFFIXES = ("_total", "_bucket", "_count")
+LOOKBACK_DELTA = timedelta(minutes=5)  # Prometheus's default --query.lookback-delta
 # Functions whose output series keep the labels of their input series.
 _LABEL_PRESERVING = {"rate", "increase", "irate", "delta", "idelta", "abs", "ceil", "floor", "round", "sum_over_time"}
 # Non-negative wherever their input is (`rate` and friends across counter resets too).
@@ -302,8 +304,10 @@ class Closure:
         return False
 
     def _reset_free_difference(self, node: Any) -> bool:
-        """`(x - x offset W) unless resets(x[W]) > 0` of a counter: a counter that did not
-        reset in the window did not go down in it."""
+        """`(x - x offset W) unless resets(x[W + 5m]) > 0` of a counter: a counter that did
+        not reset since the sample `x offset W` read (at most a lookback before the
+        window) did not go down since. A shorter range leaves a restart hidden between
+        that sample and the range, and the difference of two lives can be negative."""
         diff = _strip(node.lhs)
         if _kind(diff) != "BinaryExpr" or _op(diff) != "-" or _has_matching(diff):
             return False
@@ -317,6 +321,7 @@ class Closure:
             and resets
             and str(_strip(guard.lhs).func.name) == "resets"
             and _constant(guard.rhs) == 0
+            and _reaches_before(right, _strip(guard.lhs))
         )
 
     def only_compared(self, record: str) -> bool:
@@ -328,6 +333,14 @@ class Closure:
             if not path or not _filtering_comparison(*path[-1]):
                 return False
         return found
+
+
+def _reaches_before(before: Any, resets: Any) -> bool:
+    """Whether `resets(...)` reads back to every sample `before` (`x offset W`) can be."""
+    if not resets.args or before.offset is None:
+        return False
+    matrix = _strip(resets.args[0])
+    return _kind(matrix) == "MatrixSelector" and bool(matrix.range >= before.offset + LOOKBACK_DELTA)
 
 
 def _filtering_comparison(parent: Any, index: int) -> bool:

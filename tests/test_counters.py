@@ -277,3 +277,53 @@ def test_hourly_tiles_agree_with_promtool_at_every_evaluation(tmp_path: Path) ->
     (tmp_path / "test.yml").write_text(yaml.safe_dump(doc))
     result = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+
+
+def test_a_restart_hidden_before_the_window_agrees_with_promtool(tmp_path: Path) -> None:
+    """Scraped every minute at :30 and evaluated on the minute, a worker restarts between
+    the sample before a window's start (`x offset 5m`) and the first sample in it, where
+    `resets(x[5m])` does not look. The model sends the series to increase() there, and
+    its count equals what promtool's real record holds at every evaluation (a birth, a
+    failed scrape and a restart inside the window included)."""
+    require("promtool")
+    from rulesgen.testgen.planner import notation
+
+    record = "network_status:billing_transactions:increase5m"
+    sim = SeriesSet(Duration.parse("30s"), 80, every=2)
+    labels = {**TARGET, "network": "polygon", "status": "failed"}
+    failed: list[float | None] = [None] * 80
+    value = 1000.0  # the lifetime total Prometheus first saw
+    for j in range(1, 80, 2):
+        # Restarts at :30 of minutes 10 and 20 (hidden from the windows that start just
+        # before them) and of minute 33 (inside the windows that follow it).
+        value = {21: 1.0, 41: 0.0, 67: 2.0}.get(j, value + j % 3)
+        failed[j] = value
+    failed[55] = float("nan")  # a failed scrape
+    sim.put("billing_transactions_total", labels, failed)
+    born = [None] * 30 + [4.0 if j % 2 else None for j in range(30, 80)]
+    sim.put("billing_transactions_total", {**labels, "status": "succeeded"}, born)
+    by = ("status",)
+    got = sim.increase("billing_transactions_total", POLYGON, by, FIVE_MINUTES)
+    for t, now, before in ((30, 29, 19), (50, 49, 39)):
+        # The difference of two lives is negative: the form without the guard took it.
+        exact = failed[now], failed[before]
+        assert exact[0] is not None and exact[1] is not None and exact[0] < exact[1]
+        assert got[t][(("status", "failed"),)] >= 0
+    rules = {
+        "groups": [{"name": "hidden", "interval": "1m", "rules": [{"record": record, "expr": _shipped_record(record)}]}]
+    }
+    checks = [
+        {
+            "expr": f'sum by (status) ({record}{{network="polygon"}})',
+            "eval_time": f"{i * 30}s",
+            "exp_samples": [{"labels": f'{{status="{k[0][1]}"}}', "value": v} for k, v in sorted(got[i].items())],
+        }
+        for i in sim.evaluated()
+    ]
+    series = [{"series": s.text(), "values": notation(s.samples)} for s in sim.with_targets()]
+    test = {"interval": "30s", "input_series": series, "promql_expr_test": checks}
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    doc = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [test]}
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(doc))
+    result = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr

@@ -362,7 +362,7 @@ def test_added_rule_is_read_by_the_added_alert() -> None:
     assert rule["new_expr"] == (
         f"sum by (chain_id, event, status) ((({failed} unless {failed} offset 5m) "
         f"and on(job, instance) (up offset 5m == 1)) or (({failed} - {failed} offset 5m) "
-        f"unless resets({failed}[5m]) > 0) or increase({failed}[5m]))"
+        f"unless resets({failed}[10m]) > 0) or increase({failed}[5m]))"
     )
 
 

@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from conftest import OUTPUT, ROOT, require
+from rulesgen.model.series import LOOKBACK
+from rulesgen.promql import Duration
 from rulesgen.testgen.families import FAMILIES
 
 BEFORE = ROOT / "tests" / "fixtures" / "rules_before_faults" / "prod"
@@ -76,6 +78,13 @@ FAILS_BEFORE = [
     ("NodeCacheHitRatioLow", "exporter_outage"),
     ("NodeCacheHitRatioLow", "new_metric_family"),
     ("RedisMemoryHigh", "gauge_failed_scrapes"),
+    # Their `x - x offset W >= 0` dropped the negative difference of two lives and
+    # counted the new life whole: a count's value wrong (a ratio's right, so the ratios
+    # pass; a `resets()` that does not reach `x offset W` fails every one, see below).
+    ("BillingContractEventsFailing", "restart_before_window"),
+    ("BillingMainnetNetworkFailures", "restart_before_window"),
+    ("BillingTransactionsErrorBudgetBurn", "restart_before_window"),
+    ("BillingTransactionsFailing", "restart_before_window"),
     # No rule of the old ones watched a mainnet's series: the guard did not exist, and
     # BillingMetricsAbsent stays silent while any series remains (see below).
     ("BillingTransactionsTotalMissingPerNetwork", "scope_gone_while_others_remain"),
@@ -127,6 +136,70 @@ def test_every_family_is_generated_in_every_environment(env: str) -> None:
     for alert, family in FAILS_BEFORE:
         if (OUTPUT / env / "tests" / f"{alert}.promtool-test.yaml").exists():
             group(env, alert, family)
+
+
+# The exact clause's reset guard, `resets(x[W + 5m])`: it reads back to the sample
+# `x offset W` may be (a lookback before the window). Cut to `x[W]`, a restart between
+# that sample and the window's first is hidden and the negative difference of two lives
+# is taken for the window's events.
+RESET_GUARD = re.compile(r" - ([^ ]+) offset (\w+)\) unless resets\(\1\[\w+\]\) > 0")
+RESTARTED = [
+    "BillingContractEventsFailing",
+    "BillingMainnetNetworkFailures",
+    "BillingTransactionFailureRatioHigh",
+    "BillingTransactionsErrorBudgetBurn",
+    "BillingTransactionsFailing",
+    "NodeCacheHitRatioLow",
+]
+
+
+def test_every_counting_alert_proves_a_restart_hidden_before_the_window() -> None:
+    generated = {
+        path.name.split(".")[0]
+        for path in (OUTPUT / "prod" / "tests").glob("*.promtool-test.yaml")
+        if any(g["name"].endswith("/restart_before_window") for g in yaml.safe_load(path.read_text())["tests"])
+    }
+    assert generated == set(RESTARTED)
+
+
+def _window_only(match: re.Match[str]) -> str:
+    return f" - {match[1]} offset {match[2]}) unless resets({match[1]}[{match[2]}]) > 0"
+
+
+@pytest.mark.parametrize("alert", RESTARTED)
+def test_a_restart_before_the_window_fails_rules_whose_reset_guard_reads_the_window_only(
+    alert: str, tmp_path: Path
+) -> None:
+    interval, test = group("prod", alert, "restart_before_window")
+    assert failing_groups(OUTPUT / "prod" / "prometheus", interval, [test], tmp_path) == set()
+    short = tmp_path / "short"
+    short.mkdir()
+    for path in sorted((OUTPUT / "prod" / "prometheus").glob("*.rules.yml")):
+        text, found = RESET_GUARD.subn(_window_only, path.read_text())
+        assert found == text.count("resets("), path  # every counting record's guard cut
+        (short / path.name).write_text(text)
+    assert failing_groups(short, interval, [test], tmp_path) == {"restart_before_window"}
+
+
+def _twice_as_far(match: re.Match[str]) -> str:
+    far = Duration.parse(match[2]) + LOOKBACK
+    return f" - {match[1]} offset {match[2]}) unless resets({match[1]}[{far + far}]) > 0"
+
+
+# A count's value (and, above a threshold of 0, what fires) depends on the guard reading
+# no further back than it must; ratios scale both sides alike and keep theirs.
+COUNTS = ["BillingContractEventsFailing", "BillingMainnetNetworkFailures", "BillingTransactionsFailing"]
+
+
+@pytest.mark.parametrize("alert", COUNTS)
+def test_a_restart_older_than_the_guard_fails_rules_whose_guard_reads_further(alert: str, tmp_path: Path) -> None:
+    interval, test = group("prod", alert, "restarted_while_idle")
+    assert failing_groups(OUTPUT / "prod" / "prometheus", interval, [test], tmp_path) == set()
+    far = tmp_path / "far"
+    far.mkdir()
+    for path in sorted((OUTPUT / "prod" / "prometheus").glob("*.rules.yml")):
+        (far / path.name).write_text(RESET_GUARD.sub(_twice_as_far, path.read_text()))
+    assert failing_groups(far, interval, [test], tmp_path) == {"restarted_while_idle"}
 
 
 def test_the_absent_alert_alone_is_blind_to_a_mainnet_gone(tmp_path: Path) -> None:

@@ -338,3 +338,17 @@ def test_a_shared_record_mutant_killed_by_another_alert_is_killed() -> None:
     assert [m.status for m in a.mutants] == ["killed", "survived"]  # another text, or an alert rule: no
     assert a.mutants[0].killed_by == ("B's tests",)
     assert staging.mutants[0].status == "survived"  # another environment deploys another rule
+
+
+def test_an_exact_difference_is_non_negative_only_when_resets_reads_back_to_its_offset() -> None:
+    """`x offset 5m` may be a sample up to a lookback (5m) before the window: a restart
+    between it and `x[5m]`'s first sample hides from `resets(x[5m])`, and the difference
+    of two lives is negative (promtool reads -81), so only a guard reading 10m proves it."""
+
+    def exact(reach: str) -> bool:
+        expr = f"(x_total - x_total offset 5m) unless resets(x_total[{reach}]) > 0"
+        closure = Closure([{"record": "r", "expr": expr}])
+        return closure.non_negative(closure.records["r"])
+
+    assert exact("10m")
+    assert not exact("5m") and not exact("9m")

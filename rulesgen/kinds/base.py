@@ -16,7 +16,7 @@ from rulesgen import conventions
 from rulesgen.errors import Path
 from rulesgen.ir import Compare, Condition, Labels, Quantity, RecordingRule
 from rulesgen.kinds.toolkit import ForEdge, Phase, Sampled
-from rulesgen.model.series import SeriesSet
+from rulesgen.model.series import LOOKBACK, SeriesSet
 from rulesgen.promql import Duration, Matcher, aggregate, number, selector
 from rulesgen.spec.models import (
     AlertName,
@@ -212,9 +212,12 @@ class CompileContext:
             (x unless x offset W) and on(job, instance) (up offset W == 1)
                 born inside the window on a target that was scraped then: its first
                 value counts whole (a labelled counter appears with its first event)
-          or (x - x offset W) unless resets(x[W]) > 0
+          or (x - x offset W) unless resets(x[W + 5m]) > 0
                 existed a window ago and no reset since: the exact difference, no
-                extrapolation (5 events read 5, not 6.25)
+                extrapolation (5 events read 5, not 6.25). `x offset W` is the last
+                sample up to a lookback (5m) before the window, so resets() reads from
+                there: a restart between that sample and the window's first would be
+                hidden from `x[W]`, and the difference of two lives negative
           or increase(x[W])
                 everything else: a reset (events before and after it), a series gone
                 now (a pod killed right after failing, a failed scrape's staleness
@@ -232,7 +235,7 @@ class CompileContext:
     def _counted_record(self, sel: SelectorSpec, window: Duration, by: Sequence[str], births: bool) -> str:
         keep = self._kept(sel, by)
         name = conventions.record_name(keep, sel.metric, conventions.window_op(_count_op(births), window))
-        exact = f"({SELECTOR} - {SELECTOR} offset {window}) unless resets({SELECTOR}[{window}]) > 0"
+        exact = f"({SELECTOR} - {SELECTOR} offset {window}) unless resets({SELECTOR}[{window + LOOKBACK}]) > 0"
         template = f"({exact}) or increase({SELECTOR}[{window}])"
         if births:
             born = f"({SELECTOR} unless {SELECTOR} offset {window}) and on(job, instance) (up offset {window} == 1)"

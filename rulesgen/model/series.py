@@ -202,7 +202,8 @@ class SeriesSet:
 
         - absent a window ago on a target that was up then (`up offset W == 1`): born
           inside the window, counted whole (with `births`);
-        - present now and a window ago, no reset in the window: `x - x offset W`;
+        - present now and a window ago, no reset in the window or the lookback
+          before it (where `x offset W` may sit): `x - x offset W`;
         - otherwise `increase(x[W])`: resets, series that vanished (a killed pod, a
           failed scrape now), targets that were down or unknown a window ago.
         """
@@ -227,7 +228,9 @@ class SeriesSet:
         lo, hi = bisect_left(c.steps, i - n), bisect_right(c.steps, i)
         # Resets between two samples of the window: at positions lo < k < hi.
         r0, r1 = bisect_right(c.resets, lo), bisect_left(c.resets, hi)
-        if now is not None and before is not None and r0 == r1:
+        # The exact clause's guard reads a lookback further back, from `before`'s sample on.
+        guarded = bisect_right(c.resets, bisect_left(c.steps, i - n - lookback))
+        if now is not None and before is not None and guarded == r1:
             return now - before
         if hi - lo < 2:
             return None

@@ -12,14 +12,15 @@ alone, or instant selectors on gauges, fail them (tests/test_faults.py shows whi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from rulesgen.kinds.absence_guard import STEADY_LABEL
 from rulesgen.kinds.base import Invariants
 from rulesgen.kinds.toolkit import IDLE, SAFE, Phase
-from rulesgen.model.series import STALE, TARGET_LABELS, Sample
+from rulesgen.model.series import LOOKBACK, STALE, TARGET_LABELS, Sample
 from rulesgen.promql import Duration
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ NEW_POD = "replica-c:8080"
 FAILED_SCRAPE_EVERY = 3  # one scrape in three fails: a flaky exporter under load
 GAUGE_FAILED_SCRAPE_EVERY = 4
 CRASH_LOOP_LIFE = 2  # steps a crash-looping worker lives before it restarts from 0
+RESTARTS = 3  # lives a restarting worker runs past the horizon in which its breach surely pages
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,72 @@ def crash_loop(ctx: FaultContext) -> list[Plan]:
     return _keep(ctx, "crash_loop", sim, fires=True, extra=_every(p, p.warm, length))
 
 
+@family("restart_before_window", counters)
+def restart_before_window(ctx: FaultContext) -> list[Plan]:
+    """A worker failing steadily that restarts every little more than a window (an OOM
+    kill, a container restarted in place, a crash loop of longer lives: its counters
+    start again from 0, its series stay), scraped half a step after each evaluation. At
+    one evaluation per restart the restart falls between the last sample before the
+    window (what `x offset W` reads) and the first sample in it, where `resets(x[W])`
+    would not look: the difference of two lives is negative, and a rule that takes it
+    for the window's events goes silent there, which restarts `for`. It pages no later
+    than without the restarts, and no restart interrupts the page; checked at every
+    change of what fires, and at and one evaluation before each hidden restart."""
+    p = ctx.planner
+    # The shortest window that holds two scrapes: increase() needs two to count a window
+    # with a reset in it.
+    windows = [w for w in p.alert.counting_windows() if p.sim_steps(w) >= 2]
+    if not windows:
+        return []
+    every, w = 2 * p.k, 2 * p.sim_steps(min(windows))  # in half steps
+    # Lives longer than the window, so that the window a restart hides from holds no
+    # other reset, and whole evaluations long, so that every restart hides from one.
+    life = every * -(-(w + 2) // every)
+    length = 2 * (p.warm + p.horizon) + RESTARTS * life
+    sim = p.new_sim(length, Duration(p.step.ms // 2), every)
+    sim.add(ctx.scope, [Phase(IDLE, 2 * p.warm), Phase(p.alert.firing_levels()[0], length)])
+    for samples in _samples(sim):
+        samples[:] = [v if j % 2 else None for j, v in enumerate(_steady(samples, w))]
+    p.lifetime_totals(sim)
+    steady = p.first(sim.run())
+    # Each restart at the scrape just after `t - W` for an evaluation t, from the
+    # breach's first whole window on.
+    begin = 2 * p.warm + w
+    restarts = range(begin + (1 - w - begin) % every, length, life)
+    for samples in _samples(sim):
+        _restart(samples, restarts)
+    states = sim.run()
+    fire = p.first(states)
+    if steady is None or fire is None or fire > steady or not all(states[fire:]):
+        return []
+    hidden = [j - 1 + w for j in restarts if j - 1 + w < length]
+    checks = [*p.changes(states), *hidden, *(t - every for t in hidden)]
+    return [p.scenario("restart_before_window", "fault", sim, states, checks)]
+
+
+def _steady(samples: list[Sample], n: int) -> list[Sample]:
+    """The counter whose every step holds the events of the `n` steps up to it: the
+    same mix (a ratio keeps its value), at `n` times the rate, spread over every scrape.
+    increase() misses the events before a window's first sample, which a breach of
+    one event a window may be all of."""
+    values = [v or 0.0 for v in samples]
+    return [sum(values[max(j - s, 0)] for s in range(n)) for j in range(len(values))]
+
+
+def _restart(samples: list[Sample], at: Iterable[int]) -> None:
+    """The counter starts again from 0 at each scraped step of `at`: its first sample
+    there holds the events since the scrape before, the new life's."""
+    restarts = set(at)
+    base, previous = 0.0, None
+    for j, value in enumerate(list(samples)):
+        if value is None or value != value:
+            continue
+        if j in restarts and previous is not None:
+            base = previous
+        samples[j] = value - base
+        previous = value
+
+
 @family("bursts_out_of_step", counters)
 def bursts_out_of_step(ctx: FaultContext) -> list[Plan]:
     """Healthy traffic settled in one burst a window (a batch job), scraped half a step
@@ -242,6 +310,52 @@ def bursts_out_of_step(ctx: FaultContext) -> list[Plan]:
         samples[:] = [v if j % 2 else None for j, v in enumerate(bursts)]
     start = 2 * (p.warm + ctx.window)
     return _keep(ctx, "bursts_out_of_step", sim, fires=False, extra=_every(p, start, length, every=2 * p.k))
+
+
+@family("restarted_while_idle", counters)
+def restarted_while_idle(ctx: FaultContext) -> list[Plan]:
+    """The batch traffic of `bursts_out_of_step` (exactly the threshold's events in every
+    window, scraped out of step) from a worker that was restarted in place while idle
+    (counters back to 0, series kept): the batches resume a window and a lookback after
+    the restart. From then on no reset lies between `x offset W`'s sample and now, so
+    the windows are counted exactly again, and it stays silent. A reset guard reaching
+    further back than it must would hand those windows to increase(), whose
+    extrapolation pages on healthy traffic. Where healthy traffic holds no events (a
+    threshold of 0), the batches are a breach's: it pages, and the page's value is the
+    exact count."""
+    p = ctx.planner
+    n, lookback = 2 * ctx.window, 2 * p.sim_steps(LOOKBACK)  # in half steps
+    resumed = 2 * (p.warm + 2 * ctx.window + lookback)
+    resumed += (-resumed) % n  # a batch is due there
+    length = resumed + 2 * (n + lookback) + 2 * p.horizon
+    sim = _batches(ctx, length, SAFE)
+    breach = not any(_grows(samples) for samples in _samples(sim))
+    if breach:
+        sim = _batches(ctx, length, p.alert.firing_levels()[0])
+    restart = resumed - n - lookback - 1  # an odd half step: a scrape
+    stopped = restart - n - (restart - n) % n  # no batch in the windows that hold the restart
+    for samples in _samples(sim):
+        bursts = [samples[j - j % n] for j in range(length)]
+        before, after = bursts[stopped - 1], bursts[resumed - 1]
+        out: list[Sample] = []
+        for j, v in enumerate(bursts):
+            if v is not None and stopped <= j < resumed:
+                v = before if j < restart else 0.0
+            elif v is not None and j >= resumed:
+                v = v - (after or 0.0)
+            out.append(v if j % 2 else None)
+        samples[:] = out
+    return _keep(ctx, "restarted_while_idle", sim, fires=breach, extra=_every(p, resumed, length, every=2 * p.k))
+
+
+def _batches(ctx: FaultContext, length: int, level: str) -> Simulation:
+    p = ctx.planner
+    return p.new_sim(length, Duration(p.step.ms // 2), 2 * p.k).add(ctx.scope, [Phase(level, length)])
+
+
+def _grows(samples: list[Sample]) -> bool:
+    values = [v for v in samples if v is not None and v == v]
+    return any(b > a for a, b in pairwise(values))
 
 
 @family("killed_after_failing", counters)
