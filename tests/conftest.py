@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis caches what it collects (constants from the source, examples) under its
+# home, `.hypothesis/` in the working tree by default, naming checkout paths: the suite
+# gives it a directory of its own (one per xdist worker) and removes it.
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="rulesgen-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, True)
 
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False, max_examples=200)
