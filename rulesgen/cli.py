@@ -644,23 +644,27 @@ def parser() -> argparse.ArgumentParser:
                 "--timeout",
                 type=_seconds,
                 default=600.0,
-                help="seconds one promtool or amtool run may take before it counts as failed (default: %(default)g)",
+                help="seconds one promtool process or amtool run may take before what it judges counts as failed;"
+                " test files are batched so that a batch is expected to take an eighth of it (default: %(default)g)",
+            )
+            cmd.add_argument(
+                "--concurrency",
+                "--jobs",
+                dest="jobs",
+                metavar="N",
+                type=_positive,
+                default=None,
+                help="promtool processes at a time (default: cores; --jobs is the older name)",
             )
         if name == "mutate":
             cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
             cmd.add_argument("--alert", action="append", help="only this alert (repeatable)")
             cmd.add_argument("--skip-alert", action="append", help="all alerts but this one (repeatable)")
             cmd.add_argument("--min-score", type=_score, default=0.0, help="exit 1 below this score (0..1 or percent)")
-            cmd.add_argument(
-                "--jobs", type=_positive, default=None, help="parallel promtool processes (default: cores)"
-            )
         if name == "test":
             cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
             cmd.add_argument("--alert", action="append", help="only this alert's tests and routes (repeatable)")
             cmd.add_argument("--junit", type=Path, help="also write JUnit XML here")
-            cmd.add_argument(
-                "--jobs", type=_positive, default=None, help="parallel promtool processes (default: cores)"
-            )
     lint = sub.add_parser("lint", help="run every check; warnings exit 0 (1 with --strict), errors 2")
     lint.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     lint.add_argument("--format", choices=("text", "json", "github"), default="text", help="report format")

@@ -4,6 +4,8 @@ output/ is refused, and the test artefacts can never be deployed as rules."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from fnmatch import fnmatch
@@ -15,7 +17,7 @@ import yaml
 
 import rulesgen.lower.routing
 from conftest import SPEC, require, run_cli
-from rulesgen import children
+from rulesgen import children, cli
 from rulesgen.cli import _route_checks
 from rulesgen.conventions import unit_test_file
 from rulesgen.pipeline import build, compile_document
@@ -128,6 +130,7 @@ def test_a_stale_output_is_refused(generated: Path, tmp_path: Path) -> None:
         (["--env", "nope"], "unknown environment 'nope'"),
         (["--jobs", "0"], "must be 1 or more"),
         (["--jobs", "-2"], "must be 1 or more"),
+        (["--concurrency", "0"], "must be 1 or more"),
     ],
 )
 def test_bad_arguments_exit_2(generated: Path, args: list[str], message: str) -> None:
@@ -262,6 +265,40 @@ def test_a_wrong_receiver_for_one_alert_among_those_sharing_an_input_is_its_own(
     assert wrong and all(not r.ok and r.actual == ["billing-pager"] for r in wrong)
     siblings = [r for r in routes if r.alert != odd and r.route_input == wrong[0].route_input]
     assert siblings and all(r.ok for r in siblings)
+
+
+CHEAP = ("BillingPendingBacklog", "RedisMemoryHigh", "BillingSubscriptionChurnHigh", "BillingUnknownNetwork")
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_concurrency_is_the_number_of_promtool_processes_at_a_time(
+    generated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], concurrency: int
+) -> None:
+    require("promtool")
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real = children.run
+
+    def spy(args: list[str], *rest: Any, **kwargs: Any) -> Any:
+        if args[1:3] != ["test", "rules"]:
+            return real(args, *rest, **kwargs)
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)  # long enough for every worker to have started its batch
+        try:
+            return real(args, *rest, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(children, "run", spy)
+    alerts = [arg for alert in CHEAP for arg in ("--alert", alert)]
+    argv = ["test", "--spec", str(SPEC), "--output", str(generated), "--env", "prod", "--format", "json"]
+    code = cli.main([*argv, *alerts, "--concurrency", str(concurrency)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ok"] and len(report["alerts"]) == len(CHEAP)
+    assert most[0] == concurrency
 
 
 def test_batch_cost_counts_groups_steps_and_samples(tmp_path: Path) -> None:
