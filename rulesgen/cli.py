@@ -217,14 +217,11 @@ def _route_checks(compiled: Compiled, envs: list[str], alerts: Collection[str]) 
     from rulesgen.verify.routing import RouteCheck
 
     checked = [env for env in compiled.program.envs if env.env in envs]
-    checks = [
-        RouteCheck(env.env, rule.alert, labels, expected_receiver(compiled.doc, env.env, labels))
-        for env in checked
-        for alert in env.alerts
-        if not alerts or alert.name in alerts
-        for rule in alert.rules
-        for labels in [{"alertname": rule.alert, **dict(rule.labels)}]
-    ]
+    checks: list[RouteCheck] = []
+    for env in checked:
+        for rule in (r for alert in env.alerts if not alerts or alert.name in alerts for r in alert.rules):
+            labels = {"alertname": rule.alert, **dict(rule.labels)}
+            checks.append(RouteCheck(env.env, rule.alert, labels, expected_receiver(compiled.doc, env.env, labels)))
     return [env.env for env in checked], checks
 
 
