@@ -8,7 +8,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,8 @@ from rulesgen.writer import compare_tree, write_tree
 if TYPE_CHECKING:
     from rulesgen.diff import Notes
     from rulesgen.ir import ProgramIR
+    from rulesgen.pipeline import Compiled
+    from rulesgen.verify.routing import RouteCheck
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what shell tools report when their reader goes away
@@ -179,8 +181,13 @@ def _tested_envs(args: argparse.Namespace) -> list[str] | str:
 
     Tests that differ from what the spec generates judge an old spec, so they are
     refused; deployed rule files that differ are what the tests exist to judge, so
-    they are kept in `args.edited` and tested."""
-    from rulesgen.testrun import environments, freshness
+    they are kept in `args.edited` and tested. The spec is compiled here, once: the
+    verification wing reads only `output/`, and what it is told to expect (where each
+    alert must be routed) comes from `args.compiled`."""
+    from rulesgen.pipeline import compile_document, files_of
+    from rulesgen.spec.validate import load_spec
+    from rulesgen.verify.deployed import environments
+    from rulesgen.verify.freshness import freshness
 
     known = environments(args.output)
     if not known:
@@ -189,7 +196,8 @@ def _tested_envs(args: argparse.Namespace) -> list[str] | str:
     if unknown:
         return f"unknown environment {', '.join(map(repr, unknown))}; {args.output} has: {', '.join(known)}"
     envs: list[str] = args.env or known
-    fresh = freshness(args.output, build(args.spec), envs)
+    args.compiled = compile_document(load_spec(args.spec))
+    fresh = freshness(args.output, files_of(args.compiled), envs)
     if fresh.stale:
         listed = "".join(f"\n  {args.output}/{path}" for path in fresh.stale[:20])
         more = f"\n  ... and {len(fresh.stale) - 20} more" if len(fresh.stale) > 20 else ""
@@ -201,9 +209,25 @@ def _tested_envs(args: argparse.Namespace) -> list[str] | str:
     return envs
 
 
+def _route_checks(compiled: Compiled, envs: list[str], alerts: Collection[str]) -> tuple[list[str], list[RouteCheck]]:
+    """The environments to check routing in (the spec's order) and, for each alert rule
+    there, the receiver the spec alone says it must reach: amtool then judges the
+    generated route tree against the spec, not against itself."""
+    from rulesgen.lower.routing import expected_receiver
+    from rulesgen.verify.routing import RouteCheck
+
+    checked = [env for env in compiled.program.envs if env.env in envs]
+    checks: list[RouteCheck] = []
+    for env in checked:
+        for rule in (r for alert in env.alerts if not alerts or alert.name in alerts for r in alert.rules):
+            labels = {"alertname": rule.alert, **dict(rule.labels)}
+            checks.append(RouteCheck(env.env, rule.alert, labels, expected_receiver(compiled.doc, env.env, labels)))
+    return [env.env for env in checked], checks
+
+
 def _unknown_alerts(output: Path, envs: list[str], alerts: set[str]) -> str:
     """Why `--alert` names nothing `output/` deploys in `envs`, or ''."""
-    from rulesgen.testrun import deployed_alerts
+    from rulesgen.verify.deployed import deployed_alerts
 
     known: set[str] = set()
     for env in envs:
@@ -218,7 +242,9 @@ def _unknown_alerts(output: Path, envs: list[str], alerts: set[str]) -> str:
 def cmd_test(args: argparse.Namespace) -> int:
     """Run the generated promtool tests against the deployed rules in `output/`, the
     coverage gate and the routing checks."""
-    from rulesgen.testrun import format_report, junit_xml, report_json, run_tests, verify_routing
+    from rulesgen.verify.report import format_report, junit_xml, report_json
+    from rulesgen.verify.routing import verify_routing
+    from rulesgen.verify.suite import run_tests
 
     # A message printed while the progress line is up lands above it (rich redirects
     # stderr meanwhile); the report is printed once the line is gone.
@@ -234,9 +260,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         report = run_tests(args.output, envs, args.jobs, args.timeout, shown, alerts)
         report.edited = args.edited
         if any((args.output / env / "alertmanager").is_dir() for env in envs):
-            report.routes, report.config_errors = verify_routing(
-                args.spec, args.output, envs, args.timeout, shown, alerts
-            )
+            routed, checks = _route_checks(args.compiled, envs, alerts)
+            report.routes, report.config_errors = verify_routing(routed, checks, args.output, args.timeout, shown)
     if args.junit:
         args.junit.write_bytes(junit_xml(report))
     if args.format == "json":
@@ -253,8 +278,6 @@ def cmd_mutate(args: argparse.Namespace) -> int:
 
     from rulesgen.ir import compares
     from rulesgen.mutate import format_mutations, mutations_json, run_mutations
-    from rulesgen.pipeline import compile_spec
-    from rulesgen.spec.validate import load_spec
     from rulesgen.verify import tool
 
     tool("promtool")
@@ -263,7 +286,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         envs = _tested_envs(args)
         if isinstance(envs, str):
             return _bad_input(args, envs)
-        program = compile_spec(load_spec(args.spec), tests=False)
+        program = args.compiled.program  # compiled once, by _tested_envs
         units = {
             (e.env, a.name): [(c.value, c.quantity.unit) for rule in a.rules for c in compares(rule.condition)]
             for e in program.envs
@@ -618,23 +641,27 @@ def parser() -> argparse.ArgumentParser:
                 "--timeout",
                 type=_seconds,
                 default=600.0,
-                help="seconds one promtool or amtool run may take before it counts as failed (default: %(default)g)",
+                help="seconds one promtool process or amtool run may take before what it judges counts as failed;"
+                " test files are batched so that a batch is expected to take an eighth of it (default: %(default)g)",
+            )
+            cmd.add_argument(
+                "--concurrency",
+                "--jobs",
+                dest="jobs",
+                metavar="N",
+                type=_positive,
+                default=None,
+                help="promtool processes at a time (default: cores; --jobs is the older name)",
             )
         if name == "mutate":
             cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
             cmd.add_argument("--alert", action="append", help="only this alert (repeatable)")
             cmd.add_argument("--skip-alert", action="append", help="all alerts but this one (repeatable)")
             cmd.add_argument("--min-score", type=_score, default=0.0, help="exit 1 below this score (0..1 or percent)")
-            cmd.add_argument(
-                "--jobs", type=_positive, default=None, help="parallel promtool processes (default: cores)"
-            )
         if name == "test":
             cmd.add_argument("--env", action="append", help="only this environment (repeatable)")
             cmd.add_argument("--alert", action="append", help="only this alert's tests and routes (repeatable)")
             cmd.add_argument("--junit", type=Path, help="also write JUnit XML here")
-            cmd.add_argument(
-                "--jobs", type=_positive, default=None, help="parallel promtool processes (default: cores)"
-            )
     lint = sub.add_parser("lint", help="run every check; warnings exit 0 (1 with --strict), errors 2")
     lint.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     lint.add_argument("--format", choices=("text", "json", "github"), default="text", help="report format")

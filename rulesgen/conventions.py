@@ -53,6 +53,21 @@ def rule_file(team: str) -> str:
     return f"{team}.rules.yml"
 
 
+TESTS_DIR = "tests"
+TEST_SUFFIX = ".promtool-test.yaml"
+
+
+def unit_test_file(alert: str, every: Duration | None = None) -> str:
+    """The file name of one alert's tests inside `<env>/tests/`: the alert's own, or
+    the one of its scenarios evaluated `every` other interval."""
+    return f"{alert}.every-{every}{TEST_SUFFIX}" if every is not None else f"{alert}{TEST_SUFFIX}"
+
+
+def alert_of(file_name: str) -> str:
+    """The alert a test file belongs to (alert names are identifiers, without dots)."""
+    return file_name.removesuffix(TEST_SUFFIX).split(".", 1)[0]
+
+
 NULL_RECEIVER = "null"
 
 

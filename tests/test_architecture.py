@@ -4,6 +4,8 @@ nor the kinds, targets read only the IR, and no module but a kind names a kind."
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,9 +69,27 @@ def test_the_planner_knows_no_kind() -> None:
     assert not named & kinds, named & kinds
 
 
+VERIFY_FORBIDDEN = ("rulesgen.pipeline", "rulesgen.spec", "rulesgen.kinds", "rulesgen.lower", "rulesgen.testgen")
+
+
 @pytest.mark.parametrize("path", sorted((PACKAGE / "verify").rglob("*.py")), ids=lambda p: p.name)
 def test_verify_reads_output_only(path: Path) -> None:
     """The verification wing judges what was generated: it never imports how."""
-    forbidden = ("rulesgen.pipeline", "rulesgen.spec", "rulesgen.kinds", "rulesgen.lower", "rulesgen.testgen")
-    found = {m for m in imports(path) if m.startswith(forbidden)}
+    found = {m for m in imports(path) if m.startswith(VERIFY_FORBIDDEN)}
     assert not found, f"{path.name} imports {found}"
+
+
+def test_verify_loads_no_compiler_stage_even_indirectly() -> None:
+    """A module of the wing importing one outside it that imports the compiler (or a
+    lazy import inside a function body at import time) is caught here: every module of
+    the wing is imported in a fresh interpreter and none of the compiler's is loaded."""
+    program = (
+        "import importlib, pkgutil, sys, rulesgen.verify as v\n"
+        "names = [m.name for m in pkgutil.walk_packages(v.__path__, 'rulesgen.verify.')]\n"
+        "for name in names: importlib.import_module(name)\n"
+        f"print(len(names), sorted(m for m in sys.modules if m.startswith({VERIFY_FORBIDDEN!r})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True)
+    count, _, loaded = done.stdout.strip().partition(" ")
+    assert int(count) == len(list((PACKAGE / "verify").rglob("*.py"))) - 1, done.stdout  # all but the wing's __init__
+    assert loaded == "[]", f"importing rulesgen.verify loads {loaded}"

@@ -17,13 +17,15 @@ from typing import Any
 import pytest
 
 from conftest import OUTPUT, SPEC, require
+from rulesgen.conventions import TEST_SUFFIX, alert_of
 from rulesgen.explain import explain
 from rulesgen.ir import ProgramIR, RecordingRule, TestSuite
 from rulesgen.pipeline import compile_spec
 from rulesgen.promql_inline import inline
 from rulesgen.spec.validate import load_spec
-from rulesgen.targets.promtool_tests import TEST_SUFFIX, alert_of
-from rulesgen.testrun import describe, load_deployed, read_test, rule_closure, write_run_files
+from rulesgen.verify.closure import rule_closure
+from rulesgen.verify.deployed import load_groups
+from rulesgen.verify.promtool import describe, read_test, write_run_files
 
 # What the regex expansion explain shipped before printed for BillingTransactionsFailing
 # in prod: the alert's status="failed" reached the first selector only, so the exact
@@ -64,7 +66,7 @@ def expansions(env: str) -> dict[str, list[Expansion]]:
     """Per alert of `env`, each deployed alerting rule with what explain shows expanded
     for it (explain's unexpanded PromQL must be the deployed one)."""
     deployed: dict[str, list[dict[str, Any]]] = {}
-    for group in load_deployed(OUTPUT / env):
+    for group in load_groups(OUTPUT / env):
         for rule in group.rules:
             if "alert" in rule:
                 deployed.setdefault(str(rule["alert"]), []).append(rule)
@@ -133,7 +135,7 @@ def equivalence_test(doc: Mapping[str, Any], names: set[str], rules: Sequence[Ex
 def write_files(env: str, rules_of: Mapping[str, Sequence[Expansion]], work: Path) -> list[Path]:
     """promtool test files comparing each alert of `rules_of` with its expansion on its
     chosen scenarios, each file with the alert's deployed rules and the records they read."""
-    deployed = load_deployed(OUTPUT / env)
+    deployed = load_groups(OUTPUT / env)
     files = []
     for alert, rules in sorted(rules_of.items()):
         closure = rule_closure(deployed, alert)

@@ -11,11 +11,13 @@ import pytest
 import yaml
 
 from conftest import OUTPUT, require
+from rulesgen.conventions import unit_test_file
 from rulesgen.kinds.latency_regression import LatencyRegression
 from rulesgen.mutate import alert_mutants
-from rulesgen.targets.promtool_tests import unit_test_file
 from rulesgen.testgen.planner import plan_scenarios
-from rulesgen.testrun import describe, load_deployed, read_test, rule_closure, run_promtool, write_run_files
+from rulesgen.verify.closure import rule_closure
+from rulesgen.verify.deployed import load_groups
+from rulesgen.verify.promtool import describe, read_test, run_promtool, write_run_files
 
 COMMON = {"kind": "latency_regression", "name": "L", "team": "t", "severity": "s", "summary": "s", "metric": "h"}
 
@@ -121,7 +123,7 @@ def test_each_scenario_fails_on_the_rules_it_is_meant_to_tell_apart(tmp_path: Pa
         path = OUTPUT / env / "tests" / unit_test_file("ApiLatencyRegression")
         doc = read_test(path)
         doc = {**doc, "tests": [t for t in doc["tests"] if t["name"] == f"ApiLatencyRegression/{name}"]}
-        closure = rule_closure(load_deployed(OUTPUT / env), "ApiLatencyRegression")
+        closure = rule_closure(load_groups(OUTPUT / env), "ApiLatencyRegression")
         (mutated,) = [
             mutated
             for mutant, mutated in alert_mutants(env, "ApiLatencyRegression", closure)

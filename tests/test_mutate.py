@@ -24,7 +24,7 @@ from rulesgen.mutate import (
     verdict_signature,
 )
 from rulesgen.pipeline import build
-from rulesgen.testrun import ClosureGroup
+from rulesgen.verify.closure import ClosureGroup
 
 CASES = [
     ("x > 5", "comparison-flipped", "x < 5"),

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from conftest import require
 from rulesgen.pipeline import build_text
-from rulesgen.testrun import format_report, run_tests
+from rulesgen.verify.report import format_report
+from rulesgen.verify.suite import run_tests
 
 LABELS = ["a", "b"]
 durations = st.sampled_from(["30s", "1m", "5m", "10m", "1h", "90s"])

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import OUTPUT, SPEC, minimal_text, require, run_cli
+from rulesgen.conventions import TEST_SUFFIX, alert_of, unit_test_file
 from rulesgen.errors import Diagnostic
 from rulesgen.ir import Alert, RuleGroup
 from rulesgen.lower.alerts import AlertCompiler
@@ -21,19 +22,12 @@ from rulesgen.mutate import alert_mutants
 from rulesgen.pipeline import build_text, compile_document
 from rulesgen.spec.validate import load_spec
 from rulesgen.targets.prometheus import groups_document
-from rulesgen.targets.promtool_tests import TEST_SUFFIX, alert_of, unit_test_file
 from rulesgen.targets.yamlout import dump
-from rulesgen.testrun import (
-    AlertResult,
-    describe,
-    format_report,
-    load_deployed,
-    read_test,
-    rule_closure,
-    run_promtool,
-    run_tests,
-    write_run_files,
-)
+from rulesgen.verify.closure import rule_closure
+from rulesgen.verify.deployed import load_groups
+from rulesgen.verify.promtool import AlertResult, describe, read_test, run_promtool, write_run_files
+from rulesgen.verify.report import format_report
+from rulesgen.verify.suite import run_tests
 
 ENVS = sorted(p.name for p in OUTPUT.iterdir() if (p / "prometheus").is_dir())
 
@@ -135,7 +129,7 @@ def _caught(roots: list[Path], only: dict[str, set[str]] | None = None) -> dict[
     pending: dict[str, list[AlertResult]] = {}
     for root in roots:
         (env,) = [p for p in root.iterdir() if (p / "prometheus").is_dir()]
-        deployed = load_deployed(env)
+        deployed = load_groups(env)
         work = root / "run"
         work.mkdir()
         results = []
@@ -294,7 +288,7 @@ def test_for_edges_fail_on_half_and_twice_the_for(alert: str, tmp_path: Path) ->
     # Other scenarios evaluated as finely share the files: for edges name their `for`.
     edge_names = (re.search(r"_for_(\w+?)_every_", t["name"]) for doc in docs for t in doc["tests"])
     pinned = {found[1] for found in edge_names if found}
-    closure = rule_closure(load_deployed(OUTPUT / "prod"), alert)
+    closure = rule_closure(load_groups(OUTPUT / "prod"), alert)
     checked = 0
     for mutant, mutated in alert_mutants("prod", alert, closure):
         if mutant.operator not in ("for-halved", "for-doubled") or mutant.before not in pinned:
@@ -349,7 +343,7 @@ def test_each_counter_scenario_kills_the_counting_mutant_it_is_for(
     ]
     assert len(found) == 1, scenario
     path, doc = found[0]
-    closure = rule_closure(load_deployed(OUTPUT / "prod"), alert)
+    closure = rule_closure(load_groups(OUTPUT / "prod"), alert)
     record = f"record network_status:billing_transactions:increase{window}"
     mutants = [
         mutated

@@ -4,6 +4,8 @@ output/ is refused, and the test artefacts can never be deployed as rules."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from fnmatch import fnmatch
@@ -14,22 +16,18 @@ import pytest
 import yaml
 
 import rulesgen.lower.routing
-import rulesgen.testrun
 from conftest import SPEC, require, run_cli
-from rulesgen import children
-from rulesgen.pipeline import build
-from rulesgen.spec.validate import Document
-from rulesgen.targets.promtool_tests import unit_test_file
-from rulesgen.testrun import (
-    AlertResult,
-    RouteResult,
-    describe,
-    load_deployed,
-    route_input,
-    routed_labels,
-    rule_closure,
-    verify_routing,
-)
+from rulesgen import children, cli
+from rulesgen.cli import _route_checks
+from rulesgen.conventions import unit_test_file
+from rulesgen.pipeline import build, compile_document
+from rulesgen.spec.validate import Document, load_spec
+from rulesgen.verify import batches as batching
+from rulesgen.verify.closure import rule_closure
+from rulesgen.verify.deployed import load_groups
+from rulesgen.verify.promtool import AlertResult, batches, describe
+from rulesgen.verify.report import Report, format_report
+from rulesgen.verify.routing import RouteResult, route_input, routed_labels, verify_routing
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +60,7 @@ def test_no_test_artefact_matches_a_rule_deploy_glob(generated: Path) -> None:
 
 
 def test_closure_follows_recording_rules_transitively(generated: Path) -> None:
-    closure = rule_closure(load_deployed(generated / "prod"), "BillingTransactionFailureRatioHigh")
+    closure = rule_closure(load_groups(generated / "prod"), "BillingTransactionFailureRatioHigh")
     names = [rule.get("record") or rule.get("alert") for group in closure for rule in group.rules]
     # the alert reads the ratio, which reads the shared per-status count: both come along, in deployed order
     assert names.index("network_status:billing_transactions:increase5m") < names.index(
@@ -132,6 +130,7 @@ def test_a_stale_output_is_refused(generated: Path, tmp_path: Path) -> None:
         (["--env", "nope"], "unknown environment 'nope'"),
         (["--jobs", "0"], "must be 1 or more"),
         (["--jobs", "-2"], "must be 1 or more"),
+        (["--concurrency", "0"], "must be 1 or more"),
     ],
 )
 def test_bad_arguments_exit_2(generated: Path, args: list[str], message: str) -> None:
@@ -186,6 +185,13 @@ def _amtool_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return calls
 
 
+def _routing(out: Path, envs: list[str]) -> tuple[list[RouteResult], list[str]]:
+    """What `rulesgen test` checks of routing: the CLI says where each alert rule must
+    land (from the spec), the verification wing asks amtool."""
+    checked, checks = _route_checks(compile_document(load_spec(SPEC)), envs, ())
+    return verify_routing(checked, checks, out)
+
+
 def _by_input(routes: list[RouteResult]) -> dict[tuple[Any, ...], list[RouteResult]]:
     groups: dict[tuple[Any, ...], list[RouteResult]] = {}
     for route in routes:
@@ -200,7 +206,7 @@ def test_one_amtool_call_per_route_input_and_a_verdict_per_alert_rule(
     out = _copy(generated, tmp_path)
     _without_inhibitions(out, "prod")
     calls = _amtool_calls(monkeypatch)
-    routes, errors = verify_routing(SPEC, out, ["prod"])
+    routes, errors = _routing(out, ["prod"])
     assert not errors and routes and all(r.ok for r in routes)
     groups = _by_input(routes)
     assert len(calls) == len(groups) < len(routes)  # shared, and nothing left out
@@ -224,7 +230,7 @@ def test_a_broken_route_fails_every_alert_rule_sharing_its_input(
     critical["receiver"] = "billing-chat"  # the pager route now goes to chat
     config.write_text(yaml.safe_dump(doc, sort_keys=False))
     calls = _amtool_calls(monkeypatch)
-    routes, errors = verify_routing(SPEC, out, ["prod"])
+    routes, errors = _routing(out, ["prod"])
     assert not errors
     broken = [r for r in routes if r.labels["team"] == "billing" and r.labels["severity"] == "critical"]
     assert len(broken) >= 2 and len({r.alert for r in broken}) >= 2
@@ -234,7 +240,7 @@ def test_a_broken_route_fails_every_alert_rule_sharing_its_input(
         assert route.shared == len(broken)
     assert all(r.ok for r in routes if r not in broken)
     assert len(calls) < len(routes)
-    text = rulesgen.testrun.format_report(rulesgen.testrun.Report([], [], routes=routes))
+    text = format_report(Report([], [], routes=routes))
     for route in broken:
         assert f"prod/{route.alert} " in text
 
@@ -254,11 +260,45 @@ def test_a_wrong_receiver_for_one_alert_among_those_sharing_an_input_is_its_own(
         return "billing-chat" if labels["alertname"] == odd else real(spec, env, labels)
 
     monkeypatch.setattr(rulesgen.lower.routing, "expected_receiver", expected)
-    routes, _ = verify_routing(SPEC, out, ["prod"])
+    routes, _ = _routing(out, ["prod"])
     wrong = [r for r in routes if r.alert == odd]
     assert wrong and all(not r.ok and r.actual == ["billing-pager"] for r in wrong)
     siblings = [r for r in routes if r.alert != odd and r.route_input == wrong[0].route_input]
     assert siblings and all(r.ok for r in siblings)
+
+
+CHEAP = ("BillingPendingBacklog", "RedisMemoryHigh", "BillingSubscriptionChurnHigh", "BillingUnknownNetwork")
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_concurrency_is_the_number_of_promtool_processes_at_a_time(
+    generated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], concurrency: int
+) -> None:
+    require("promtool")
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real = children.run
+
+    def spy(args: list[str], *rest: Any, **kwargs: Any) -> Any:
+        if args[1:3] != ["test", "rules"]:
+            return real(args, *rest, **kwargs)
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)  # long enough for every worker to have started its batch
+        try:
+            return real(args, *rest, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(children, "run", spy)
+    alerts = [arg for alert in CHEAP for arg in ("--alert", alert)]
+    argv = ["test", "--spec", str(SPEC), "--output", str(generated), "--env", "prod", "--format", "json"]
+    code = cli.main([*argv, *alerts, "--concurrency", str(concurrency)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ok"] and len(report["alerts"]) == len(CHEAP)
+    assert most[0] == concurrency
 
 
 def test_batch_cost_counts_groups_steps_and_samples(tmp_path: Path) -> None:
@@ -279,12 +319,47 @@ def test_batch_cost_counts_groups_steps_and_samples(tmp_path: Path) -> None:
     assert describe("prod", tmp_path / "A.promtool-test.yaml", {"tests": [group]}, 5).cost > base
 
 
-def test_batches_keep_every_file_once() -> None:
-    results = [
-        AlertResult("prod", f"A{i}", Path(f"A{i}.promtool-test.yaml"), ["s"], True, True, cost=(i * 7919) % 97)
-        for i in range(50)
+def _results(costs: list[int]) -> list[AlertResult]:
+    return [
+        AlertResult("prod", f"A{i}", Path(f"A{i}.promtool-test.yaml"), ["s"], True, True, cost=cost)
+        for i, cost in enumerate(costs)
     ]
-    batches = rulesgen.testrun._batches(results, 6)
-    assert sorted(r.alert for b in batches for r in b) == sorted(r.alert for r in results)
-    loads = [sum(r.cost for r in b) for b in batches]
+
+
+def test_batches_keep_every_file_once() -> None:
+    results = _results([(i * 7919) % 97 for i in range(50)])
+    planned = batches(results, 2, timeout=600)
+    assert len(planned) == 2 * batching.BATCHES_PER_WORKER  # cheap files: only the pool's minimum
+    assert sorted(r.alert for b in planned for r in b) == sorted(r.alert for r in results)
+    loads = [sum(r.cost for r in b) for b in planned]
     assert max(loads) - min(loads) <= max(r.cost for r in results)
+    assert loads == sorted(loads, reverse=True)  # costliest first: cheap ones fill the end
+
+
+def test_no_batch_is_planned_beyond_its_share_of_the_timeout() -> None:
+    """At 500 alerts, six batches of 12 CPU minutes each timed out at `--timeout 600` and
+    judged nothing: the number of batches grows with the estimated cost instead."""
+    timeout = 600.0
+    limit = batching.budget(timeout)
+    assert limit == timeout * 1e6 * batching.TIMEOUT_SHARE
+    results = _results([limit // 7 + (i * 7919) % (limit // 5) for i in range(1000)])
+    planned = batches(results, 2, timeout)
+    assert sorted(r.alert for b in planned for r in b) == sorted(r.alert for r in results)
+    assert all(sum(r.cost for r in b) <= limit for b in planned)
+    total = sum(r.cost for r in results)
+    assert len(planned) < 1.5 * total / limit  # bounded, not one file per process
+    # the same files with a longer timeout go in fewer, larger batches
+    assert len(batches(results, 2, timeout * 4)) < len(planned)
+
+
+def test_a_file_costlier_than_the_share_runs_alone() -> None:
+    limit = batching.budget(600)
+    results = _results([3 * limit, limit // 2, limit // 2, limit // 4])
+    planned = batches(results, 1, 600)
+    assert [r.alert for r in planned[0]] == ["A0"]
+    assert all(sum(r.cost for r in b) <= limit for b in planned[1:])
+
+
+def test_max_files_raises_the_batch_count() -> None:
+    results = _results([1] * 100)
+    assert len(batches(results, 1, 600, max_files=10)) == 10

@@ -11,10 +11,8 @@ from typing import Any
 from rulesgen.equivalence import Closure, for_mutant_equivalent, guard_drop_equivalent, matcher_drop_equivalent
 from rulesgen.mutate.operators import Expr, Units, expr_mutants, parses
 from rulesgen.promql import Duration
-from rulesgen.testrun import (
-    AlertResult,
-    ClosureGroup,
-)
+from rulesgen.verify.closure import ClosureGroup
+from rulesgen.verify.promtool import AlertResult
 
 # ---------------------------------------------------------------------------
 # Equivalence

@@ -12,21 +12,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rulesgen.conventions import TEST_SUFFIX, alert_of
 from rulesgen.mutate.mutants import Mutant, alert_mutants
 from rulesgen.mutate.operators import Units
 from rulesgen.progress import SILENT, Progress
-from rulesgen.targets.promtool_tests import TEST_SUFFIX, alert_of
-from rulesgen.testrun import (
-    AlertResult,
-    ClosureGroup,
-    describe,
-    environments,
-    load_deployed,
-    read_test,
-    rule_closure,
-    run_promtool,
-    write_run_files,
-)
+from rulesgen.verify.closure import ClosureGroup, rule_closure
+from rulesgen.verify.deployed import environments, load_groups
+from rulesgen.verify.promtool import AlertResult, describe, read_test, run_promtool, write_run_files
 
 # ---------------------------------------------------------------------------
 # Running
@@ -314,7 +306,7 @@ def run_mutations(
         for env in environments(output):
             if envs and env not in envs:
                 continue
-            deployed = load_deployed(output / env)
+            deployed = load_groups(output / env)
             work = Path(tmp) / env
             work.mkdir()
             files: dict[str, list[Path]] = {}

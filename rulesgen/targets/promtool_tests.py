@@ -11,24 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rulesgen.conventions import TESTS_DIR, unit_test_file
 from rulesgen.ir import AlertTests, ProgramIR, Scenario, TestSuite
 from rulesgen.promql import Duration
 from rulesgen.targets.base import Files, Options, Target, header
 from rulesgen.targets.yamlout import dump
-
-TESTS_DIR = "tests"
-TEST_SUFFIX = ".promtool-test.yaml"
-
-
-def unit_test_file(alert: str, every: Duration | None = None) -> str:
-    """The file name of one alert's tests inside `<env>/tests/`: the alert's own, or
-    the one of its scenarios evaluated `every` other interval."""
-    return f"{alert}.every-{every}{TEST_SUFFIX}" if every is not None else f"{alert}{TEST_SUFFIX}"
-
-
-def alert_of(file_name: str) -> str:
-    """The alert a test file belongs to (alert names are identifiers, without dots)."""
-    return file_name.removesuffix(TEST_SUFFIX).split(".", 1)[0]
 
 
 def scenario_dict(alert: str, scenario: Scenario) -> dict[str, Any]:

@@ -1,9 +1,15 @@
 """What `output/<env>` says should be deployed: its Prometheus rule groups (with the line
-of every rule), its Alertmanager configuration and its expectations.json."""
+of every rule), its Alertmanager configuration and its expectations.json.
+
+Two views of the same rule files: `load` gives the live checks typed rules with their
+place in output/, and `load_groups` gives the rule runners the YAML mappings exactly as
+Prometheus reads them, to be written out again verbatim."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +17,66 @@ from typing import Any
 import yaml
 
 EXPECTATIONS = "expectations.json"
+RULE_SUFFIXES = (".yml", ".yaml")
+# libyaml where available: the test files of a large spec run to megabytes.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Characters PyYAML refuses in a stream but Prometheus's YAML reader takes; generated
+# files quote every string, so inside quotes they can be written as escapes instead.
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def load_yaml(text: str) -> Any:
+    """YAML as promtool reads it, also when a quoted string holds a non-printable character."""
+    try:
+        return yaml.load(text, Loader=_LOADER)
+    except yaml.reader.ReaderError:
+        return yaml.load(_NON_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text), Loader=_LOADER)
+
+
+def rule_files(env_dir: Path) -> list[Path]:
+    """The rule files of `env_dir/prometheus/`, in name order (Prometheus's load order)."""
+    directory = env_dir / "prometheus"
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in RULE_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class DeployedGroup:
+    """One rule group as deployed, its rules as the YAML mappings Prometheus reads."""
+
+    file: Path
+    name: str
+    rules: tuple[dict[str, Any], ...]
+    interval: str | None = None  # the group's `interval`, when it sets one
+
+
+def load_groups(env_dir: Path) -> list[DeployedGroup]:
+    """Every rule group of `env_dir/prometheus/`, files in name order."""
+    groups: list[DeployedGroup] = []
+    for path in rule_files(env_dir):
+        doc = load_yaml(path.read_text()) or {}
+        for group in doc.get("groups") or []:
+            interval = group.get("interval")
+            groups.append(
+                DeployedGroup(
+                    path,
+                    str(group.get("name", "")),
+                    tuple(group.get("rules") or ()),
+                    None if interval is None else str(interval),
+                )
+            )
+    return groups
+
+
+def alerts_of(groups: Iterable[DeployedGroup]) -> set[str]:
+    """The alerts some alerting rule of `groups` fires."""
+    return {str(rule["alert"]) for group in groups for rule in group.rules if "alert" in rule}
+
+
+def deployed_alerts(env_dir: Path) -> set[str]:
+    """The alerts `env_dir/prometheus/` deploys."""
+    return alerts_of(load_groups(env_dir))
 
 
 class BadOutput(Exception):
@@ -63,6 +129,7 @@ class Deployed:
 
 
 def environments(output: Path) -> list[str]:
+    """The environments `output/` holds: directories with deployed rules."""
     return sorted(p.parent.name for p in output.glob("*/prometheus") if p.is_dir())
 
 
@@ -115,7 +182,7 @@ def load(output: Path, env: str) -> Deployed:
         raise BadOutput(
             f"{root}/prometheus does not exist (environments in {output}: {known}); run `rulesgen generate`"
         )
-    groups = [g for path in sorted((root / "prometheus").glob("*.yml")) for g in _groups(path, str(path))]
+    groups = [g for path in rule_files(root) for g in _groups(path, str(path))]
     am_path = root / "alertmanager" / "alertmanager.yml"
     alertmanager = yaml.safe_load(am_path.read_text()) if am_path.is_file() else None
     exp_path = root / EXPECTATIONS

@@ -53,6 +53,27 @@ def parse(expr: str) -> Any:
         raise BadExpression(f"{expr!r} does not parse: {exc}") from None
 
 
+def metric_names(expr: str) -> set[str]:
+    """Metric names an expression reads (`name{...}` and `{__name__="name"}`); empty when
+    it does not parse: promtool, which loads the rule, will say why."""
+    try:
+        ast = promql_parser.parse(expr)
+    except Exception:  # the parser raises plain exceptions
+        return set()
+    names: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name:
+                names.add(node.name)
+            for matcher in node.matchers.matchers:
+                if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal:
+                    names.add(matcher.value)
+
+    promql_parser.walk(ast, visit)
+    return names
+
+
 def canonical(expr: str) -> str:
     """The parser's own printing: two expressions that differ only in spacing, quoting
     or parentheses Prometheus adds when it prints a rule compare equal."""
