@@ -418,7 +418,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from rulesgen.backtest.simulate import simulate
     from rulesgen.spec.validate import load_spec
 
-    incidents = simulate(load_spec(args.spec), args.days, args.seed, args.out)
+    incidents = simulate(load_spec(args.spec), args.days, args.seed, args.out, args.scrape_interval)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) and {incidents}")
     return EXIT_OK
 
@@ -471,6 +471,15 @@ def _duration_seconds(text: str) -> float:
         return Duration.parse(text).seconds
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _scrape_interval(text: str) -> int:
+    from rulesgen.backtest.simulate import MAX_SCRAPE_INTERVAL
+
+    seconds = _duration_seconds(text)
+    if seconds != int(seconds) or not 1 <= seconds <= MAX_SCRAPE_INTERVAL:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of seconds from 1s to {MAX_SCRAPE_INTERVAL}s")
+    return int(seconds)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -717,6 +726,13 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--days", type=_positive, default=7, help="default: %(default)s")
     simulate.add_argument("--out", type=Path, required=True, help="the .om file; incidents.yaml goes beside it")
     simulate.add_argument("--seed", type=int, default=1, help="default: %(default)s")
+    simulate.add_argument(
+        "--scrape-interval",
+        type=_scrape_interval,
+        default=30,
+        metavar="DURATION",
+        help="seconds between samples of a series, 1s to 2m (default: 30s)",
+    )
     simulate.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     bt = sub.add_parser(
         "backtest",
