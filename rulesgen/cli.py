@@ -22,6 +22,7 @@ from rulesgen.writer import compare_tree, write_tree
 if TYPE_CHECKING:
     from rulesgen.diff import Notes
     from rulesgen.ir import ProgramIR
+    from rulesgen.verify.client import Auth
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what shell tools report when their reader goes away
@@ -399,8 +400,11 @@ def _diff_backtest(
     from rulesgen.backtest.source import SourceError
 
     try:
-        compared = change.compare(old, new, changed, args.backtest, args.start, args.end, args.incidents, tty_progress)
-    except (BacktestError, SourceError) as exc:
+        auth = _auth(args)
+        compared = change.compare(
+            old, new, changed, args.backtest, args.start, args.end, args.incidents, tty_progress, auth
+        )
+    except (BacktestError, SourceError, BadAuth) as exc:
         return str(exc)
     finally:
         tty_progress("")
@@ -410,7 +414,16 @@ def _diff_backtest(
 
 
 # `rulesgen diff` options that only mean something with --backtest: flag -> attribute.
-_BACKTEST_ONLY = {"--from": "start", "--to": "end", "--incidents": "incidents", "--max-pages": "max_pages"}
+_BACKTEST_ONLY = {
+    "--from": "start",
+    "--to": "end",
+    "--incidents": "incidents",
+    "--max-pages": "max_pages",
+    "--header": "header",
+    "--bearer-token-file": "bearer_token_file",
+    "--basic-auth-file": "basic_auth_file",
+    "--ca-file": "ca_file",
+}
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -438,11 +451,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         sweep = parse_sweep(args.sweep) if args.sweep else []
         incidents = load_incidents(args.incidents) if args.incidents else None
         planned = plan(doc, args.env or [], args.alert or [], sets, sweep)
-        with history(args.source, args.start, args.end) as (url, start, end):
-            result = backtest(planned, url, args.source, start, end, tty_progress)
+        auth = _auth(args)
+        with history(args.source, args.start, args.end, auth) as (client, start, end):
+            result = backtest(planned, client, args.source, start, end, tty_progress)
         if incidents is not None:
             result.verdicts = {e.env: {r.alert: judge(r, incidents) for r in e.runs} for e in result.envs}
-    except (BacktestError, SourceError) as exc:
+    except (BacktestError, SourceError, BadAuth) as exc:
         tty_progress("")
         print(f"rulesgen: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -485,7 +499,7 @@ def _scrape_interval(text: str) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Live checks of `output/<env>` against a Prometheus-compatible server (and its
     Alertmanager): series, label values, types, windows, loaded rules, routing, firing."""
-    from rulesgen.verify.client import ApiError, Auth, Client, PrometheusAPI, Unreachable
+    from rulesgen.verify.client import ApiError, Client, PrometheusAPI, Unreachable
     from rulesgen.verify.context import Context
     from rulesgen.verify.deployed import BadOutput, environments, load
     from rulesgen.verify.findings import render
@@ -495,8 +509,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     env = args.env or (envs[0] if len(envs) == 1 else "prod" if "prod" in envs else None)
     if env is None:
         return _bad_input(args, f"choose an environment with --env: {args.output} has {', '.join(envs) or 'none'}")
-    auth = Auth(dict(args.header or ()), args.bearer_token_file, args.basic_auth_file, args.ca_file)
     try:
+        auth = _auth(args)
         deployed = load(args.output, env)
         prometheus = PrometheusAPI(Client(args.prometheus, args.timeout, auth))
         alertmanager = Client(args.alertmanager, args.timeout, auth) if args.alertmanager else None
@@ -505,7 +519,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             alertmanager.get("/api/v2/status")
         ctx = Context(deployed, prometheus, alertmanager, args.lookback, args.step, args.min_age, args.near)
         findings = verify(ctx, args.skip or ())
-    except (BadOutput, Unreachable, ApiError, ValueError) as exc:
+    except (BadOutput, BadAuth, Unreachable, ApiError, ValueError) as exc:
         # ApiError here: the first query failed, so this is no Prometheus API.
         return _bad_input(args, str(exc))
     print(render(findings, args.format, ctx.notes))
@@ -535,6 +549,38 @@ def _positive(text: str) -> int:
 
 def _count(text: str) -> int:
     return _whole(text, 0)
+
+
+class BadAuth(Exception):
+    """A credentials file that cannot be read: one line for the user."""
+
+
+def _auth_options(cmd: argparse.ArgumentParser) -> None:
+    """How to reach a server that asks for credentials or a tenant, as `verify`,
+    `backtest` and `diff --backtest` take it."""
+    cmd.add_argument("--header", type=_header, action="append", metavar="K=V", help="extra header (X-Scope-OrgID=team)")
+    cmd.add_argument("--bearer-token-file", type=Path, help="file holding a bearer token")
+    cmd.add_argument("--basic-auth-file", type=Path, help="file holding user:password")
+    cmd.add_argument("--ca-file", type=Path, help="CA certificate(s) for https")
+
+
+def _auth(args: argparse.Namespace) -> Auth:
+    """The credentials of `_auth_options`, their files read now: one that cannot be
+    read is bad input before any server is started or asked."""
+    import ssl
+
+    from rulesgen.verify.client import Auth
+
+    auth = Auth(dict(args.header or ()), args.bearer_token_file, args.basic_auth_file, args.ca_file)
+    try:
+        auth.all_headers()
+        if auth.ca_file is not None:
+            ssl.create_default_context(cafile=str(auth.ca_file))
+    except OSError as exc:
+        raise BadAuth(f"{exc.filename}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise BadAuth(str(exc)) from None
+    return auth
 
 
 def _history_range(cmd: argparse.ArgumentParser) -> None:
@@ -670,12 +716,7 @@ def parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json", "github", "markdown"), default="text", help="report format"
     )
     verify.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default: %(default)s)")
-    verify.add_argument(
-        "--header", type=_header, action="append", metavar="K=V", help="extra header (X-Scope-OrgID=team)"
-    )
-    verify.add_argument("--bearer-token-file", type=Path, help="file holding a bearer token")
-    verify.add_argument("--basic-auth-file", type=Path, help="file holding user:password")
-    verify.add_argument("--ca-file", type=Path, help="CA certificate(s) for https")
+    _auth_options(verify)
     verify.add_argument(
         "--lookback", type=_duration_seconds, default=7 * 86400.0, help="history searched for a missing metric (7d)"
     )
@@ -711,6 +752,7 @@ def parser() -> argparse.ArgumentParser:
         "pages before and after, and how the first page moved",
     )
     _history_range(diff)
+    _auth_options(diff)
     diff.add_argument(
         "--incidents",
         type=Path,
@@ -742,6 +784,7 @@ def parser() -> argparse.ArgumentParser:
         "Alertmanager would have sent per receiver.",
     )
     bt.add_argument("--source", required=True, help="FILE.om[.gz] or http(s)://prometheus:9090")
+    _auth_options(bt)
     _history_range(bt)
     bt.add_argument("--env", action="append", help="only this environment (repeatable)")
     bt.add_argument("--alert", action="append", help="only this alert (repeatable)")

@@ -23,10 +23,11 @@ from rulesgen.backtest.evaluate import Episode
 from rulesgen.backtest.incidents import Incident, catches, load_incidents
 from rulesgen.backtest.notify import PAGES, Notifications, matches, parse_matcher, route_for
 from rulesgen.backtest.report import duration
-from rulesgen.backtest.run import EnvResult, Queries, history, planned_queries, require_data, run_env
+from rulesgen.backtest.run import EnvResult, Queries, history, planned, require_data, run_env
 from rulesgen.backtest.source import SourceError
 from rulesgen.diff import ADDED, DISABLED, ENABLED, REMOVED, Notes
 from rulesgen.ir import Alert, EnvIR, ProgramIR
+from rulesgen.verify.client import Auth
 
 BEFORE, AFTER = 0, 1
 Pair = tuple[int, int]  # (before the change, after it)
@@ -227,6 +228,7 @@ def compare(
     end: str | None = None,
     incidents: Path | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    auth: Auth | None = None,
 ) -> Comparison:
     """The changed alerts (environment -> alert -> diff status) backtested on both sides
     of the change; BacktestError or SourceError for a source or file that cannot be read."""
@@ -235,9 +237,10 @@ def compare(
     selections = (_selection(old, changed), _selection(new, changed))
     if not any(selections):
         return Comparison(source, 0, 0, 0, named, ())
-    with history(source, start, end) as (url, lo, hi):
-        queries = Queries(url, lo, hi, progress, planned_queries([*selections[BEFORE], *selections[AFTER]]))
+    with history(source, start, end, auth) as (client, lo, hi):
+        queries = Queries(client, lo, hi, progress)
         try:
+            queries.fetch(planned([*selections[BEFORE], *selections[AFTER]]))
             ran = [{env.env: _Side(env, run_env(env, queries, names)) for env, names in side} for side in selections]
         except SourceError as exc:
             raise BacktestError(str(exc)) from None
