@@ -574,12 +574,15 @@ def _auth(args: argparse.Namespace) -> Auth:
     auth = Auth(dict(args.header or ()), args.bearer_token_file, args.basic_auth_file, args.ca_file)
     try:
         auth.all_headers()
-        if auth.ca_file is not None:
-            ssl.create_default_context(cafile=str(auth.ca_file))
     except OSError as exc:
         raise BadAuth(f"{exc.filename}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise BadAuth(str(exc)) from None
+    if auth.ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=str(auth.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise BadAuth(f"{auth.ca_file}: not a CA certificate ({exc.strerror or exc})") from None
     return auth
 
 
