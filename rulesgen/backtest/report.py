@@ -26,13 +26,16 @@ def duration(seconds: float) -> str:
 
 
 def _episode(e: Episode) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "labels": dict(e.labels),
         "pending": iso(e.pending),
         "firing": iso(e.firing),
         "resolved": iso(e.resolved) if e.resolved is not None else None,
         "to_fire_s": e.firing - e.pending,
     }
+    if e.budget is not None:
+        out["budget_consumed"] = e.budget
+    return out
 
 
 def _run(run: AlertRun) -> dict[str, Any]:
@@ -121,6 +124,23 @@ def receiver_lines(result: Result, env: int, work_hours: tuple[int, int]) -> lis
     return lines
 
 
+# Labels every firing of an environment carries: they tell one burn apart from no other.
+_SHARED = frozenset({"alertname", "env", "severity", "team"})
+
+
+def budget_lines(result: Result, env: int) -> list[str]:
+    """Per burn-rate firing, the share of the SLO period's error budget it had used."""
+    lines = []
+    for run in result.envs[env].runs:
+        for e in run.episodes:
+            if e.budget is not None:
+                where = " ".join(f"{k}={v}" for k, v in e.labels if k not in _SHARED)
+                lines.append(f"{run.alert} {where} at {iso(e.firing)}: {e.budget:.2%}")
+    if not lines:
+        return []
+    return ["error budget used at detection (burn rate x long window / SLO period):", *lines]
+
+
 def incident_rows(result: Result, env: int) -> list[list[str]]:
     rows = [["alert", "caught", "missed", "to detect (max)", "false firings"]]
     for alert, v in result.verdicts.get(result.envs[env].env, {}).items():
@@ -150,6 +170,8 @@ def render_text(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str
     for i, env in enumerate(result.envs):
         lines += ["", f"[{env.env}]", *_table(alert_rows(result, i)), ""]
         lines += receiver_lines(result, i, work_hours)
+        if budget := budget_lines(result, i):
+            lines += ["", budget[0], *(f"  {line}" for line in budget[1:])]
         if result.verdicts:
             lines += ["", "against the incidents:", *_table(incident_rows(result, i))]
     if result.sweep:
@@ -167,6 +189,8 @@ def render_markdown(result: Result, work_hours: tuple[int, int] = WORK_HOURS) ->
     for i, env in enumerate(result.envs):
         lines += ["", f"#### {env.env}", "", *_md_table(alert_rows(result, i)), ""]
         lines += [f"- {line}" for line in receiver_lines(result, i, work_hours)]
+        if budget := budget_lines(result, i):
+            lines += ["", budget[0], "", *(f"- {line}" for line in budget[1:])]
         if result.verdicts:
             lines += ["", *_md_table(incident_rows(result, i))]
     if result.sweep:
