@@ -22,6 +22,7 @@ from rulesgen.writer import compare_tree, write_tree
 if TYPE_CHECKING:
     from rulesgen.diff import Notes
     from rulesgen.ir import ProgramIR
+    from rulesgen.spec.validate import Document
     from rulesgen.verify.client import Auth
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -332,13 +333,29 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compile_sides(*loads: Callable[[], Document]) -> list[ProgramIR]:
+    """Each spec compiled, before any error is reported: a broken base and a broken
+    spec are listed together, each error under its own file name."""
+    from rulesgen.errors import SpecError
+    from rulesgen.pipeline import compile_document
+
+    errors: list[SpecError] = []
+    programs = []
+    for load in loads:
+        try:
+            programs.append(compile_document(load(), tests=False).program)
+        except SpecErrors as exc:
+            errors += exc.errors
+    if errors:
+        raise SpecErrors(errors)
+    return programs
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     """What changing the spec means: the IR of `--base` (a git ref) or `--base-spec`
     against the IR of `--spec`, per environment and alert."""
     from rulesgen.diff import BaseNotFound, Notes, as_data, diff_programs, render_markdown, render_text, spec_at_ref
-    from rulesgen.errors import SpecError
-    from rulesgen.pipeline import compile_document
-    from rulesgen.spec.validate import Document, load_spec, parse_spec
+    from rulesgen.spec.validate import load_spec, parse_spec
 
     if args.backtest is None:
         given = [flag for flag, value in _BACKTEST_ONLY.items() if getattr(args, value) is not None]
@@ -359,17 +376,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             return load_spec(args.spec)
         return parse_spec(text, base_name) if text is not None else load_spec(args.base_spec)
 
-    # Both sides are compiled before any error is reported, so a broken base and a
-    # broken spec are listed together, each error under its own file name.
-    errors: list[SpecError] = []
-    programs = []
-    for which in ("base", "spec"):
-        try:
-            programs.append(compile_document(load(which), tests=False).program)
-        except SpecErrors as exc:
-            errors += exc.errors
-    if errors:
-        raise SpecErrors(errors)
+    programs = _compile_sides(lambda: load("base"), lambda: load("spec"))
     diff = diff_programs(programs[0], programs[1], base_name, str(args.spec))
     data: dict[str, Any] = {}
     notes, failed = Notes(), ""
@@ -445,6 +452,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from rulesgen.backtest.source import SourceError
     from rulesgen.spec.validate import load_spec
 
+    if args.compare is not None:
+        return _backtest_compare(args)
     doc = load_spec(args.spec)
     try:
         sets = [parse_set(s) for s in args.set or []]
@@ -468,6 +477,51 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return EXIT_OK
     render = {"json": render_json, "markdown": render_markdown, "text": render_text}[args.format]
     print(render(result, args.work_hours))
+    return EXIT_OK
+
+
+def _backtest_compare(args: argparse.Namespace) -> int:
+    """`backtest --compare REF`: every selected alert on the spec at REF and in the work
+    tree, side by side, through `diff --backtest`'s comparison of two programs."""
+    from rulesgen.backtest import change
+    from rulesgen.backtest.common import BacktestError
+    from rulesgen.backtest.run import check_names, tty_progress
+    from rulesgen.backtest.source import SourceError
+    from rulesgen.diff import BaseNotFound, diff_programs, spec_at_ref
+    from rulesgen.spec.validate import load_spec, parse_spec
+
+    if args.set or args.sweep or args.format == "html":
+        return _bad_input(args, "--compare REF backtests two specs as written: no --set, --sweep or --format html")
+    try:
+        text, name = spec_at_ref(args.compare, args.spec)
+    except BaseNotFound as exc:
+        return _bad_input(args, str(exc))
+    old, new = _compile_sides(lambda: parse_spec(text, name), lambda: load_spec(args.spec))
+    changed = diff_programs(old, new, name, str(args.spec)).changed_alerts()
+    at_ref = {e.env for e in old.envs}
+    statuses = {}
+    for env in new.envs:
+        if env.env in at_ref and (not args.env or env.env in args.env):
+            every = {a.name: "unchanged" for a in env.alerts} | changed.get(env.env, {})
+            statuses[env.env] = {n: s for n, s in every.items() if not args.alert or n in args.alert}
+    names = sorted({a.name for p in (old, new) for e in p.envs for a in e.alerts})
+    try:
+        check_names(new, args.env or [], [])
+        for alert in args.alert or []:
+            if alert not in names:
+                raise BacktestError(f"unknown alert {alert!r}{did_you_mean(alert, names)}")
+        auth = _auth(args)
+        compared = change.compare(
+            old, new, statuses, args.source, args.start, args.end, args.incidents, tty_progress, auth
+        )
+    except (BacktestError, SourceError, BadAuth) as exc:
+        return _bad_input(args, str(exc))
+    finally:
+        tty_progress("")
+    if args.format == "json":
+        _print_json({"compare": name, **change.as_data(compared)})
+    else:
+        print(change.side_by_side(compared, args.compare, args.format == "markdown"), end="")
     return EXIT_OK
 
 
@@ -793,6 +847,11 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--alert", action="append", help="only this alert (repeatable)")
     bt.add_argument("--set", action="append", metavar="ALERT.FIELD=VALUE", help="what-if: a spec field moved")
     bt.add_argument("--sweep", metavar="ALERT.FIELD=LO..HI:STEP", help="what-if: a table of firings per value")
+    bt.add_argument(
+        "--compare",
+        metavar="REF",
+        help="the spec at git REF and the work tree's, side by side: notifications per alert and how the first moved",
+    )
     bt.add_argument(
         "--work-hours", type=_hours, default=(9, 18), metavar="H-H", help="UTC, Monday to Friday (default: 9-18)"
     )

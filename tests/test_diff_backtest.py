@@ -6,6 +6,7 @@ file was written to produce."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -392,6 +393,64 @@ def test_a_credentials_file_that_cannot_be_read_exits_2_before_any_server_starts
 def test_credentials_without_backtest_are_refused(files: dict[str, Path], tmp_path: Path) -> None:
     done = diff(files, "--bearer-token-file", str(tmp_path / "token"))
     assert done.returncode == 2 and "--bearer-token-file needs --backtest SOURCE" in done.stderr, done.stderr
+
+
+# --- backtest --compare REF: the spec at a git ref beside the work tree's ---------------
+
+
+@pytest.fixture(scope="module")
+def repo(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository whose HEAD holds the base spec and whose work tree the head spec."""
+    root = tmp_path_factory.mktemp("repo")
+    spec = root / "thresholds.yaml"
+    spec.write_text(files["base"].read_text())
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q"], ["add", "thresholds.yaml"], ["commit", "-q", "-m", "base"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    spec.write_text(files["head"].read_text())
+    return spec
+
+
+def test_compare_puts_every_alert_at_the_ref_beside_the_work_tree(files: dict[str, Path], repo: Path) -> None:
+    args = ["backtest", "--spec", str(repo), "--source", str(files["om"]), "--compare", "HEAD"]
+    done = run_cli(*args, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["compare"] == "HEAD:thresholds.yaml" and data["queries"] == 2
+    counts = {(a["env"], a["alert"]): (a["status"], a["before"], a["after"]) for a in data["alerts"]}
+    assert counts == {
+        ("prod", "Backlog"): ("changed", 3, 1),  # as diff --backtest counts it, above
+        ("prod", "Queue"): ("unchanged", 1, 1),
+        ("staging", "Backlog"): ("unchanged", 3, 3),  # staging keeps its override of 10
+        ("staging", "Queue"): ("unchanged", 1, 1),
+    }
+    text = run_cli(*args)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].endswith(": HEAD | work tree")
+    backlog = next(line for line in lines if line.startswith("Backlog") and "fewer" in line)
+    assert backlog.split()[:4] == ["Backlog", "pages", "3", "1"]
+    assert "with this change 1 (2 fewer), first page 5m later on the one shared firing" in backlog
+    markdown = run_cli(*args, "--env", "prod", "--alert", "Queue", "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    assert "| Queue | pages | 1 | 1 | unchanged |" in markdown.stdout and "Backlog" not in markdown.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--compare", "no-such-ref"], "cannot read thresholds.yaml at 'no-such-ref'"),
+        (["--compare", "HEAD", "--set", "Backlog.threshold=5"], "no --set, --sweep or --format html"),
+        (["--compare", "HEAD", "--alert", "Nope"], "unknown alert 'Nope'"),
+    ],
+    ids=["bad-ref", "with-set", "unknown-alert"],
+)
+def test_compare_bad_input_exits_2_with_one_line(
+    files: dict[str, Path], repo: Path, extra: list[str], message: str
+) -> None:
+    done = run_cli("backtest", "--spec", str(repo), "--source", str(files["om"]), *extra)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
 
 
 # --- without a server ---------------------------------------------------------------

@@ -22,7 +22,7 @@ from rulesgen.backtest.common import BacktestError, iso
 from rulesgen.backtest.evaluate import Episode
 from rulesgen.backtest.incidents import Incident, catches, load_incidents
 from rulesgen.backtest.notify import PAGES, Notifications, matches, parse_matcher, route_for
-from rulesgen.backtest.report import duration
+from rulesgen.backtest.report import duration, md_table, table
 from rulesgen.backtest.run import EnvResult, Queries, history, planned, require_data, run_env
 from rulesgen.backtest.source import SourceError
 from rulesgen.diff import ADDED, DISABLED, ENABLED, REMOVED, Notes
@@ -369,3 +369,19 @@ def as_data(c: Comparison, max_pages: int | None = None) -> dict[str, Any]:
             for x in c.changes
         ],
     }
+
+
+def side_by_side(c: Comparison, ref: str, markdown: bool = False) -> str:
+    """`backtest --compare REF`: per environment, each alert's notifications at REF and
+    in the work tree, and what moved (the sentence `diff --backtest` writes)."""
+    head = f"backtest of {c.source}, {iso(c.start)} .. {iso(c.end)} ({duration(c.end - c.start)}): {ref} | work tree"
+    lines = [f"### {head}" if markdown else head]
+    for env in sorted({x.env for x in c.changes}):
+        rows = [["alert", "counts", ref, "work tree", "change"]]
+        for x in (x for x in c.changes if x.env == env):
+            before, after = x.counted
+            moved = sentence(x, c.incidents is not None).partition("; ")[2] if x.status not in (ADDED, ENABLED) else ""
+            rows.append([x.alert, x.noun, str(before), str(after), x.status if before == after else moved])
+        lines += ["", f"#### {env}", ""] if markdown else ["", f"[{env}]"]
+        lines += md_table(rows) if markdown else table(rows, words=(0, 1, 4))
+    return "\n".join(lines) + "\n"
