@@ -14,6 +14,7 @@ blocks stay at a fraction of the file, not the whole of it.
 from __future__ import annotations
 
 import gzip
+import io
 import subprocess
 import time
 from collections.abc import Iterator
@@ -64,15 +65,18 @@ class Source:
 
 
 def _open_bytes(path: Path) -> IO[bytes]:
-    return cast(IO[bytes], gzip.open(path, "rb")) if path.suffix == ".gz" else path.open("rb")
+    # A buffer in front of gzip: its own line iteration costs 4x the decompression.
+    if path.suffix == ".gz":
+        return cast(IO[bytes], io.BufferedReader(gzip.GzipFile(path, "rb"), 1 << 20))
+    return path.open("rb")
 
 
-def _timestamp(line: bytes) -> int:
-    tail = line.rpartition(b" ")[2]
+def _float_timestamp(line: bytes, path: Path, number: int) -> int:
     try:
-        return int(tail)
+        return int(float(line.rpartition(b" ")[2]))
     except ValueError:
-        return int(float(tail))
+        text = line.decode(errors="replace").strip()[:80]
+        raise SourceError(f"{path}:{number}: not OpenMetrics with timestamps: {text}") from None
 
 
 class _Splitter:
@@ -87,23 +91,25 @@ class _Splitter:
         self.family: dict[int, bytes] = {}
         self.files: dict[int, IO[bytes]] = {}
 
-    def add(self, window: int, family: bytes, line: bytes) -> None:
+    def buffer(self, window: int, family: bytes) -> list[bytes]:
+        """The lines waiting for `window`'s file, ending with `family`'s `# TYPE` line:
+        the caller appends the family's samples to it until the window or family changes."""
         buffer = self.buffers.get(window)
         if buffer is None:
             buffer = self.buffers[window] = []
         if self.family.get(window) is not family:
             buffer.append(family)
             self.family[window] = family
-        buffer.append(line)
-        if len(buffer) >= self.FLUSH:
-            self.flush(window)
+        return buffer
 
     def flush(self, window: int) -> None:
+        """Write the window's lines; its buffer is emptied in place, so a caller's
+        reference to it stays the buffer."""
         out = self.files.get(window)
         if out is None:
             out = self.files[window] = (self.into / f"{window}.om").open("wb")
         out.writelines(self.buffers[window])
-        self.buffers[window] = []
+        self.buffers[window].clear()
 
     def close(self) -> list[Path]:
         for window in list(self.buffers):
@@ -120,20 +126,24 @@ def split_blocks(path: Path, into: Path) -> tuple[list[Path], int, int]:
     splitter = _Splitter(into)
     first, last = 2**62, -1
     family = b""
-    lo = hi = 0  # the window of the previous line
+    lo = hi = 0  # the window of the previous line, whose lines go to `buffer`
+    buffer: list[bytes] = []
+    # Millions of lines: the loop is kept to a few operations a line (no call but the
+    # parse of the timestamp) and goes back to the splitter only when the window changes.
     try:
         with _open_bytes(path) as src:
             for number, line in enumerate(src, 1):
-                if line.startswith(b"#"):
-                    family = line if line.startswith(b"# TYPE") else family
-                    continue
-                if not line.strip():
+                if line[:1] == b"#":
+                    if line.startswith(b"# TYPE"):
+                        family = line
+                        hi = lo  # the next sample asks for its buffer again, with this family
                     continue
                 try:
-                    ts = _timestamp(line)
+                    ts = int(line[line.rfind(b" ") + 1 :])
                 except ValueError:
-                    text = line.decode(errors="replace").strip()[:80]
-                    raise SourceError(f"{path}:{number}: not OpenMetrics with timestamps: {text}") from None
+                    if not line.strip():
+                        continue
+                    ts = _float_timestamp(line, path, number)
                 if ts < first:
                     first = ts
                 if ts > last:
@@ -141,7 +151,10 @@ def split_blocks(path: Path, into: Path) -> tuple[list[Path], int, int]:
                 if not lo <= ts < hi:
                     lo = ts - ts % BLOCK
                     hi = lo + BLOCK
-                splitter.add(lo, family, line)
+                    buffer = splitter.buffer(lo, family)
+                buffer.append(line)
+                if len(buffer) >= _Splitter.FLUSH:
+                    splitter.flush(lo)
     except (OSError, EOFError) as exc:
         raise SourceError(f"{path}: not an OpenMetrics file ({exc})") from None
     finally:
