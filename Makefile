@@ -72,6 +72,7 @@ bench: $(STAMP) tools
 	$(BIN)/python bench/bench_verify.py
 	$(BIN)/python bench/bench_rule_cost.py
 	$(BIN)/python bench/bench_mutate.py
+	$(BIN)/python bench/bench_backtest.py
 
 ## backtest-week: the simulated week backtested: every incident caught, no false firing (a minute or two)
 backtest-week: $(STAMP) tools

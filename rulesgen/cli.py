@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from rulesgen.diff import Notes
     from rulesgen.ir import ProgramIR
     from rulesgen.pipeline import Compiled
+    from rulesgen.spec.validate import Document
+    from rulesgen.verify.client import Auth
     from rulesgen.verify.routing import RouteCheck
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -354,13 +356,29 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compile_sides(*loads: Callable[[], Document]) -> list[ProgramIR]:
+    """Each spec compiled, before any error is reported: a broken base and a broken
+    spec are listed together, each error under its own file name."""
+    from rulesgen.errors import SpecError
+    from rulesgen.pipeline import compile_document
+
+    errors: list[SpecError] = []
+    programs = []
+    for load in loads:
+        try:
+            programs.append(compile_document(load(), tests=False).program)
+        except SpecErrors as exc:
+            errors += exc.errors
+    if errors:
+        raise SpecErrors(errors)
+    return programs
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     """What changing the spec means: the IR of `--base` (a git ref) or `--base-spec`
     against the IR of `--spec`, per environment and alert."""
     from rulesgen.diff import BaseNotFound, Notes, as_data, diff_programs, render_markdown, render_text, spec_at_ref
-    from rulesgen.errors import SpecError
-    from rulesgen.pipeline import compile_document
-    from rulesgen.spec.validate import Document, load_spec, parse_spec
+    from rulesgen.spec.validate import load_spec, parse_spec
 
     if args.backtest is None:
         given = [flag for flag, value in _BACKTEST_ONLY.items() if getattr(args, value) is not None]
@@ -381,17 +399,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             return load_spec(args.spec)
         return parse_spec(text, base_name) if text is not None else load_spec(args.base_spec)
 
-    # Both sides are compiled before any error is reported, so a broken base and a
-    # broken spec are listed together, each error under its own file name.
-    errors: list[SpecError] = []
-    programs = []
-    for which in ("base", "spec"):
-        try:
-            programs.append(compile_document(load(which), tests=False).program)
-        except SpecErrors as exc:
-            errors += exc.errors
-    if errors:
-        raise SpecErrors(errors)
+    programs = _compile_sides(lambda: load("base"), lambda: load("spec"))
     diff = diff_programs(programs[0], programs[1], base_name, str(args.spec))
     data: dict[str, Any] = {}
     notes, failed = Notes(), ""
@@ -422,8 +430,11 @@ def _diff_backtest(
     from rulesgen.backtest.source import SourceError
 
     try:
-        compared = change.compare(old, new, changed, args.backtest, args.start, args.end, args.incidents, tty_progress)
-    except (BacktestError, SourceError) as exc:
+        auth = _auth(args)
+        compared = change.compare(
+            old, new, changed, args.backtest, args.start, args.end, args.incidents, tty_progress, auth
+        )
+    except (BacktestError, SourceError, BadAuth) as exc:
         return str(exc)
     finally:
         tty_progress("")
@@ -433,7 +444,16 @@ def _diff_backtest(
 
 
 # `rulesgen diff` options that only mean something with --backtest: flag -> attribute.
-_BACKTEST_ONLY = {"--from": "start", "--to": "end", "--incidents": "incidents", "--max-pages": "max_pages"}
+_BACKTEST_ONLY = {
+    "--from": "start",
+    "--to": "end",
+    "--incidents": "incidents",
+    "--max-pages": "max_pages",
+    "--header": "header",
+    "--bearer-token-file": "bearer_token_file",
+    "--basic-auth-file": "basic_auth_file",
+    "--ca-file": "ca_file",
+}
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -441,7 +461,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from rulesgen.backtest.simulate import simulate
     from rulesgen.spec.validate import load_spec
 
-    incidents = simulate(load_spec(args.spec), args.days, args.seed, args.out)
+    incidents = simulate(load_spec(args.spec), args.days, args.seed, args.out, args.scrape_interval)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) and {incidents}")
     return EXIT_OK
 
@@ -455,17 +475,20 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from rulesgen.backtest.source import SourceError
     from rulesgen.spec.validate import load_spec
 
+    if args.compare is not None:
+        return _backtest_compare(args)
     doc = load_spec(args.spec)
     try:
         sets = [parse_set(s) for s in args.set or []]
         sweep = parse_sweep(args.sweep) if args.sweep else []
         incidents = load_incidents(args.incidents) if args.incidents else None
         planned = plan(doc, args.env or [], args.alert or [], sets, sweep)
-        with history(args.source, args.start, args.end) as (url, start, end):
-            result = backtest(planned, url, args.source, start, end, tty_progress)
+        auth = _auth(args)
+        with history(args.source, args.start, args.end, auth) as (client, start, end):
+            result = backtest(planned, client, args.source, start, end, tty_progress)
         if incidents is not None:
             result.verdicts = {e.env: {r.alert: judge(r, incidents) for r in e.runs} for e in result.envs}
-    except (BacktestError, SourceError) as exc:
+    except (BacktestError, SourceError, BadAuth) as exc:
         tty_progress("")
         print(f"rulesgen: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -477,6 +500,51 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return EXIT_OK
     render = {"json": render_json, "markdown": render_markdown, "text": render_text}[args.format]
     print(render(result, args.work_hours))
+    return EXIT_OK
+
+
+def _backtest_compare(args: argparse.Namespace) -> int:
+    """`backtest --compare REF`: every selected alert on the spec at REF and in the work
+    tree, side by side, through `diff --backtest`'s comparison of two programs."""
+    from rulesgen.backtest import change
+    from rulesgen.backtest.common import BacktestError
+    from rulesgen.backtest.run import check_names, tty_progress
+    from rulesgen.backtest.source import SourceError
+    from rulesgen.diff import BaseNotFound, diff_programs, spec_at_ref
+    from rulesgen.spec.validate import load_spec, parse_spec
+
+    if args.set or args.sweep or args.format == "html":
+        return _bad_input(args, "--compare REF backtests two specs as written: no --set, --sweep or --format html")
+    try:
+        text, name = spec_at_ref(args.compare, args.spec)
+    except BaseNotFound as exc:
+        return _bad_input(args, str(exc))
+    old, new = _compile_sides(lambda: parse_spec(text, name), lambda: load_spec(args.spec))
+    changed = diff_programs(old, new, name, str(args.spec)).changed_alerts()
+    at_ref = {e.env for e in old.envs}
+    statuses = {}
+    for env in new.envs:
+        if env.env in at_ref and (not args.env or env.env in args.env):
+            every = {a.name: "unchanged" for a in env.alerts} | changed.get(env.env, {})
+            statuses[env.env] = {n: s for n, s in every.items() if not args.alert or n in args.alert}
+    names = sorted({a.name for p in (old, new) for e in p.envs for a in e.alerts})
+    try:
+        check_names(new, args.env or [], [])
+        for alert in args.alert or []:
+            if alert not in names:
+                raise BacktestError(f"unknown alert {alert!r}{did_you_mean(alert, names)}")
+        auth = _auth(args)
+        compared = change.compare(
+            old, new, statuses, args.source, args.start, args.end, args.incidents, tty_progress, auth
+        )
+    except (BacktestError, SourceError, BadAuth) as exc:
+        return _bad_input(args, str(exc))
+    finally:
+        tty_progress("")
+    if args.format == "json":
+        _print_json({"compare": name, **change.as_data(compared)})
+    else:
+        print(change.side_by_side(compared, args.compare, args.format == "markdown"), end="")
     return EXIT_OK
 
 
@@ -496,10 +564,19 @@ def _duration_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _scrape_interval(text: str) -> int:
+    from rulesgen.backtest.simulate import MAX_SCRAPE_INTERVAL
+
+    seconds = _duration_seconds(text)
+    if seconds != int(seconds) or not 1 <= seconds <= MAX_SCRAPE_INTERVAL:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of seconds from 1s to {MAX_SCRAPE_INTERVAL}s")
+    return int(seconds)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Live checks of `output/<env>` against a Prometheus-compatible server (and its
     Alertmanager): series, label values, types, windows, loaded rules, routing, firing."""
-    from rulesgen.verify.client import ApiError, Auth, Client, PrometheusAPI, Unreachable
+    from rulesgen.verify.client import ApiError, Client, PrometheusAPI, Unreachable
     from rulesgen.verify.context import Context
     from rulesgen.verify.deployed import BadOutput, environments, load
     from rulesgen.verify.findings import render
@@ -509,8 +586,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     env = args.env or (envs[0] if len(envs) == 1 else "prod" if "prod" in envs else None)
     if env is None:
         return _bad_input(args, f"choose an environment with --env: {args.output} has {', '.join(envs) or 'none'}")
-    auth = Auth(dict(args.header or ()), args.bearer_token_file, args.basic_auth_file, args.ca_file)
     try:
+        auth = _auth(args)
         deployed = load(args.output, env)
         prometheus = PrometheusAPI(Client(args.prometheus, args.timeout, auth))
         alertmanager = Client(args.alertmanager, args.timeout, auth) if args.alertmanager else None
@@ -519,7 +596,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             alertmanager.get("/api/v2/status")
         ctx = Context(deployed, prometheus, alertmanager, args.lookback, args.step, args.min_age, args.near)
         findings = verify(ctx, args.skip or ())
-    except (BadOutput, Unreachable, ApiError, ValueError) as exc:
+    except (BadOutput, BadAuth, Unreachable, ApiError, ValueError) as exc:
         # ApiError here: the first query failed, so this is no Prometheus API.
         return _bad_input(args, str(exc))
     print(render(findings, args.format, ctx.notes))
@@ -549,6 +626,41 @@ def _positive(text: str) -> int:
 
 def _count(text: str) -> int:
     return _whole(text, 0)
+
+
+class BadAuth(Exception):
+    """A credentials file that cannot be read: one line for the user."""
+
+
+def _auth_options(cmd: argparse.ArgumentParser) -> None:
+    """How to reach a server that asks for credentials or a tenant, as `verify`,
+    `backtest` and `diff --backtest` take it."""
+    cmd.add_argument("--header", type=_header, action="append", metavar="K=V", help="extra header (X-Scope-OrgID=team)")
+    cmd.add_argument("--bearer-token-file", type=Path, help="file holding a bearer token")
+    cmd.add_argument("--basic-auth-file", type=Path, help="file holding user:password")
+    cmd.add_argument("--ca-file", type=Path, help="CA certificate(s) for https")
+
+
+def _auth(args: argparse.Namespace) -> Auth:
+    """The credentials of `_auth_options`, their files read now: one that cannot be
+    read is bad input before any server is started or asked."""
+    import ssl
+
+    from rulesgen.verify.client import Auth
+
+    auth = Auth(dict(args.header or ()), args.bearer_token_file, args.basic_auth_file, args.ca_file)
+    try:
+        auth.all_headers()
+    except OSError as exc:
+        raise BadAuth(f"{exc.filename}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise BadAuth(str(exc)) from None
+    if auth.ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=str(auth.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise BadAuth(f"{auth.ca_file}: not a CA certificate ({exc.strerror or exc})") from None
+    return auth
 
 
 def _history_range(cmd: argparse.ArgumentParser) -> None:
@@ -688,12 +800,7 @@ def parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json", "github", "markdown"), default="text", help="report format"
     )
     verify.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default: %(default)s)")
-    verify.add_argument(
-        "--header", type=_header, action="append", metavar="K=V", help="extra header (X-Scope-OrgID=team)"
-    )
-    verify.add_argument("--bearer-token-file", type=Path, help="file holding a bearer token")
-    verify.add_argument("--basic-auth-file", type=Path, help="file holding user:password")
-    verify.add_argument("--ca-file", type=Path, help="CA certificate(s) for https")
+    _auth_options(verify)
     verify.add_argument(
         "--lookback", type=_duration_seconds, default=7 * 86400.0, help="history searched for a missing metric (7d)"
     )
@@ -729,6 +836,7 @@ def parser() -> argparse.ArgumentParser:
         "pages before and after, and how the first page moved",
     )
     _history_range(diff)
+    _auth_options(diff)
     diff.add_argument(
         "--incidents",
         type=Path,
@@ -744,6 +852,13 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--days", type=_positive, default=7, help="default: %(default)s")
     simulate.add_argument("--out", type=Path, required=True, help="the .om file; incidents.yaml goes beside it")
     simulate.add_argument("--seed", type=int, default=1, help="default: %(default)s")
+    simulate.add_argument(
+        "--scrape-interval",
+        type=_scrape_interval,
+        default=30,
+        metavar="DURATION",
+        help="seconds between samples of a series, 1s to 2m (default: 30s)",
+    )
     simulate.add_argument("--spec", type=Path, default=Path("thresholds.yaml"), help="default: %(default)s")
     bt = sub.add_parser(
         "backtest",
@@ -753,11 +868,17 @@ def parser() -> argparse.ArgumentParser:
         "Alertmanager would have sent per receiver.",
     )
     bt.add_argument("--source", required=True, help="FILE.om[.gz] or http(s)://prometheus:9090")
+    _auth_options(bt)
     _history_range(bt)
     bt.add_argument("--env", action="append", help="only this environment (repeatable)")
     bt.add_argument("--alert", action="append", help="only this alert (repeatable)")
     bt.add_argument("--set", action="append", metavar="ALERT.FIELD=VALUE", help="what-if: a spec field moved")
     bt.add_argument("--sweep", metavar="ALERT.FIELD=LO..HI:STEP", help="what-if: a table of firings per value")
+    bt.add_argument(
+        "--compare",
+        metavar="REF",
+        help="the spec at git REF and the work tree's, side by side: notifications per alert and how the first moved",
+    )
     bt.add_argument(
         "--work-hours", type=_hours, default=(9, 18), metavar="H-H", help="UTC, Monday to Friday (default: 9-18)"
     )

@@ -130,6 +130,22 @@ class RecordingRule:
 
 
 @dataclass(frozen=True)
+class ErrorBudget:
+    """The error budget a burn-rate rule guards: the SLO allows an error ratio of
+    `1 - objective` over `period`; `window` is the rule's long window, whose error ratio
+    tells how much of the budget a burn has used when the rule fires."""
+
+    objective: float
+    period: Duration
+    window: Duration
+
+    def consumed(self, error_ratio: float) -> float:
+        """The share of the period's budget the errors of `window` used, at that
+        window's traffic: burn rate x window / period (14.4 x 1h / 30d = 2%)."""
+        return error_ratio / (1 - self.objective) * self.window.ms / self.period.ms
+
+
+@dataclass(frozen=True)
 class AlertRule:
     """One Prometheus alerting rule; burn-rate alerts have one per tier."""
 
@@ -140,6 +156,7 @@ class AlertRule:
     annotations: Labels
     condition: Condition
     keep_firing_for: Duration | None = None
+    budget: ErrorBudget | None = None  # a burn-rate tier's
 
     @property
     def severity(self) -> str:

@@ -168,7 +168,7 @@ def test_backtest_episodes_equal_promtool_on_random_history(prod: EnvIR, seed: i
 
         def query(expr: str) -> Matrix:
             if expr not in cache:
-                cache[expr] = query_range(source.url, expr, 0, STEPS * STEP, STEP)
+                cache[expr] = query_range(source.client(), expr, 0, STEPS * STEP, STEP)
             return cache[expr]
 
         runs = [run_alert(prod, alert, query, 0, STEPS * STEP) for alert in prod.alerts]

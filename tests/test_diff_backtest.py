@@ -6,7 +6,12 @@ file was written to produce."""
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +249,208 @@ def test_bad_input_exits_2_with_one_line_and_leaves_nothing(
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
     assert list(scratch.iterdir()) == []
     assert running_under(scratch) == []
+
+
+# --- behind credentials: a tenant header and a token, checked by a proxy ----------------
+
+TENANT = ("X-Scope-OrgID", "billing")
+
+
+class _Guard(BaseHTTPRequestHandler):
+    """Forwards a GET to the Prometheus behind it when it carries the tenant header and
+    the expected `Authorization`; 401 otherwise (as Mimir and an auth proxy answer)."""
+
+    upstream = ""
+    authorization = ""
+    refused = 0
+
+    def do_GET(self) -> None:
+        if self.headers.get(TENANT[0]) != TENANT[1] or self.headers.get("Authorization") != self.authorization:
+            type(self).refused += 1
+            self.send_error(401, "no such tenant or token")
+            return
+        with urllib.request.urlopen(self.upstream + self.path, timeout=30) as answer:
+            body = answer.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def guarding(upstream: str, authorization: str) -> Iterator[tuple[str, type[_Guard]]]:
+    """`upstream` behind a guard that expects `authorization`, on a free port of 127.0.0.1."""
+    guard = type("Guard", (_Guard,), {"upstream": upstream, "authorization": authorization, "refused": 0})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), guard)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", guard
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.fixture
+def guarded(served: Source) -> Iterator[tuple[str, type[_Guard]]]:
+    with guarding(served.url, "Bearer s3cret") as guard:
+        yield guard
+
+
+def _credentials(tmp_path: Path, token: str) -> list[str]:
+    path = tmp_path / "token"
+    path.write_text(token + "\n")
+    return ["--header", "=".join(TENANT), "--bearer-token-file", str(path)]
+
+
+def test_backtest_and_diff_read_a_server_that_asks_for_a_tenant_and_a_token(
+    files: dict[str, Path], served: Source, guarded: tuple[str, type[_Guard]], tmp_path: Path
+) -> None:
+    url, guard = guarded
+    span = ["--from", str(served.first), "--to", str(served.last)]
+    creds = _credentials(tmp_path, "s3cret")
+    behind = run_cli("backtest", "--spec", str(files["head"]), "--source", url, *span, *creds, "--format", "json")
+    direct = run_cli("backtest", "--spec", str(files["head"]), "--source", served.url, *span, "--format", "json")
+    assert behind.returncode == 0 == direct.returncode, behind.stderr
+    assert json.loads(behind.stdout)["environments"] == json.loads(direct.stdout)["environments"]
+    done = diff(files, "--backtest", url, *span, *creds, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    [backlog] = json.loads(done.stdout)["backtest"]["alerts"]
+    assert (backlog["pages_before"], backlog["pages_after"]) == (3, 1)
+    assert guard.refused == 0
+
+
+@pytest.mark.parametrize("command", ["backtest", "diff"])
+@pytest.mark.parametrize("wrong", ["token", "tenant"])
+def test_a_wrong_token_or_tenant_exits_2_with_the_servers_answer(
+    files: dict[str, Path], served: Source, guarded: tuple[str, type[_Guard]], tmp_path: Path, command: str, wrong: str
+) -> None:
+    url, guard = guarded
+    span = ["--from", str(served.first), "--to", str(served.last)]
+    creds = _credentials(tmp_path, "s3cret" if wrong == "tenant" else "guessed")
+    creds = creds[2:] if wrong == "tenant" else creds
+    if command == "backtest":
+        done = run_cli("backtest", "--spec", str(files["head"]), "--source", url, *span, *creds)
+    else:
+        done = diff(files, "--backtest", url, *span, *creds)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "HTTP 401" in done.stderr, done.stderr
+    assert guard.refused >= 1
+
+
+def test_basic_auth_from_a_file(files: dict[str, Path], served: Source, tmp_path: Path) -> None:
+    with guarding(served.url, "Basic YmlsbGluZzpwdw==") as (url, _):  # billing:pw
+        pair = tmp_path / "basic"
+        pair.write_text("billing:pw\n")
+        span = ["--from", str(served.first), "--to", str(served.last), "--format", "json"]
+        args = ["--source", url, *span, "--header", "=".join(TENANT), "--basic-auth-file", str(pair)]
+        done = run_cli("backtest", "--spec", str(files["head"]), *args)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["queries"] == 2
+        pair.write_text("billing:wrong\n")
+        assert run_cli("backtest", "--spec", str(files["head"]), *args).returncode == 2
+
+
+@pytest.mark.parametrize("command", ["backtest", "diff"])
+@pytest.mark.parametrize(
+    ("option", "content", "message"),
+    [
+        ("--bearer-token-file", None, "No such file or directory"),
+        ("--bearer-token-file", "DIR", "Is a directory"),
+        ("--basic-auth-file", "no-colon", "expected `user:password`"),
+        ("--ca-file", "not a certificate", "not a CA certificate"),
+    ],
+    ids=["missing", "unreadable", "not-a-pair", "bad-ca"],
+)
+def test_a_credentials_file_that_cannot_be_read_exits_2_before_any_server_starts(
+    files: dict[str, Path], tmp_path: Path, command: str, option: str, content: str | None, message: str
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    path = tmp_path / "credential"
+    if content == "DIR":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content)
+    source = ["--from", "0", "--to", "600", option, str(path)]
+    if command == "backtest":
+        done = run_cli("backtest", "--spec", str(files["head"]), "--source", str(files["om"]), *source)
+    else:
+        done = diff(files, "--backtest", str(files["om"]), *source, env={"TMPDIR": str(scratch)})
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"rulesgen: {path}: {message}" in done.stderr, done.stderr
+    assert list(scratch.iterdir()) == [] and running_under(scratch) == []
+
+
+def test_credentials_without_backtest_are_refused(files: dict[str, Path], tmp_path: Path) -> None:
+    done = diff(files, "--bearer-token-file", str(tmp_path / "token"))
+    assert done.returncode == 2 and "--bearer-token-file needs --backtest SOURCE" in done.stderr, done.stderr
+
+
+# --- backtest --compare REF: the spec at a git ref beside the work tree's ---------------
+
+
+@pytest.fixture(scope="module")
+def repo(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository whose HEAD holds the base spec and whose work tree the head spec."""
+    root = tmp_path_factory.mktemp("repo")
+    spec = root / "thresholds.yaml"
+    spec.write_text(files["base"].read_text())
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q"], ["add", "thresholds.yaml"], ["commit", "-q", "-m", "base"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    spec.write_text(files["head"].read_text())
+    return spec
+
+
+def test_compare_puts_every_alert_at_the_ref_beside_the_work_tree(files: dict[str, Path], repo: Path) -> None:
+    args = ["backtest", "--spec", str(repo), "--source", str(files["om"]), "--compare", "HEAD"]
+    done = run_cli(*args, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["compare"] == "HEAD:thresholds.yaml" and data["queries"] == 2
+    counts = {(a["env"], a["alert"]): (a["status"], a["before"], a["after"]) for a in data["alerts"]}
+    assert counts == {
+        ("prod", "Backlog"): ("changed", 3, 1),  # as diff --backtest counts it, above
+        ("prod", "Queue"): ("unchanged", 1, 1),
+        ("staging", "Backlog"): ("unchanged", 3, 3),  # staging keeps its override of 10
+        ("staging", "Queue"): ("unchanged", 1, 1),
+    }
+    text = run_cli(*args)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].endswith(": HEAD | work tree")
+    backlog = next(line for line in lines if line.startswith("Backlog") and "fewer" in line)
+    assert backlog.split()[:4] == ["Backlog", "pages", "3", "1"]
+    assert "with this change 1 (2 fewer), first page 5m later on the one shared firing" in backlog
+    markdown = run_cli(*args, "--env", "prod", "--alert", "Queue", "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    assert "| Queue | pages | 1 | 1 | unchanged |" in markdown.stdout and "Backlog" not in markdown.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--compare", "no-such-ref"], "cannot read thresholds.yaml at 'no-such-ref'"),
+        (["--compare", "HEAD", "--set", "Backlog.threshold=5"], "no --set, --sweep or --format html"),
+        (["--compare", "HEAD", "--alert", "Nope"], "unknown alert 'Nope'"),
+    ],
+    ids=["bad-ref", "with-set", "unknown-alert"],
+)
+def test_compare_bad_input_exits_2_with_one_line(
+    files: dict[str, Path], repo: Path, extra: list[str], message: str
+) -> None:
+    done = run_cli("backtest", "--spec", str(repo), "--source", str(files["om"]), *extra)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
 
 
 # --- without a server ---------------------------------------------------------------

@@ -22,11 +22,12 @@ from rulesgen.backtest.common import BacktestError, iso
 from rulesgen.backtest.evaluate import Episode
 from rulesgen.backtest.incidents import Incident, catches, load_incidents
 from rulesgen.backtest.notify import PAGES, Notifications, matches, parse_matcher, route_for
-from rulesgen.backtest.report import duration
-from rulesgen.backtest.run import EnvResult, Queries, history, planned_queries, require_data, run_env
+from rulesgen.backtest.report import duration, md_table, table
+from rulesgen.backtest.run import EnvResult, Queries, history, planned, require_data, run_env
 from rulesgen.backtest.source import SourceError
 from rulesgen.diff import ADDED, DISABLED, ENABLED, REMOVED, Notes
 from rulesgen.ir import Alert, EnvIR, ProgramIR
+from rulesgen.verify.client import Auth
 
 BEFORE, AFTER = 0, 1
 Pair = tuple[int, int]  # (before the change, after it)
@@ -227,6 +228,7 @@ def compare(
     end: str | None = None,
     incidents: Path | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    auth: Auth | None = None,
 ) -> Comparison:
     """The changed alerts (environment -> alert -> diff status) backtested on both sides
     of the change; BacktestError or SourceError for a source or file that cannot be read."""
@@ -235,9 +237,10 @@ def compare(
     selections = (_selection(old, changed), _selection(new, changed))
     if not any(selections):
         return Comparison(source, 0, 0, 0, named, ())
-    with history(source, start, end) as (url, lo, hi):
-        queries = Queries(url, lo, hi, progress, planned_queries([*selections[BEFORE], *selections[AFTER]]))
+    with history(source, start, end, auth) as (client, lo, hi):
+        queries = Queries(client, lo, hi, progress)
         try:
+            queries.fetch(planned([*selections[BEFORE], *selections[AFTER]]))
             ran = [{env.env: _Side(env, run_env(env, queries, names)) for env, names in side} for side in selections]
         except SourceError as exc:
             raise BacktestError(str(exc)) from None
@@ -366,3 +369,19 @@ def as_data(c: Comparison, max_pages: int | None = None) -> dict[str, Any]:
             for x in c.changes
         ],
     }
+
+
+def side_by_side(c: Comparison, ref: str, markdown: bool = False) -> str:
+    """`backtest --compare REF`: per environment, each alert's notifications at REF and
+    in the work tree, and what moved (the sentence `diff --backtest` writes)."""
+    head = f"backtest of {c.source}, {iso(c.start)} .. {iso(c.end)} ({duration(c.end - c.start)}): {ref} | work tree"
+    lines = [f"### {head}" if markdown else head]
+    for env in sorted({x.env for x in c.changes}):
+        rows = [["alert", "counts", ref, "work tree", "change"]]
+        for x in (x for x in c.changes if x.env == env):
+            before, after = x.counted
+            moved = sentence(x, c.incidents is not None).partition("; ")[2] if x.status not in (ADDED, ENABLED) else ""
+            rows.append([x.alert, x.noun, str(before), str(after), x.status if before == after else moved])
+        lines += ["", f"#### {env}", ""] if markdown else ["", f"[{env}]"]
+        lines += md_table(rows) if markdown else table(rows, words=(0, 1, 4))
+    return "\n".join(lines) + "\n"

@@ -9,7 +9,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rulesgen.backtest.source import Matrix
-from rulesgen.ir import Absent, Alert, All, Compare, Condition, EnvIR, Labels, RecordingRule, leaves
+from rulesgen.ir import (
+    Absent,
+    Alert,
+    AlertRule,
+    All,
+    Compare,
+    Condition,
+    EnvIR,
+    Labels,
+    RecordingRule,
+    compares,
+    leaves,
+)
 from rulesgen.model.alertstate import Firing, Group, alert_states
 from rulesgen.model.comparisons import OPS
 from rulesgen.promql import Duration, by_clause
@@ -27,6 +39,9 @@ class Episode:
     pending: int  # unix seconds
     firing: int
     resolved: int | None  # None: still firing at the end of the range
+    # For a burn-rate tier: the share of the SLO period's error budget its long window's
+    # errors had used when it fired (`ErrorBudget.consumed`).
+    budget: float | None = None
 
     def firing_s(self, end: int) -> int:
         return (self.resolved if self.resolved is not None else end) - self.firing
@@ -129,7 +144,7 @@ def run_alert(
     truth = [list(at_step) for at_step in zip(*per_rule, strict=True)]
     states = alert_states(truth, [rule.for_ for rule in alert.rules], alert.keep_firing_for, Duration(step * 1000))
     run = AlertRun(env.env, alert.name, step, first, steps[-1] if steps else first)
-    run.episodes = _episodes(alert, truth, states, steps)
+    run.episodes = _episodes(alert, truth, states, steps, data)
     run.flapping = _flapping(alert, states)
     seen: set[Compare] = set()
     for leaf, matrix in data.items():
@@ -144,7 +159,9 @@ def full_labels(alert: Alert, variant: int, result: Labels) -> Labels:
     return tuple(sorted(labels.items()))
 
 
-def _episodes(alert: Alert, truth: list[list[Group]], states: list[list[Firing]], steps: list[int]) -> list[Episode]:
+def _episodes(
+    alert: Alert, truth: list[list[Group]], states: list[list[Firing]], steps: list[int], data: Data
+) -> list[Episode]:
     open_: dict[tuple[int, Labels], int] = {}
     out: list[Episode] = []
     for i, firing in enumerate(states):
@@ -152,20 +169,39 @@ def _episodes(alert: Alert, truth: list[list[Group]], states: list[list[Firing]]
         for key in sorted(now - open_.keys()):
             open_[key] = i
         for key in sorted(open_.keys() - now):
-            out.append(_episode(alert, truth, steps, key, open_.pop(key), steps[i]))
+            out.append(_episode(alert, truth, data, steps, key, open_.pop(key), steps[i]))
     for key, since in sorted(open_.items()):
-        out.append(_episode(alert, truth, steps, key, since, None))
+        out.append(_episode(alert, truth, data, steps, key, since, None))
     return sorted(out, key=lambda e: (e.firing, e.labels))
 
 
 def _episode(
-    alert: Alert, truth: list[list[Group]], steps: list[int], key: tuple[int, Labels], fired: int, resolved: int | None
+    alert: Alert,
+    truth: list[list[Group]],
+    data: Data,
+    steps: list[int],
+    key: tuple[int, Labels],
+    fired: int,
+    resolved: int | None,
 ) -> Episode:
     variant, labels = key
     pending = fired
     while pending > 0 and labels in truth[pending - 1][variant]:
         pending -= 1
-    return Episode(full_labels(alert, variant, labels), steps[pending], steps[fired], resolved)
+    budget = _budget(alert.rules[variant], data, labels, steps[fired])
+    return Episode(full_labels(alert, variant, labels), steps[pending], steps[fired], resolved, budget)
+
+
+def _budget(rule: AlertRule, data: Data, labels: Labels, at: int) -> float | None:
+    """The budget a burn-rate tier had used when it fired, from the error ratio its long
+    window compared at that evaluation (over the limit, or the tier would not fire)."""
+    if rule.budget is None:
+        return None
+    window = rule.budget.window
+    ratio = next(c for c in compares(rule.condition) if c.quantity.window == window and c.quantity.unit == "ratio")
+    value = data[ratio].get(labels, {}).get(at)
+    # Rounded: engines that agree on every firing may differ in a ratio's last bits.
+    return None if value is None else round(rule.budget.consumed(value), 9)
 
 
 def _flapping(alert: Alert, states: list[list[Firing]]) -> list[Labels]:

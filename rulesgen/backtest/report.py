@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from rulesgen.backtest.common import iso
@@ -26,13 +27,16 @@ def duration(seconds: float) -> str:
 
 
 def _episode(e: Episode) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "labels": dict(e.labels),
         "pending": iso(e.pending),
         "firing": iso(e.firing),
         "resolved": iso(e.resolved) if e.resolved is not None else None,
         "to_fire_s": e.firing - e.pending,
     }
+    if e.budget is not None:
+        out["budget_consumed"] = e.budget
+    return out
 
 
 def _run(run: AlertRun) -> dict[str, Any]:
@@ -78,10 +82,14 @@ def render_json(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str
     return json.dumps(as_data(result, work_hours), indent=2, sort_keys=True)
 
 
-def _table(rows: list[list[str]]) -> list[str]:
+def table(rows: list[list[str]], words: Collection[int] = (0,)) -> list[str]:
+    """Columns aligned: those of words (the first, by default) to the left, numbers to
+    the right."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+        "  ".join(
+            c.ljust(w) if i in words else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
         for r in rows
     ]
 
@@ -121,6 +129,23 @@ def receiver_lines(result: Result, env: int, work_hours: tuple[int, int]) -> lis
     return lines
 
 
+# Labels every firing of an environment carries: they tell one burn apart from no other.
+_SHARED = frozenset({"alertname", "env", "severity", "team"})
+
+
+def budget_lines(result: Result, env: int) -> list[str]:
+    """Per burn-rate firing, the share of the SLO period's error budget it had used."""
+    lines = []
+    for run in result.envs[env].runs:
+        for e in run.episodes:
+            if e.budget is not None:
+                where = " ".join(f"{k}={v}" for k, v in e.labels if k not in _SHARED)
+                lines.append(f"{run.alert} {where} at {iso(e.firing)}: {e.budget:.2%}")
+    if not lines:
+        return []
+    return ["error budget used at detection (burn rate x long window / SLO period):", *lines]
+
+
 def incident_rows(result: Result, env: int) -> list[list[str]]:
     rows = [["alert", "caught", "missed", "to detect (max)", "false firings"]]
     for alert, v in result.verdicts.get(result.envs[env].env, {}).items():
@@ -148,16 +173,18 @@ def title(result: Result) -> str:
 def render_text(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str:
     lines = [title(result)]
     for i, env in enumerate(result.envs):
-        lines += ["", f"[{env.env}]", *_table(alert_rows(result, i)), ""]
+        lines += ["", f"[{env.env}]", *table(alert_rows(result, i)), ""]
         lines += receiver_lines(result, i, work_hours)
+        if budget := budget_lines(result, i):
+            lines += ["", budget[0], *(f"  {line}" for line in budget[1:])]
         if result.verdicts:
-            lines += ["", "against the incidents:", *_table(incident_rows(result, i))]
+            lines += ["", "against the incidents:", *table(incident_rows(result, i))]
     if result.sweep:
-        lines += ["", f"sweep of {result.sweep_of}:", *_table(_sweep_rows(result))]
+        lines += ["", f"sweep of {result.sweep_of}:", *table(_sweep_rows(result))]
     return "\n".join(lines)
 
 
-def _md_table(rows: list[list[str]]) -> list[str]:
+def md_table(rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     return out + ["| " + " | ".join(r) + " |" for r in rows[1:]]
 
@@ -165,10 +192,12 @@ def _md_table(rows: list[list[str]]) -> list[str]:
 def render_markdown(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str:
     lines = [f"### {title(result)}"]
     for i, env in enumerate(result.envs):
-        lines += ["", f"#### {env.env}", "", *_md_table(alert_rows(result, i)), ""]
+        lines += ["", f"#### {env.env}", "", *md_table(alert_rows(result, i)), ""]
         lines += [f"- {line}" for line in receiver_lines(result, i, work_hours)]
+        if budget := budget_lines(result, i):
+            lines += ["", budget[0], "", *(f"- {line}" for line in budget[1:])]
         if result.verdicts:
-            lines += ["", *_md_table(incident_rows(result, i))]
+            lines += ["", *md_table(incident_rows(result, i))]
     if result.sweep:
-        lines += ["", f"#### sweep of {result.sweep_of}", "", *_md_table(_sweep_rows(result))]
+        lines += ["", f"#### sweep of {result.sweep_of}", "", *md_table(_sweep_rows(result))]
     return "\n".join(lines) + "\n"

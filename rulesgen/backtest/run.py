@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +20,13 @@ from rulesgen.backtest.common import BacktestError, iso, parse_time
 from rulesgen.backtest.evaluate import AlertRun, group_interval, leaf_expr, run_alert
 from rulesgen.backtest.incidents import Verdict
 from rulesgen.backtest.notify import Notifications, notifications
-from rulesgen.backtest.source import Matrix, SourceError, open_source, query_range
+from rulesgen.backtest.source import QUERY_WORKERS, Matrix, SourceError, open_source, query_range
 from rulesgen.errors import SpecErrors, did_you_mean
 from rulesgen.ir import Alert, Compare, EnvIR, ProgramIR, compares, leaves
 from rulesgen.pipeline import compile_document
 from rulesgen.promql_inline import records_of
 from rulesgen.spec.validate import Document
+from rulesgen.verify.client import Auth, Client
 
 
 @dataclass(frozen=True)
@@ -116,19 +118,38 @@ class Result:
     baseline: dict[str, dict[str, tuple[Compare, ...]]] = field(default_factory=dict)
 
 
+Key = tuple[str, int]  # (expression, step)
+
+
 class Queries:
     """Each (expression, step) queried once over the range, whatever asks for it."""
 
-    def __init__(self, url: str, start: int, end: int, progress: Callable[[str], None], total: int = 0) -> None:
-        self.url, self.start, self.end, self.progress, self.total = url, start, end, progress, total
-        self.cache: dict[tuple[str, int], Matrix] = {}
+    def __init__(self, client: Client, start: int, end: int, progress: Callable[[str], None]) -> None:
+        self.client, self.start, self.end, self.progress = client, start, end, progress
+        self.cache: dict[Key, Matrix] = {}
+
+    def _query(self, key: Key) -> Matrix:
+        return query_range(self.client, key[0], self.start, self.end, key[1])
+
+    def fetch(self, keys: Collection[Key]) -> None:
+        """Every key not yet cached, a few at a time: the server evaluates one query
+        while this process decodes another's answer."""
+        todo = sorted(set(keys) - self.cache.keys())
+        with ThreadPoolExecutor(QUERY_WORKERS) as pool:
+            futures = {pool.submit(self._query, key): key for key in todo}
+            try:
+                for done, future in enumerate(as_completed(futures), 1):
+                    self.cache[futures[future]] = future.result()
+                    self.progress(f"query {done} of {len(todo)}")
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
 
     def at(self, step: int) -> Callable[[str], Matrix]:
         def query(expr: str) -> Matrix:
             key = (expr, step)
             if key not in self.cache:
-                self.progress(f"query {len(self.cache) + 1} of {self.total or '?'}")
-                self.cache[key] = query_range(self.url, expr, self.start, self.end, step)
+                self.cache[key] = self._query(key)
             return self.cache[key]
 
         return query
@@ -137,15 +158,15 @@ class Queries:
 Selection = Iterable[tuple[EnvIR, Sequence[str]]]  # environments, each with its alerts (none: all)
 
 
-def planned_queries(selection: Selection) -> int:
-    """How many (expression, step) pairs the selected alerts read."""
+def planned(selection: Selection) -> set[Key]:
+    """The (expression, step) pairs the selected alerts read."""
     out = set()
     for env, only in selection:
         records = records_of(env)
         for alert in _alerts(env, only):
             step = group_interval(env, alert).ms // 1000
             out |= {(leaf_expr(leaf, records), step) for rule in alert.rules for leaf in leaves(rule.condition)}
-    return len(out)
+    return out
 
 
 def require_data(queries: Queries, source: str) -> None:
@@ -155,19 +176,21 @@ def require_data(queries: Queries, source: str) -> None:
 
 
 @contextmanager
-def history(source: str, start: str | None, end: str | None) -> Iterator[tuple[str, int, int]]:
-    """The query URL of `source` and the range to backtest (`--from`/`--to`, else the
-    file's first and last sample), served for the duration of the block."""
+def history(
+    source: str, start: str | None, end: str | None, auth: Auth | None = None
+) -> Iterator[tuple[Client, int, int]]:
+    """A client of `source` and the range to backtest (`--from`/`--to`, else the file's
+    first and last sample), served for the duration of the block."""
     if not source.startswith(("http://", "https://")):
         tty_progress(f"building a TSDB from {source}")
-    with open_source(source) as served:
+    with open_source(source, auth) as served:
         lo = parse_time(start) if start else served.first
         hi = parse_time(end) if end else served.last
         if lo is None or hi is None:
             raise BacktestError("--from and --to are needed for an HTTP source")
         if hi <= lo:
             raise BacktestError(f"--to ({hi}) is not after --from ({lo})")
-        yield served.url, lo, hi
+        yield served.client(), lo, hi
 
 
 def _alerts(env: EnvIR, only: Sequence[str]) -> list[Alert]:
@@ -229,13 +252,14 @@ def plan(
 
 
 def backtest(
-    p: Plan, url: str, source: str, start: int, end: int, progress: Callable[[str], None] = lambda _: None
+    p: Plan, client: Client, source: str, start: int, end: int, progress: Callable[[str], None] = lambda _: None
 ) -> Result:
     """Every planned alert on the source's history between `start` and `end`."""
     envs, alerts, sets, sweep, sweeps = p.envs, p.alerts, p.sets, p.sweep, p.sweeps
     chosen = [e for e in p.program.envs if not envs or e.env in envs]
-    queries = Queries(url, start, end, progress, planned_queries((env, alerts) for env in chosen))
+    queries = Queries(client, start, end, progress)
     try:
+        queries.fetch(planned((env, alerts) for env in chosen))
         results = [run_env(env, queries, alerts) for env in chosen]
         require_data(queries, source)
         result = Result(source, start, end, results, list(sets))

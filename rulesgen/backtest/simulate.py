@@ -3,7 +3,8 @@ them, in OpenMetrics, with incidents the shipped alerts are meant to catch and
 production faults they must sit through.
 
 Every metric of the spec's catalog is exported by the scrape targets of its job (two
-per job, with `job`, `instance` and `up`), every 30 s, with diurnal traffic. Counters
+per job, with `job`, `instance` and `up`), every 30 s (`--scrape-interval`), with
+diurnal traffic. Counters
 count whole events (their rates are smooth, so a healthy platform never crosses a
 threshold by chance); gauges carry a little seeded noise. The same seed writes the
 same bytes.
@@ -25,7 +26,10 @@ from rulesgen.backtest.common import iso
 from rulesgen.backtest.source import open_text
 from rulesgen.spec.validate import Document
 
-STEP = 30  # seconds between scrapes
+SCRAPE_INTERVAL = 30  # seconds between scrapes, by default
+# Longer, and a 5m rate would read fewer than two samples of a series; a gap of a few
+# scrapes would leave Prometheus's 5m lookback with nothing and read as absence.
+MAX_SCRAPE_INTERVAL = 120
 START = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp())  # a Monday, fixed: output is deterministic
 BUCKETS = (0.1, 0.25, 0.5, 1.0)
 JOBS = {"billing": 8080, "api": 8080, "redis": 9121}
@@ -67,8 +71,9 @@ def diurnal(t: int) -> float:
 class Platform:
     """The billing and content platform: what each series reads at each scrape."""
 
-    def __init__(self, doc: Document, days: float, seed: int) -> None:
+    def __init__(self, doc: Document, days: float, seed: int, step: int = SCRAPE_INTERVAL) -> None:
         self.doc = doc
+        self.step = step
         self.rng = random.Random(seed)
         self.start = START
         self.end = START + int(days * 86400)
@@ -236,7 +241,10 @@ class Platform:
     def restarted(self, target: Target, t: int) -> bool:
         """Whether the process behind `target` started anew at `t` (its counters reset)."""
         w = self.window("crash-loop")
-        return w is not None and target.instance == w.labels["instance"] and w.covers(t) and (t - w.start) % 360 == 60
+        if w is None or target.instance != w.labels["instance"] or not w.covers(t):
+            return False
+        # The first scrape after the minute it is down: any scrape interval sees the reset.
+        return 60 <= (t - w.start) % 360 < 60 + self.step
 
     # --- values -------------------------------------------------------------------
 
@@ -359,7 +367,7 @@ Sampler = Callable[[int, bool], float | None]  # (t, restarted) -> value or None
 
 
 def series_lines(key: str, target: Target, platform: Platform, sample: Sampler) -> Iterator[str]:
-    for t in range(platform.start, platform.end, STEP):
+    for t in range(platform.start, platform.end, platform.step):
         if not platform.scraped(target, t):
             continue
         value = sample(t, platform.restarted(target, t))
@@ -376,7 +384,7 @@ def counter(platform: Platform, rate: Callable[[int], float], whole: bool = True
 
     def sample(t: int, restarted: bool) -> float:
         nonlocal total
-        total = 0.0 if restarted else total + rate(t) * STEP
+        total = 0.0 if restarted else total + rate(t) * platform.step
         return float(math.floor(total)) if whole else round(total, 3)
 
     return sample
@@ -427,15 +435,16 @@ def write_up(out: IO[str], platform: Platform) -> None:
     out.write("# TYPE up gauge\n")
     for target in platform.targets:
         key = render("up", {"instance": target.instance, "job": target.job})
-        for t in range(platform.start, platform.end, STEP):
+        for t in range(platform.start, platform.end, platform.step):
             ok = platform.scraped(target, t)
             if ok is not None:
                 out.write(f"{key} {int(ok)} {t}\n")
 
 
-def simulate(doc: Document, days: float, seed: int, out_path: Path) -> Path:
-    """Write the history to `out_path` and its incidents next to it; returns the latter."""
-    platform = Platform(doc, days, seed)
+def simulate(doc: Document, days: float, seed: int, out_path: Path, step: int = SCRAPE_INTERVAL) -> Path:
+    """Write the history, scraped every `step` seconds, to `out_path` and its incidents
+    next to it; returns the latter."""
+    platform = Platform(doc, days, seed, step)
     with open_text(out_path, "w") as out:
         for metric, spec in sorted(doc.header.metrics.items()):
             write_family(out, platform, metric, str(spec.type), list(spec.labels))

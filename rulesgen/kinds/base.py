@@ -14,7 +14,7 @@ from pydantic import Field
 
 from rulesgen import conventions
 from rulesgen.errors import Path
-from rulesgen.ir import Compare, Condition, Labels, Quantity, RecordingRule
+from rulesgen.ir import Compare, Condition, ErrorBudget, Labels, Quantity, RecordingRule
 from rulesgen.kinds.toolkit import ForEdge, Phase, Sampled
 from rulesgen.model.series import LOOKBACK, SeriesSet
 from rulesgen.promql import Duration, Matcher, aggregate, number, selector
@@ -67,6 +67,7 @@ class AlertVariant:
     for_: Duration | None = None  # defaults to the alert's
     # Extra `[[ name ]]` variables for this rule's templates (a burn-rate tier's windows).
     template_vars: Labels = ()
+    budget: ErrorBudget | None = None  # a burn-rate tier's, for the backtest's report
 
 
 @dataclass(frozen=True)

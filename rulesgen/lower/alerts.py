@@ -114,6 +114,7 @@ class AlertCompiler:
                     annotations=tuple(sorted(annotations.items())),
                     condition=spelled(variant.condition, model, reads),
                     keep_firing_for=model.keep_firing_for,
+                    budget=variant.budget,
                 )
             )
         line, column = self.doc.positions.of(alert.path)

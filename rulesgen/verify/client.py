@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import ssl
 import time
 import urllib.error
@@ -25,6 +26,12 @@ class Unreachable(Exception):
 
 class ApiError(Exception):
     """The server answered, but not this request (an endpoint it lacks, a query it rejects)."""
+
+
+def one_line(body: str, chars: int = 200) -> str:
+    """An error body as one line of text: an auth proxy or a load balancer answers with
+    an HTML page, and a report or an exit-2 message is one line."""
+    return " ".join(re.sub(r"<[^>]*>", " ", body).split())[:chars]
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class Client:
             with urllib.request.urlopen(request, timeout=self.timeout, context=self._context) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode(errors="replace").strip()
+            detail = one_line(exc.read()[:4000].decode(errors="replace"))
             raise ApiError(f"{path}: HTTP {exc.code} {detail}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
