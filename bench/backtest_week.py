@@ -1,6 +1,7 @@
 """The simulated week, backtested: every shipped alert catches every incident meant for
-it and fires on no fault-only stretch, in both environments. About 70 s of CPU, so it
-runs here (`make backtest-week`) rather than in the suite, which checks a simulated day.
+it and fires on no fault-only stretch, in both environments, as a table per alert. The
+suite asserts the same (tests/test_backtest.py, on a simulated day and week); this
+prints what each alert caught, for a reader.
 
 Prints one row per environment and alert; exit 1 when an incident is missed or an alert
 fires outside the incidents.

@@ -49,6 +49,27 @@ def report(day: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim") / "week.om.gz"
+    done = run_cli("simulate", "--spec", str(SPEC), "--days", "7", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def week_report(week: Path) -> dict[str, Any]:
+    """The simulated week (every incident and production fault the simulation knows,
+    each more than once) backtested from its file, judged against its incidents."""
+    require("promtool")
+    require("prometheus")
+    args = ["--source", str(week), "--incidents", str(week.with_name("incidents.yaml")), "--format", "json"]
+    done = run_cli("backtest", "--spec", str(SPEC), *args)
+    assert done.returncode == 0, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+@pytest.fixture(scope="module")
 def served(day: Path) -> Iterator[Source]:
     """The simulated day from a running Prometheus, as a live source."""
     with openmetrics_server(day) as source:
@@ -102,8 +123,12 @@ def _budgets_apart(envs: dict[str, Any]) -> tuple[dict[str, Any], list[float]]:
     return envs, budgets
 
 
-def test_every_alert_catches_the_incidents_meant_for_it(report: dict[str, Any], day: Path) -> None:
-    incidents = yaml.safe_load(day.with_name("incidents.yaml").read_text())["incidents"]
+@pytest.mark.parametrize("span", ["day", "week"])
+def test_every_alert_catches_the_incidents_meant_for_it(span: str, request: pytest.FixtureRequest) -> None:
+    history: Path = request.getfixturevalue(span)
+    report: dict[str, Any] = request.getfixturevalue("report" if span == "day" else "week_report")
+    incidents = yaml.safe_load(history.with_name("incidents.yaml").read_text())["incidents"]
+    assert incidents
     for env, data in report["environments"].items():
         for incident in incidents:
             for alert in incident["alerts"]:
@@ -113,7 +138,9 @@ def test_every_alert_catches_the_incidents_meant_for_it(report: dict[str, Any], 
                 assert incident["name"] in verdict["caught"], (env, alert, verdict)
 
 
-def test_no_alert_fires_outside_its_incidents(report: dict[str, Any]) -> None:
+@pytest.mark.parametrize("span", ["report", "week_report"])
+def test_no_alert_fires_outside_its_incidents(span: str, request: pytest.FixtureRequest) -> None:
+    report: dict[str, Any] = request.getfixturevalue(span)
     false = {
         (env, alert): a["incidents"]["false_firings"]
         for env, data in report["environments"].items()
