@@ -204,11 +204,12 @@ def test_no_substitution_for_a_label_staging_drops_or_an_expression_reading_aler
     """A dropped rule label lets the sample's own label through, and `ALERTS` carries the rule labels."""
     prod = _group(_rule("page", "prod", cluster="eu"))
     assert substitution(_group(_rule("page", "staging")), prod) is None
+    assert substitution(_group(_rule("page", "staging", cluster="")), prod) is None  # empty: dropped
     reading = [{**_rule("page", "prod"), "expr": 'count(ALERTS{env="prod"}) > 1'}]
     assert substitution(_group(*reading), _group(*reading)) is None
 
 
-def test_a_substitution_that_merges_two_expected_alerts_is_not_judged_statically() -> None:
+def test_a_substitution_that_merges_two_expected_alerts_or_a_test_reading_alerts_is_not_judged_statically() -> None:
     prod = _group(_rule("page", "prod"))
     staging = _group(_rule("page", "staging", cluster="s"))
     sub = substitution(staging, prod)
@@ -223,3 +224,6 @@ def test_a_substitution_that_merges_two_expected_alerts_is_not_judged_statically
     wrong = check_static(doc("s", env="prod"), doc("a", env="prod"), sub)
     assert wrong is not None and wrong.failed == ["t"]
     assert check_static(doc("s", "s", env="staging"), doc("a", "b", env="prod"), sub) is None
+    reading = doc("s", env="staging")
+    reading["tests"][0]["promql_expr_test"] = [{"expr": "count(ALERTS)", "eval_time": "1m", "exp_samples": []}]
+    assert check_static(reading, doc("a", env="prod"), sub) is None  # ALERTS carries the rule labels
