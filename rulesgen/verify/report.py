@@ -56,6 +56,9 @@ def report_json(report: Report) -> dict[str, Any]:
                 "failed": r.failed if not r.ok else [],
                 "covered": r.covered,
                 "promtool": r.output if not r.ok else "",
+                # The environment whose promtool run judged this file, its static labels
+                # and annotations checked apart (verify/sharing.py); null: its own run.
+                "shared_run_with": r.shared_with or None,
             }
             for r in report.results
         ],
@@ -82,14 +85,16 @@ def report_json(report: Report) -> dict[str, Any]:
 
 def format_report(report: Report) -> str:
     """A per-alert table, then promtool's explanation of every failure."""
-    lines = [f"{'env':<10} {'alert':<48} {'scenarios':>9} {'passed':>6} {'failed':>6}  coverage"]
+    lines = [f"{'env':<10} {'alert':<48} {'scenarios':>9} {'passed':>6} {'failed':>6}  coverage  run"]
     for r in report.results:
         failed = failed_scenarios(r)
         coverage = "ok" if r.covered else ("no firing scenario" if not r.fires else "no silent scenario")
         # An alert's scenarios of another evaluation interval have a file of their own.
         name = r.file.name.removesuffix(TEST_SUFFIX).replace(".every-", " every ")
+        run = f"shared with {r.shared_with}" if r.shared_with else "own"
         lines.append(
-            f"{r.env:<10} {name:<48} {len(r.scenarios):>9} {len(r.scenarios) - failed:>6} {failed:>6}  {coverage}"
+            f"{r.env:<10} {name:<48} {len(r.scenarios):>9} {len(r.scenarios) - failed:>6} {failed:>6}"
+            f"  {coverage:<8}  {run}"
         )
     for env, alert in report.untested:
         lines.append(f"{env:<10} {alert:<48} {0:>9} {0:>6} {0:>6}  no tests")
@@ -114,7 +119,13 @@ def format_report(report: Report) -> str:
     total = sum(len(r.scenarios) for r in report.results)
     failed = sum(failed_scenarios(r) for r in report.results)
     alerts = len({(r.env, r.alert) for r in report.results})
+    shared = [r for r in report.results if r.shared_with]
     lines.append(f"\n{alerts} alerts, {total - failed} passed, {failed} failed")
+    if shared:
+        lines.append(
+            f"{len(shared)} of {len(report.results)} test files ({sum(len(r.scenarios) for r in shared)} scenarios)"
+            " shared another environment's promtool run, their static labels and annotations checked apart"
+        )
     return "\n".join(lines)
 
 
@@ -134,6 +145,9 @@ def junit_xml(report: Report) -> bytes:
                 if not r.ok and (name in r.failed or whole_file):
                     failures += 1
                     ElementTree.SubElement(case, "failure", message="promtool test failed").text = r.output
+                if r.shared_with:  # after <failure>, as the JUnit schema orders them
+                    out = ElementTree.SubElement(case, "system-out")
+                    out.text = f"promtool run shared with {r.shared_with}; static labels and annotations checked apart"
             if not r.covered:
                 count += 1
                 failures += 1

@@ -5,25 +5,41 @@ The committed test files name no rule files. For every alert the suite takes, fr
 environment's deployed rule files, the alert's rule closure, writes it to a temporary
 rule file and runs promtool on a temporary copy of the test that points at it. A hand
 edit of a deployed rule is therefore judged by the tests, exactly as Prometheus would
-load it. An alert deployed without tests is a coverage gap."""
+load it. An alert deployed without tests is a coverage gap.
+
+A file whose rules and test are an earlier environment's but for static labels and
+annotations shares that environment's run (verify/sharing.py says why that is sound):
+promtool runs it only when the shared run failed."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rulesgen.conventions import TEST_SUFFIX, TESTS_DIR, alert_of
 from rulesgen.progress import SILENT, Progress
-from rulesgen.verify.closure import has_alerting_rule, rule_closure
+from rulesgen.verify.closure import ClosureGroup, has_alerting_rule, rule_closure
 from rulesgen.verify.deployed import DeployedGroup, alerts_of, environments, load_groups
 from rulesgen.verify.promtool import AlertResult, describe, read_test, run_promtool, write_run_files
 from rulesgen.verify.report import Report
+from rulesgen.verify.sharing import StaticCheck, check_static, signature, substitution
 from rulesgen.verify.tools import tool
 
 
-def _prepare(env: str, path: Path, deployed: list[DeployedGroup], work: Path) -> AlertResult:
+@dataclass
+class _Prepared:
+    """A test file described, with what deciding whether it shares a run needs."""
+
+    result: AlertResult
+    doc: dict[str, Any]
+    closure: list[ClosureGroup]
+
+
+def _prepare(env: str, path: Path, deployed: list[DeployedGroup], work: Path) -> _Prepared:
     """One test file described, and its run file written when its alert is deployed."""
     alert = alert_of(path.name)
     doc = read_test(path)
@@ -34,7 +50,56 @@ def _prepare(env: str, path: Path, deployed: list[DeployedGroup], work: Path) ->
         result.fail("(no deployed rule)", f"no alerting rule {alert} in {path.parent.parent / 'prometheus'}")
     else:
         _, result.run_file = write_run_files(doc, closure, work, path.name.removesuffix(TEST_SUFFIX))
-    return result
+    return _Prepared(result, doc, closure)
+
+
+@dataclass
+class _Share:
+    """A file judged by another environment's run and the check of its static part."""
+
+    mine: _Prepared
+    theirs: _Prepared
+    check: StaticCheck
+
+
+def _plan_sharing(prepared: list[_Prepared]) -> tuple[list[AlertResult], list[_Share]]:
+    """The files promtool runs, and those that share the run of an earlier file (an
+    earlier environment's) whose rules and test differ only in static labels."""
+    runs: list[AlertResult] = []
+    shares: list[_Share] = []
+    first: dict[str, _Prepared] = {}
+    for p in prepared:
+        if p.result.run_file is None:
+            continue
+        key = signature(p.closure, p.doc)
+        theirs = first.setdefault(key, p)
+        sub = substitution(p.closure, theirs.closure) if theirs is not p else None
+        check = check_static(p.doc, theirs.doc, sub) if sub is not None else None
+        if check is None:
+            runs.append(p.result)
+        else:
+            shares.append(_Share(p, theirs, check))
+    return runs, shares
+
+
+def _judge_shared(shares: list[_Share]) -> list[AlertResult]:
+    """Verdicts of the shared files whose partner's run passed; the others' files, which
+    promtool must run (a failed run says nothing about what the partner got)."""
+    left: list[AlertResult] = []
+    for share in shares:
+        mine, theirs = share.mine.result, share.theirs.result
+        if not theirs.ok:
+            left.append(mine)
+            continue
+        mine.shared_with = theirs.env
+        if share.check.failed:
+            mine.ok, mine.failed = False, share.check.failed
+            mine.output = (
+                f"{theirs.env}'s run of the same rules and scenarios passed; {mine.env}'s rules differ from them "
+                f"only in static labels and annotations, which give alerts other than {mine.file.name} expects:\n"
+                f"{share.check.output}"
+            )
+    return left
 
 
 def run_tests(
@@ -51,7 +116,7 @@ def run_tests(
     files within `timeout` seconds."""
     tool("promtool")  # missing promtool is exit 2 before any work
     progress.start(0, "reading the tests")
-    results: list[AlertResult] = []
+    prepared: list[_Prepared] = []
     untested: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="rulesgen-test-") as tmp:
         for env in environments(output):
@@ -65,11 +130,16 @@ def run_tests(
                 for path in sorted((output / env / TESTS_DIR).glob(f"*{TEST_SUFFIX}"))
                 if not alerts or alert_of(path.name) in alerts
             ]
-            results.extend(found)
-            tested = {r.alert for r in found}
+            prepared.extend(found)
+            tested = {p.result.alert for p in found}
             wanted = alerts_of(deployed) & set(alerts or alerts_of(deployed))
             untested.extend((env, a) for a in sorted(wanted - tested))
-        runnable = [r for r in results if r.run_file is not None]
-        progress.start(sum(len(r.scenarios) for r in runnable), "promtool scenarios")
-        run_promtool(runnable, jobs or os.cpu_count() or 2, timeout, progress=progress)
-    return Report(results, untested)
+        runs, shares = _plan_sharing(prepared)
+        workers = jobs or os.cpu_count() or 2
+        progress.start(sum(len(r.scenarios) for r in runs), "promtool scenarios")
+        run_promtool(runs, workers, timeout, progress=progress)
+        left = _judge_shared(shares)
+        if left:
+            progress.start(sum(len(r.scenarios) for r in left), "promtool scenarios of shared runs that failed")
+            run_promtool(left, workers, timeout, progress=progress)
+    return Report([p.result for p in prepared], untested)
