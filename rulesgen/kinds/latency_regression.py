@@ -467,7 +467,7 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
         labels = satisfying_labels(resolve(self.as_selector()), scope)
-        name, read = f"{self.metric}_bucket", self._read(sim)
+        name, dropped = f"{self.metric}_bucket", _runs(self._read(sim), False)
         for instance, served in self._served(dict.fromkeys(phase.level for phase in timeline)).items():
             for le in self._layout(served):
                 patterns = {
@@ -476,11 +476,15 @@ class LatencyRegression(SingleSelector, AlertModel):
                 }
                 le_text = "+Inf" if math.isinf(le) else number(le)
                 series_labels = {**labels, **({MIX_LABEL: instance} if instance else {}), "le": le_text}
-                self._put(sim, name, series_labels, increments(timeline, sim.length, patterns), read)
+                self._put(sim, name, series_labels, increments(timeline, sim.length, patterns), dropped)
 
-    def _put(self, sim: SeriesSet, name: str, labels: dict[str, str], steps: list[float], read: list[bool]) -> None:
+    def _put(
+        self, sim: SeriesSet, name: str, labels: dict[str, str], steps: list[float], dropped: list[tuple[int, int]]
+    ) -> None:
         samples = sim.put_counter(name, labels, steps).samples
-        samples[:] = [v if keep else None for v, keep in zip(samples, read, strict=True)]
+        # A few long stretches, blanked by slice: a week of samples per bucket series.
+        for start, stop in dropped:
+            samples[start:stop] = [None] * (stop - start)
 
     def _read(self, sim: SeriesSet) -> list[bool]:
         """The samples a scenario keeps. Only the stretch a week before the checks matters
@@ -522,3 +526,18 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     def nudged(self) -> LatencyRegression:
         return self.model_copy(update={"threshold": self.threshold + 0.1 * (1 + self.threshold)})
+
+
+def _runs(flags: Sequence[bool], value: bool) -> list[tuple[int, int]]:
+    """The [start, stop) stretches of `flags` that equal `value`."""
+    out: list[tuple[int, int]] = []
+    start = None
+    for i, flag in enumerate(flags):
+        if flag == value and start is None:
+            start = i
+        elif flag != value and start is not None:
+            out.append((start, i))
+            start = None
+    if start is not None:
+        out.append((start, len(flags)))
+    return out
