@@ -108,17 +108,23 @@ class SeriesSet:
         return -(-duration.ms // self.step.ms)
 
     def put(self, metric: str, labels: dict[str, str], samples: Sequence[Sample]) -> Series:
-        key = (metric, tuple(sorted({**dict(self.target), **labels}.items())))
-        if key in self.series:
-            raise ScenarioError(f"two scenario series would be the same: {metric}{labels}")
-        padded = list(islice(samples, self.length))
-        padded += [padded[-1] if padded else None] * (self.length - len(padded))
-        self.series[key] = Series(metric, key[1], padded)
-        return self.series[key]
+        return self._keep(metric, labels, list(islice(samples, self.length)))
 
     def put_counter(self, metric: str, labels: dict[str, str], increments: Sequence[float]) -> Series:
         """A counter from its per-step increments; it starts at 0."""
-        return self.put(metric, labels, [0.0, *accumulate(increments[: self.length - 1])])
+        samples: list[Sample] = [0.0, *accumulate(islice(increments, max(self.length - 1, 0)))]
+        del samples[self.length :]
+        return self._keep(metric, labels, samples)
+
+    def _keep(self, metric: str, labels: dict[str, str], padded: list[Sample]) -> Series:
+        """`padded` (a list of its own, at most `length` samples) as the series, its last
+        sample repeated to `length`."""
+        key = (metric, tuple(sorted({**dict(self.target), **labels}.items())))
+        if key in self.series:
+            raise ScenarioError(f"two scenario series would be the same: {metric}{labels}")
+        padded += [padded[-1] if padded else None] * (self.length - len(padded))
+        self.series[key] = Series(metric, key[1], padded)
+        return self.series[key]
 
     def select(self, metric: str, matchers: Iterable[Matcher]) -> list[Series]:
         matchers = tuple(matchers)

@@ -840,8 +840,15 @@ class Planner:
         """One evaluation (of `every` steps, else the alert's) before and at every change
         of what fires, and the last step."""
         k = every or self.k
-        fired = [sorted((f.variant, f.labels) for f in step) for step in states]
-        changes = [i for i in range(1, len(states)) if fired[i] != fired[i - 1]]
+        # The steps of one evaluation share one list (`Simulation.run`): sorted once.
+        fired: list[list[tuple[int, Labels]]] = []
+        last: list[Firing] | None = None
+        for step in states:
+            if step is not last:
+                last = step
+                now = sorted((f.variant, f.labels) for f in step)
+            fired.append(now)
+        changes = [i for i in range(1, len(states)) if fired[i] is not fired[i - 1] and fired[i] != fired[i - 1]]
         return sorted({c - k for c in changes if c >= k} | set(changes) | {len(states) - 1})
 
     def _born_plan(
