@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from itertools import compress
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -510,18 +511,19 @@ class LatencyRegression(SingleSelector, AlertModel):
         baselines = sim.histogram_quantile(
             self.quantile, self.metric, matchers, self.grouping(), self.window, at=[i - offset for i in sim.evaluated()]
         )
-        out: list[list[dict[Labels, float]]] = []
-        for i, current in enumerate(quantiles):
-            if not current:  # not an evaluation step, or no traffic
-                out.append([{}])
-                continue
+        # Steps with no quantile (not evaluated, or no traffic) share one silent result:
+        # a week of samples, most of them not evaluated.
+        silent: list[dict[Labels, float]] = [{}]
+        out = [silent] * len(quantiles)
+        for i in compress(range(len(quantiles)), quantiles):
+            current = quantiles[i]
             baseline = baselines[i - offset] if i >= offset else {}
             ratios = {
                 k: current[k] / baseline[k]
                 for k in current
                 if baseline.get(k, 0) > 0 and current[k] > self.floor.seconds
             }
-            out.append([filter_group(ratios, ">", 1 + self.threshold)])
+            out[i] = [filter_group(ratios, ">", 1 + self.threshold)]
         return out
 
     def nudged(self) -> LatencyRegression:
