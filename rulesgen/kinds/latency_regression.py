@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from itertools import compress
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -467,7 +468,7 @@ class LatencyRegression(SingleSelector, AlertModel):
 
     def synthesize(self, sim: SeriesSet, resolve: Resolve, scope: dict[str, str], timeline: Sequence[Phase]) -> None:
         labels = satisfying_labels(resolve(self.as_selector()), scope)
-        name, read = f"{self.metric}_bucket", self._read(sim)
+        name, dropped = f"{self.metric}_bucket", _runs(self._read(sim), False)
         for instance, served in self._served(dict.fromkeys(phase.level for phase in timeline)).items():
             for le in self._layout(served):
                 patterns = {
@@ -476,11 +477,15 @@ class LatencyRegression(SingleSelector, AlertModel):
                 }
                 le_text = "+Inf" if math.isinf(le) else number(le)
                 series_labels = {**labels, **({MIX_LABEL: instance} if instance else {}), "le": le_text}
-                self._put(sim, name, series_labels, increments(timeline, sim.length, patterns), read)
+                self._put(sim, name, series_labels, increments(timeline, sim.length, patterns), dropped)
 
-    def _put(self, sim: SeriesSet, name: str, labels: dict[str, str], steps: list[float], read: list[bool]) -> None:
+    def _put(
+        self, sim: SeriesSet, name: str, labels: dict[str, str], steps: list[float], dropped: list[tuple[int, int]]
+    ) -> None:
         samples = sim.put_counter(name, labels, steps).samples
-        samples[:] = [v if keep else None for v, keep in zip(samples, read, strict=True)]
+        # A few long stretches, blanked by slice: a week of samples per bucket series.
+        for start, stop in dropped:
+            samples[start:stop] = [None] * (stop - start)
 
     def _read(self, sim: SeriesSet) -> list[bool]:
         """The samples a scenario keeps. Only the stretch a week before the checks matters
@@ -506,19 +511,35 @@ class LatencyRegression(SingleSelector, AlertModel):
         baselines = sim.histogram_quantile(
             self.quantile, self.metric, matchers, self.grouping(), self.window, at=[i - offset for i in sim.evaluated()]
         )
-        out: list[list[dict[Labels, float]]] = []
-        for i, current in enumerate(quantiles):
-            if not current:  # not an evaluation step, or no traffic
-                out.append([{}])
-                continue
+        # Steps with no quantile (not evaluated, or no traffic) share one silent result:
+        # a week of samples, most of them not evaluated.
+        silent: list[dict[Labels, float]] = [{}]
+        out = [silent] * len(quantiles)
+        for i in compress(range(len(quantiles)), quantiles):
+            current = quantiles[i]
             baseline = baselines[i - offset] if i >= offset else {}
             ratios = {
                 k: current[k] / baseline[k]
                 for k in current
                 if baseline.get(k, 0) > 0 and current[k] > self.floor.seconds
             }
-            out.append([filter_group(ratios, ">", 1 + self.threshold)])
+            out[i] = [filter_group(ratios, ">", 1 + self.threshold)]
         return out
 
     def nudged(self) -> LatencyRegression:
         return self.model_copy(update={"threshold": self.threshold + 0.1 * (1 + self.threshold)})
+
+
+def _runs(flags: Sequence[bool], value: bool) -> list[tuple[int, int]]:
+    """The [start, stop) stretches of `flags` that equal `value`."""
+    out: list[tuple[int, int]] = []
+    start = None
+    for i, flag in enumerate(flags):
+        if flag == value and start is None:
+            start = i
+        elif flag != value and start is not None:
+            out.append((start, i))
+            start = None
+    if start is not None:
+        out.append((start, len(flags)))
+    return out

@@ -25,9 +25,11 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, compress, islice, repeat
+from operator import and_, eq, is_not, ne
 
 from rulesgen.ir import Labels
 from rulesgen.promql import Duration, Matcher, escape_string
@@ -39,6 +41,10 @@ TARGET_LABELS = ("job", "instance")
 LOOKBACK = Duration.parse("5m")
 MAX_STEPS = 100_000  # Prometheus's default --query.lookback-delta
 Group = dict[Labels, float]
+_NOTHING: Group = {}  # what a count holds at a step that is not evaluated
+# A target's `up` at a step, from whether one of its series has a sample there and
+# whether one has a staleness marker: a sample wins.
+_UP: dict[tuple[bool, bool], Sample] = {(True, True): 1.0, (True, False): 1.0, (False, True): 0.0, (False, False): None}
 
 
 class ScenarioError(ValueError):
@@ -68,6 +74,11 @@ class SeriesSet:
     # Labels every series put here gets unless it has its own: the scrape target
     # it belongs to (empty: series with no target, as a spec's examples write them).
     target: Labels = ()
+    # Set while a model reads the series and nothing changes them (`reading`): what
+    # reads derive from the series alone, kept for the next read. A burn rate reads
+    # the same series for seven windows on two sides, each deriving the targets' `up`
+    # and every counter's index again otherwise.
+    _memo: _Memo | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # A window of years at a minute's step would allocate millions of samples per
@@ -78,6 +89,16 @@ class SeriesSet:
                 f"(at most {MAX_STEPS:,}): shorten the window, offset or `for`, or lengthen the interval"
             )
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """While the caller only reads the series (neither `put` nor a change to samples),
+        every read shares what it derives from them."""
+        self._memo = _Memo()
+        try:
+            yield
+        finally:
+            self._memo = None
+
     def evaluated(self, start: int = 0) -> range:
         """The evaluation steps from `start` on."""
         return range(start + (-start) % self.every, self.length, self.every)
@@ -87,17 +108,23 @@ class SeriesSet:
         return -(-duration.ms // self.step.ms)
 
     def put(self, metric: str, labels: dict[str, str], samples: Sequence[Sample]) -> Series:
-        key = (metric, tuple(sorted({**dict(self.target), **labels}.items())))
-        if key in self.series:
-            raise ScenarioError(f"two scenario series would be the same: {metric}{labels}")
-        padded = list(samples)[: self.length]
-        padded += [padded[-1] if padded else None] * (self.length - len(padded))
-        self.series[key] = Series(metric, key[1], padded)
-        return self.series[key]
+        return self._keep(metric, labels, list(islice(samples, self.length)))
 
     def put_counter(self, metric: str, labels: dict[str, str], increments: Sequence[float]) -> Series:
         """A counter from its per-step increments; it starts at 0."""
-        return self.put(metric, labels, [0.0, *accumulate(increments[: self.length - 1])])
+        samples: list[Sample] = [0.0, *accumulate(islice(increments, max(self.length - 1, 0)))]
+        del samples[self.length :]
+        return self._keep(metric, labels, samples)
+
+    def _keep(self, metric: str, labels: dict[str, str], padded: list[Sample]) -> Series:
+        """`padded` (a list of its own, at most `length` samples) as the series, its last
+        sample repeated to `length`."""
+        key = (metric, tuple(sorted({**dict(self.target), **labels}.items())))
+        if key in self.series:
+            raise ScenarioError(f"two scenario series would be the same: {metric}{labels}")
+        padded += [padded[-1] if padded else None] * (self.length - len(padded))
+        self.series[key] = Series(metric, key[1], padded)
+        return self.series[key]
 
     def select(self, metric: str, matchers: Iterable[Matcher]) -> list[Series]:
         matchers = tuple(matchers)
@@ -168,19 +195,36 @@ class SeriesSet:
         has a sample (a scrape succeeded), 0 where they only hold staleness markers
         (it failed)."""
         out: dict[Labels, list[Sample]] = {}
+        # Per target, the steps where `up` is not yet 1 (a later series may still change
+        # them). Latency scenarios hold a week of samples per series with the same
+        # stretches missing in all of them: the first series decides most steps, and
+        # the rest are read at the undecided ones alone, in C.
+        undecided: dict[Labels, list[int]] = {}
         for (metric, labels), s in sorted(self.series.items()):
             target = tuple((k, v) for k, v in labels if k in TARGET_LABELS)
             if metric == "up" or len(target) < len(TARGET_LABELS) or ("up", target) in self.series:
                 continue
-            up = out.setdefault(target, [None] * self.length)
-            for j, v in enumerate(s.samples):
-                if v is None:
-                    continue
-                if v == v:
+            samples = s.samples
+            up = out.get(target)
+            if up is None:
+                # A sample neither missing nor a staleness marker (NaN: unequal to itself).
+                real = map(and_, map(is_not, samples, repeat(None)), map(eq, samples, samples))
+                up = out[target] = list(map(_UP.__getitem__, zip(real, map(ne, samples, samples), strict=True)))
+                undecided[target] = list(compress(range(len(up)), map(ne, up, repeat(1.0))))
+                continue
+            steps = undecided[target]
+            seen = list(map(samples.__getitem__, steps))
+            if seen.count(None) == len(seen):
+                continue
+            still = []
+            for j, v in zip(steps, seen, strict=True):
+                if v is not None and v == v:
                     up[j] = 1.0
-                elif up[j] is None:
-                    # A staleness marker on every series of the target: the scrape failed.
-                    up[j] = 0.0
+                    continue
+                if v is not None and up[j] is None:
+                    up[j] = 0.0  # a staleness marker on every series of the target so far
+                still.append(j)
+            undecided[target] = still
         return out
 
     def with_targets(self) -> list[Series]:
@@ -207,22 +251,57 @@ class SeriesSet:
         - otherwise `increase(x[W])`: resets, series that vanished (a killed pod, a
           failed scrape now), targets that were down or unknown a window ago.
         """
+        memo = self._memo
+        matchers = tuple(matchers)
+        call = (metric, matchers, None if by is None else tuple(by), window, births)
+        if memo is not None and call in memo.increases:
+            return memo.increases[call]
         n = self.steps(window)
-        out: list[Group] = [{} for _ in range(self.length)]
-        derived = self._derived_up() if births else {}
+        # Steps not evaluated share one empty group (callers read groups, never change them).
+        out: list[Group] = [_NOTHING] * self.length
+        for i in self.evaluated():
+            out[i] = {}
+        derived = self._up_derived() if births else {}
         for s in self.select(metric, matchers):
             key = _group(s.labels, by)
             up = self.up(s.labels, derived) if births else []
-            counter = _Counter.of(s.samples)
+            counter = self._counter(s)
             for i in self.evaluated():
                 value = self._counted(counter, up, i, n)
                 if value is not None:
                     out[i][key] = out[i].get(key, 0.0) + value
+        if memo is not None:
+            memo.increases[call] = out
         return out
+
+    def _up_derived(self) -> dict[Labels, list[Sample]]:
+        """`_derived_up`, once per `reading`."""
+        if self._memo is None:
+            return self._derived_up()
+        if self._memo.up is None:
+            self._memo.up = self._derived_up()
+        return self._memo.up
+
+    def _counter(self, s: Series) -> _Counter:
+        """A counter's index, once per `reading`."""
+        if self._memo is None:
+            return _Counter.of(s.samples)
+        key = (s.metric, s.labels)
+        counter = self._memo.counters.get(key)
+        if counter is None:
+            counter = self._memo.counters[key] = _Counter.of(s.samples)
+        return counter
 
     def _counted(self, c: _Counter, up: Sequence[Sample], i: int, n: int) -> float | None:
         lookback = LOOKBACK.ms // self.step.ms
-        now, before = c.at(i, lookback), c.at(i - n, lookback)
+        # `c.at(i)` and `c.at(i - n)`, inline: this runs for every series, window and evaluation.
+        latest, samples = c.latest, c.samples
+        j = latest[i]
+        now = samples[j] if j >= 0 and i - j <= lookback else None
+        now = None if now is None or now != now else now
+        j = latest[i - n] if i >= n else -1
+        before = samples[j] if j >= 0 and i - n - j <= lookback else None
+        before = None if before is None or before != before else before
         if now is not None and before is None and up and self.lookup(up, i - n) == 1:
             return now
         lo, hi = bisect_left(c.steps, i - n), bisect_right(c.steps, i)
@@ -245,18 +324,19 @@ class SeriesSet:
         `per_tile[j]` is what the record (counting one `tile`) holds at evaluation step
         `j`: the record as stored at the last `window / tile` multiples of `tile`, each
         the latest evaluation at most a lookback before it (none there: the tile counts
-        nothing, as a record that returned nothing is stale)."""
+        nothing, as a record that returned nothing is stale). Groups come in no
+        particular key order."""
         t, n = self.steps(tile), window.ms // tile.ms
         lookback = LOOKBACK.ms // self.step.ms
+        # What the record holds at each multiple of the tile from the first step on
+        # (earlier ones hold nothing).
+        stored = [
+            per_tile[p - p % self.every] if p - p % self.every >= p - lookback else {} for p in range(0, self.length, t)
+        ]
+        sums = _window_sums(stored, n)
         out: list[Group] = [{} for _ in range(self.length)]
         for i in self.evaluated():
-            total = out[i]
-            for point in range(i - i % t, i - i % t - n * t, -t):
-                j = point - point % self.every
-                if point < 0 or point - j > lookback:
-                    continue
-                for key, value in per_tile[j].items():
-                    total[key] = total.get(key, 0.0) + value
+            out[i] = dict(sums[i // t])
         return out
 
     def rate(
@@ -370,6 +450,17 @@ class SeriesSet:
         return out
 
 
+@dataclass
+class _Memo:
+    """What reads of unchanging series derive from them (`SeriesSet.reading`)."""
+
+    up: dict[Labels, list[Sample]] | None = None
+    counters: dict[tuple[str, Labels], _Counter] = field(default_factory=dict)
+    increases: dict[tuple[str, tuple[Matcher, ...], tuple[str, ...] | None, Duration, bool], list[Group]] = field(
+        default_factory=dict
+    )
+
+
 @dataclass(frozen=True)
 class _Counter:
     """One counter's samples indexed once, so that every window is read in logarithmic
@@ -401,6 +492,43 @@ class _Counter:
             return None
         value = self.samples[j]
         return None if value is None or value != value else value
+
+
+# Whole numbers of at most this size add up exactly in any order: window sums of them
+# can slide (add the new tile, subtract the old) and still be the double a sum in
+# order gives.
+EXACT = 2.0**40
+
+
+def _window_sums(tiles: Sequence[Group], n: int) -> list[Group]:
+    """Per tile p, the sum by key of tiles p - n + 1 to p: a key present in any of them
+    is present. Whole counts slide; others are added up in order from the latest tile
+    back, as the record's `sum_over_time` would."""
+    exact = all(float(v).is_integer() and abs(v) <= EXACT for g in tiles for v in g.values())
+    out: list[Group] = []
+    if not exact:
+        for p in range(len(tiles)):
+            total: Group = {}
+            for q in range(p, max(p - n, -1), -1):
+                for key, value in tiles[q].items():
+                    total[key] = total.get(key, 0.0) + value
+            out.append(total)
+        return out
+    running: Group = {}
+    held: dict[Labels, int] = {}  # per key, tiles in the window that hold it
+    for p, g in enumerate(tiles):
+        for key, value in g.items():
+            running[key] = running.get(key, 0.0) + value
+            held[key] = held.get(key, 0) + 1
+        if p >= n:
+            for key, value in tiles[p - n].items():
+                held[key] -= 1
+                if held[key]:
+                    running[key] -= value
+                else:
+                    del held[key], running[key]
+        out.append(dict(running))
+    return out
 
 
 def _group(labels: Labels, by: Sequence[str] | None) -> Labels:

@@ -11,6 +11,7 @@ is never retyped either; text a block cannot carry exactly is double-quoted inst
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -68,7 +69,10 @@ def _block(value: BlockText, indent: int) -> list[str] | None:
     return [header, text]
 
 
+@lru_cache(maxsize=4096)
 def _key(key: str) -> str:
+    # Keys repeat across a test file's thousands of checks (alertname, exp_labels):
+    # classified and quoted once each.
     if _PLAIN_KEY.match(key) and key.lower() not in _YAML11_WORDS:
         return key
     return _scalar(key)
@@ -88,12 +92,15 @@ def _scalar(value: Any) -> str:
     return _quoted(str(value))
 
 
-def _lines(value: Any, indent: int) -> list[str]:
+def _lines(value: Any, indent: int, out: list[str] | None = None) -> list[str]:
+    """The lines of `value` at `indent`, appended to `out` (one list for a whole
+    document: nested values do not build lists of their own to copy)."""
+    out = [] if out is None else out
     pad = "  " * indent
     if isinstance(value, dict):
         if not value:
-            return [pad + "{}"]
-        out = []
+            out.append(pad + "{}")
+            return out
         for key, item in value.items():
             block = _block(item, indent + 1) if isinstance(item, BlockText) else None
             if block is not None:
@@ -101,21 +108,21 @@ def _lines(value: Any, indent: int) -> list[str]:
                 out.extend(block[1:])
             elif isinstance(item, (dict, list, tuple)) and item:
                 out.append(f"{pad}{_key(key)}:")
-                out.extend(_lines(item, indent + (0 if isinstance(item, (list, tuple)) else 1)))
+                _lines(item, indent + (0 if isinstance(item, (list, tuple)) else 1), out)
             else:
                 out.append(f"{pad}{_key(key)}: {_inline(item)}")
         return out
     if isinstance(value, (list, tuple)):
         if not value:
-            return [pad + "[]"]
-        out = []
+            out.append(pad + "[]")
+            return out
         for item in value:
-            nested = _lines(item, indent + 1)
-            first = nested[0].lstrip()
-            out.append(f"{pad}- {first}")
-            out.extend(nested[1:])
+            first = len(out)
+            _lines(item, indent + 1, out)
+            out[first] = f"{pad}- {out[first].lstrip()}"
         return out
-    return [pad + _scalar(value)]
+    out.append(pad + _scalar(value))
+    return out
 
 
 def _inline(value: Any) -> str:
@@ -129,7 +136,7 @@ def _inline(value: Any) -> str:
 def dump(value: Any, header: str = "") -> bytes:
     """YAML text for plain data (dicts, lists, str, int, float, bool, None)."""
     lines = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
-    lines.extend(_lines(value, 0))
+    _lines(value, 0, lines)
     lines.append("")  # the final newline
     # Each copy of a large block (a dashboard) is megabytes: keep at most two alive.
     text = "\n".join(lines)

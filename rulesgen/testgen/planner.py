@@ -14,7 +14,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import chain, compress, count, islice, repeat
+from itertools import chain, compress, count, islice, pairwise, repeat
 from operator import add, is_not, mul, ne, sub
 from typing import cast
 
@@ -184,7 +184,8 @@ class Simulation:
 
     def run(self) -> list[list[Firing]]:
         """Firing alerts at every sample step (as of the latest evaluation)."""
-        truth = self.alert.evaluate(self.sim, self.resolve)[:: self.every]
+        with self.sim.reading():
+            truth = self.alert.evaluate(self.sim, self.resolve)[:: self.every]
         states = alert_states(truth, self.alert.variant_fors(), self.alert.keep_firing_for, self.sim.step * self.every)
         # Step i holds the state of evaluation i // every (the same list object).
         return list(islice(chain.from_iterable(map(repeat, states, repeat(self.every))), self.sim.length))
@@ -212,25 +213,20 @@ _NOTATION: dict[tuple[float | None, ...], str] = {}
 
 def _notation(samples: tuple[float | None, ...]) -> str:
     # Scenario series run to thousands of samples (a latency baseline a week back), so
-    # the scans run in C (tuple.index, map, compress, list equality) rather than as a
-    # Python loop per sample.
-    parts: list[str] = []
+    # the scans run in C (map, compress, list equality) rather than as a Python loop
+    # per sample, and the stretches of present and missing samples are found in one.
     n = len(samples)
-    i = 0
-    while i < n:
-        if samples[i] is None:
-            # First present sample after i (n when the series ends without samples).
-            j = next(compress(count(i), map(is_not, samples[i:], repeat(None))), n)
+    if not n:
+        return ""
+    present = list(map(is_not, samples, repeat(None)))
+    edges = [0, *compress(range(1, n), map(ne, present[1:], present)), n]
+    parts: list[str] = []
+    for i, j in pairwise(edges):
+        if present[i]:
+            # A fold never spans a missing sample: fold each present stretch on its own.
+            _fold(cast(tuple[float, ...], samples[i:j]), parts)
+        else:
             parts.append("_" if j == i + 1 else f"_x{j - i}")
-            i = j
-            continue
-        try:
-            j = samples.index(None, i)
-        except ValueError:
-            j = n
-        # A fold never spans a missing sample: fold each present stretch on its own.
-        _fold(cast(tuple[float, ...], samples[i:j]), parts)
-        i = j
     return " ".join(parts)
 
 
@@ -416,21 +412,23 @@ class Planner:
         sim, states = self.simulate(scopes, length, spreads=shape.spreads)
         if not accept(states):
             sim, states = self.simulate(scopes, length)
-        stalled: tuple[tuple[str, str], ...] = ()
+        # Each trial adds to a copy of the series so far, as `simulate` would add to the
+        # scopes' series synthesized again.
+        plain = sim
         for stall in shape.stalled:
-            trial, trial_states = self.simulate(scopes, length, spreads=sim.spreads, stalled=(stall,))
-            if trial_states == states:
-                sim, stalled = trial, (stall,)
+            trial = plain.copy().add_stalled(*stall)
+            if trial.run() == states:
+                sim = trial
         noise = shape.noise if noisy else ()
         # All the noise at once changes nothing in the common case: one trial, not one
         # per value. Otherwise (a side of a ratio that reads some excluded value), value
         # by value, keeping each that still changes nothing.
         trials = [noise] if len(noise) < 2 else [noise, *[(n,) for n in noise]]
         kept: tuple[tuple[str, str], ...] = ()
+        quiet = sim
         for trial_noise in trials if noise else ():
-            trial, trial_states = self.simulate(
-                scopes, length, spreads=sim.spreads, stalled=stalled, noise=(*kept, *trial_noise)
-            )
+            trial = quiet.copy().add_noise((*kept, *trial_noise))
+            trial_states = trial.run()
             if trial_states == states:
                 kept = (*kept, *trial_noise)
                 sim = trial
@@ -842,8 +840,15 @@ class Planner:
         """One evaluation (of `every` steps, else the alert's) before and at every change
         of what fires, and the last step."""
         k = every or self.k
-        fired = [sorted((f.variant, f.labels) for f in step) for step in states]
-        changes = [i for i in range(1, len(states)) if fired[i] != fired[i - 1]]
+        # The steps of one evaluation share one list (`Simulation.run`): sorted once.
+        fired: list[list[tuple[int, Labels]]] = []
+        last: list[Firing] | None = None
+        for step in states:
+            if step is not last:
+                last = step
+                now = sorted((f.variant, f.labels) for f in step)
+            fired.append(now)
+        changes = [i for i in range(1, len(states)) if fired[i] is not fired[i - 1] and fired[i] != fired[i - 1]]
         return sorted({c - k for c in changes if c >= k} | set(changes) | {len(states) - 1})
 
     def _born_plan(
