@@ -218,11 +218,11 @@ def _notation(samples: tuple[float | None, ...]) -> str:
     n = len(samples)
     if not n:
         return ""
-    present = list(map(is_not, samples, repeat(None)))
-    edges = [0, *compress(range(1, n), map(ne, present[1:], present)), n]
+    sampled = list(map(is_not, samples, repeat(None)))
+    edges = [0, *compress(range(1, n), map(ne, sampled[1:], sampled)), n]
     parts: list[str] = []
     for i, j in pairwise(edges):
-        if present[i]:
+        if sampled[i]:
             # A fold never spans a missing sample: fold each present stretch on its own.
             _fold(cast(tuple[float, ...], samples[i:j]), parts)
         else:
