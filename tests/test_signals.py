@@ -12,21 +12,27 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, minimal_text, require, run_cli
 
-MARKER = "2.0917"  # in the hanging promtool's command line
-HANG = f"#!/bin/sh\nexec sleep 60 {MARKER}\n"
+
+def marker(project: Path) -> str:
+    """What the project's hanging promtool has in its command line (a duration `sleep`
+    adds up): one per project, so that a test running beside it in another worker, or
+    a hanging promtool another test left, is never taken for this test's."""
+    return f"2.{zlib.crc32(str(project).encode()):010d}"
 
 
-def hanging_children() -> list[int]:
+def hanging_children(project: Path) -> list[int]:
     found = []
+    mark = f"\0{marker(project)}\0".encode()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if MARKER.encode() in cmdline.read_bytes():
+            if mark in cmdline.read_bytes():
                 found.append(int(cmdline.parent.name))
         except OSError:
             continue
@@ -41,7 +47,7 @@ def project(tmp_path: Path) -> Path:
     assert run_cli("generate", "--spec", str(spec), "--output", str(tmp_path / "output")).returncode == 0
     (tmp_path / "stubs").mkdir()
     stub = tmp_path / "stubs" / "promtool"
-    stub.write_text(HANG)
+    stub.write_text(f"#!/bin/sh\nexec sleep 60 {marker(tmp_path)}\n")
     stub.chmod(0o755)
     (tmp_path / "tmp").mkdir()
     return tmp_path
@@ -65,7 +71,7 @@ def interrupt(project: Path, signum: int, *args: str) -> subprocess.CompletedPro
     )
     try:
         deadline = time.monotonic() + 60
-        while not hanging_children():
+        while not hanging_children(project):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the hanging promtool never started"
             time.sleep(0.05)
@@ -95,7 +101,7 @@ def test_a_signal_stops_everything_and_exits_128_plus_it(project: Path, command:
     name = signal.Signals(signum).name
     assert result.returncode == 128 + signum, result.stderr
     assert result.stderr == f"rulesgen: interrupted by {name}; stopped, temporary files removed\n"
-    assert hanging_children() == [], "an orphaned promtool outlived rulesgen"
+    assert hanging_children(project) == [], "an orphaned promtool outlived rulesgen"
     assert list((project / "tmp").iterdir()) == [], "a temporary tree was left behind"
     assert sorted(p.name for p in project.iterdir()) == ["output", "stubs", "thresholds.yaml", "tmp"]
     after = {p.relative_to(project / "output"): p.read_bytes() for p in (project / "output").rglob("*") if p.is_file()}
