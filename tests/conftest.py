@@ -31,6 +31,25 @@ OUTPUT = ROOT / "output"
 MINIMAL = Path(__file__).resolve().parent / "specs" / "minimal.yaml"
 
 
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `rulesgen generate` writes for the shipped spec, independent of the committed
+    output/: one tree per test module, which tests copy (`copied`) before editing it."""
+    from rulesgen.pipeline import build
+
+    root = tmp_path_factory.mktemp("generated") / "output"
+    for rel, data in build(SPEC).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def copied(tree: Path, into: Path) -> Path:
+    """A copy of `tree` under `into`, with the same name."""
+    return Path(shutil.copytree(tree, into / tree.name))
+
+
 def minimal_text() -> str:
     return MINIMAL.read_text()
 

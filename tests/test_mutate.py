@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SPEC, require, run_cli
+from conftest import require, run_cli
 from rulesgen.equivalence import Closure, for_mutant_equivalent, guard_drop_equivalent, matcher_drop_equivalent
 from rulesgen.mutate import (
     AlertScore,
@@ -23,7 +23,6 @@ from rulesgen.mutate import (
     threshold_step,
     verdict_signature,
 )
-from rulesgen.pipeline import build
 from rulesgen.verify.closure import ClosureGroup
 
 CASES = [
@@ -193,16 +192,6 @@ def test_a_matcher_proof_follows_records_through_histogram_quantile() -> None:
     # ... and never takes the mutated record's original definition for a fact.
     loose = Closure([buckets, p95, {"alert": "A", "expr": "P > 0.1"}])
     assert matcher_drop_equivalent(buckets["expr"], wide, buckets, loose) is None
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("generated") / "output"
-    for rel, data in build(SPEC).items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
 
 
 def test_mutate_scores_one_alert_and_names_its_survivors(generated: Path) -> None:

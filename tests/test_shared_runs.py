@@ -12,10 +12,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from conftest import SPEC, require
+from conftest import SPEC, copied, require
 from rulesgen import children, cli
 from rulesgen.conventions import TEST_SUFFIX, unit_test_file
-from rulesgen.pipeline import build
 from rulesgen.verify.closure import ClosureGroup
 from rulesgen.verify.deployed import load_groups
 from rulesgen.verify.promtool import run_promtool
@@ -30,25 +29,9 @@ RULES = "platform.rules.yml"
 REDIS_RULE = '  - alert: "RedisMemoryHigh"\n    expr: "instance:redis_memory_utilisation:ratio > 0.6"'
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("generated") / "output"
-    for rel, data in build(SPEC).items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
-
-
 @pytest.fixture
 def out(generated: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "output"
-    for path in generated.rglob("*"):
-        if path.is_file():
-            target = copy / path.relative_to(generated)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
-    return copy
+    return copied(generated, tmp_path)
 
 
 def _prepared(output: Path, work: Path, alerts: tuple[str, ...] = ()) -> list[_Prepared]:

@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 import rulesgen.lower.routing
-from conftest import SPEC, require, run_cli
+from conftest import SPEC, copied, require, run_cli
 from rulesgen import children, cli
 from rulesgen.cli import _route_checks
 from rulesgen.conventions import unit_test_file
-from rulesgen.pipeline import build, compile_document
+from rulesgen.pipeline import compile_document
 from rulesgen.spec.validate import Document, load_spec
 from rulesgen.verify import batches as batching
 from rulesgen.verify.closure import rule_closure
@@ -28,27 +28,6 @@ from rulesgen.verify.deployed import load_groups
 from rulesgen.verify.promtool import AlertResult, batches, describe
 from rulesgen.verify.report import Report, format_report
 from rulesgen.verify.routing import RouteResult, route_input, routed_labels, verify_routing
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What `rulesgen generate` writes for the shipped spec, independent of the committed output/."""
-    root = tmp_path_factory.mktemp("generated") / "output"
-    for rel, data in build(SPEC).items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
-
-
-def _copy(generated: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "output"
-    for path in generated.rglob("*"):
-        if path.is_file():
-            target = out / path.relative_to(generated)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
-    return out
 
 
 def test_no_test_artefact_matches_a_rule_deploy_glob(generated: Path) -> None:
@@ -79,7 +58,7 @@ ONLY_NEIGHBOURS = [arg for name in NEIGHBOURS for arg in ("--alert", name)]
 def test_a_hand_edited_deployed_threshold_fails_its_tests(generated: Path, tmp_path: Path) -> None:
     """The edit fails its own alert's tests and none of its neighbours' in the same file."""
     require("promtool")
-    out = _copy(generated, tmp_path)
+    out = copied(generated, tmp_path)
     rules = out / "prod" / "prometheus" / "billing.rules.yml"
     text = rules.read_text()
     assert text.count('(last_over_time(billing_transactions_network_pending_total[2m]))) > 20"') == 1
@@ -106,7 +85,7 @@ def test_a_hand_edited_deployed_threshold_fails_its_tests(generated: Path, tmp_p
 def test_the_unedited_copy_passes(generated: Path, tmp_path: Path) -> None:
     """Control for the hand-edit test: the same tree, unedited, passes."""
     require("promtool")
-    out = _copy(generated, tmp_path)
+    out = copied(generated, tmp_path)
     result = run_cli("test", "--output", str(out), "--env", "prod", "--format", "json", *ONLY_NEIGHBOURS)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
@@ -116,7 +95,7 @@ def test_the_unedited_copy_passes(generated: Path, tmp_path: Path) -> None:
 
 def test_a_stale_output_is_refused(generated: Path, tmp_path: Path) -> None:
     require("promtool")
-    out = _copy(generated, tmp_path)
+    out = copied(generated, tmp_path)
     test = out / "prod" / "tests" / unit_test_file("BillingPendingBacklog")
     test.write_text(test.read_text().replace("threshold > 20", "threshold > 30"))
     result = run_cli("test", "--output", str(out))
@@ -203,7 +182,7 @@ def test_one_amtool_call_per_route_input_and_a_verdict_per_alert_rule(
     generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require("amtool")
-    out = _copy(generated, tmp_path)
+    out = copied(generated, tmp_path)
     _without_inhibitions(out, "prod")
     calls = _amtool_calls(monkeypatch)
     routes, errors = _routing(out, ["prod"])
@@ -222,7 +201,7 @@ def test_a_broken_route_fails_every_alert_rule_sharing_its_input(
     generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require("amtool")
-    out = _copy(generated, tmp_path)
+    out = copied(generated, tmp_path)
     config = _without_inhibitions(out, "prod")
     doc = yaml.safe_load(config.read_text())
     billing = next(r for r in doc["route"]["routes"] if 'team="billing"' in r["matchers"])
@@ -251,7 +230,7 @@ def test_a_wrong_receiver_for_one_alert_among_those_sharing_an_input_is_its_own(
     """An alert whose expected receiver differs from its route-input siblings' gets its
     own amtool call: its failure is not hidden by theirs passing, nor theirs by it."""
     require("amtool")
-    out = _copy(generated, tmp_path)
+    out = copied(generated, tmp_path)
     _without_inhibitions(out, "prod")
     real = rulesgen.lower.routing.expected_receiver
     odd = "BillingTransactionsFailing"
