@@ -14,7 +14,7 @@ import yaml
 
 from conftest import OUTPUT, minimal_text, require, run_cli
 from rulesgen.lower.alerts import AlertCompiler
-from rulesgen.model.series import SeriesSet
+from rulesgen.model.series import Group, SeriesSet
 from rulesgen.pipeline import build_text
 from rulesgen.promql import Duration, Matcher
 from rulesgen.spec.validate import parse_spec
@@ -231,14 +231,38 @@ def _shipped_record(name: str) -> str:
     return str(next(r["expr"] for g in groups for r in g["rules"] if r.get("record") == name))
 
 
+def _promtool_records_hold(
+    tmp_path: Path, sim: SeriesSet, records: tuple[str, ...], counts: list[Group], evaluation: str
+) -> None:
+    """promtool, evaluating the shipped `records` every `evaluation` on `sim`'s series,
+    holds at each evaluation step `i` what the model counted per status (`counts[i]`)
+    in the last of them, on polygon."""
+    from rulesgen.testgen.planner import notation
+
+    rules = {"groups": [{"name": "agree", "rules": [{"record": r, "expr": _shipped_record(r)} for r in records]}]}
+    checks = [
+        {
+            "expr": f'sum by (status) ({records[-1]}{{network="polygon"}})',
+            "eval_time": str(Duration(i * sim.step.ms)),
+            "exp_samples": [{"labels": f'{{status="{k[0][1]}"}}', "value": v} for k, v in sorted(counts[i].items())],
+        }
+        for i in sim.evaluated()
+    ]
+    series = [{"series": s.text(), "values": notation(s.samples)} for s in sim.with_targets()]
+    test = {"interval": str(sim.step), "input_series": series, "promql_expr_test": checks}
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    doc = {"rule_files": ["rules.yml"], "evaluation_interval": evaluation, "tests": [test]}
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(doc))
+    result = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+
+
 def test_hourly_tiles_agree_with_promtool_at_every_evaluation(tmp_path: Path) -> None:
     """The burn-rate ticket windows sum whole hours of the exact 1h count: the model's
     `tiled` equals what promtool's real records hold at every 5-minute evaluation
     (a birth, a reset and a failed scrape included), and lags the raw 2h count
     between whole hours, as it should."""
     require("promtool")
-    from rulesgen.testgen.planner import notation
-
     hour, tiled_name = Duration.parse("1h"), "network_status:billing_transactions:increase2h_tiled1h"
     sim = SeriesSet(Duration.parse("5m"), 60)
     labels = {**TARGET, "network": "polygon", "status": "failed"}
@@ -251,43 +275,17 @@ def test_hourly_tiles_agree_with_promtool_at_every_evaluation(tmp_path: Path) ->
     tiled = sim.tiled(sim.increase("billing_transactions_total", matchers, by, hour), Duration.parse("2h"), hour)
     raw = sim.increase("billing_transactions_total", matchers, by, Duration.parse("2h"))
     assert any(tiled[i] != raw[i] for i in range(24, 60)), "the tiles never lag: the check below proves nothing"
-    rules = {
-        "groups": [
-            {
-                "name": "tiles",
-                "rules": [
-                    {"record": name, "expr": _shipped_record(name)}
-                    for name in ("network_status:billing_transactions:increase1h", tiled_name)
-                ],
-            }
-        ]
-    }
-    checks = [
-        {
-            "expr": f'sum by (status) ({tiled_name}{{network="polygon"}})',
-            "eval_time": f"{5 * i}m",
-            "exp_samples": [{"labels": f'{{status="{k[0][1]}"}}', "value": v} for k, v in sorted(tiled[i].items())],
-        }
-        for i in range(60)
-    ]
-    series = [{"series": s.text(), "values": notation(s.samples)} for s in sim.with_targets()]
-    test = {"interval": "5m", "input_series": series, "promql_expr_test": checks}
-    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
-    doc = {"rule_files": ["rules.yml"], "evaluation_interval": "5m", "tests": [test]}
-    (tmp_path / "test.yml").write_text(yaml.safe_dump(doc))
-    result = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    records = ("network_status:billing_transactions:increase1h", tiled_name)
+    _promtool_records_hold(tmp_path, sim, records, tiled, "5m")
 
 
 def test_a_restart_hidden_before_the_window_agrees_with_promtool(tmp_path: Path) -> None:
     """Scraped every minute at :30 and evaluated on the minute, a worker restarts between
     the sample before a window's start (`x offset 5m`) and the first sample in it, where
-    `resets(x[5m])` does not look. The model sends the series to increase() there, and
+    `resets(x[5m])` would not look (the shipped guard reads `x[10m]`). The model sends the series to increase() there, and
     its count equals what promtool's real record holds at every evaluation (a birth, a
     failed scrape and a restart inside the window included)."""
     require("promtool")
-    from rulesgen.testgen.planner import notation
-
     record = "network_status:billing_transactions:increase5m"
     sim = SeriesSet(Duration.parse("30s"), 80, every=2)
     labels = {**TARGET, "network": "polygon", "status": "failed"}
@@ -309,21 +307,4 @@ def test_a_restart_hidden_before_the_window_agrees_with_promtool(tmp_path: Path)
         exact = failed[now], failed[before]
         assert exact[0] is not None and exact[1] is not None and exact[0] < exact[1]
         assert got[t][(("status", "failed"),)] >= 0
-    rules = {
-        "groups": [{"name": "hidden", "interval": "1m", "rules": [{"record": record, "expr": _shipped_record(record)}]}]
-    }
-    checks = [
-        {
-            "expr": f'sum by (status) ({record}{{network="polygon"}})',
-            "eval_time": f"{i * 30}s",
-            "exp_samples": [{"labels": f'{{status="{k[0][1]}"}}', "value": v} for k, v in sorted(got[i].items())],
-        }
-        for i in sim.evaluated()
-    ]
-    series = [{"series": s.text(), "values": notation(s.samples)} for s in sim.with_targets()]
-    test = {"interval": "30s", "input_series": series, "promql_expr_test": checks}
-    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
-    doc = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [test]}
-    (tmp_path / "test.yml").write_text(yaml.safe_dump(doc))
-    result = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    _promtool_records_hold(tmp_path, sim, (record,), got, "1m")
