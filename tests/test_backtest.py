@@ -27,20 +27,18 @@ from rulesgen.verify.engines import VictoriaMetrics
 # --- the simulated day, backtested ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sim") / "day.om.gz"
-    done = run_cli("simulate", "--spec", str(SPEC), "--days", "1", "--out", str(out))
+def _simulated(factory: pytest.TempPathFactory, days: int) -> Path:
+    out = factory.mktemp("sim") / f"{days}d.om.gz"
+    done = run_cli("simulate", "--spec", str(SPEC), "--days", str(days), "--out", str(out))
     assert done.returncode == 0, done.stderr
     return out
 
 
-@pytest.fixture(scope="module")
-def report(day: Path) -> dict[str, Any]:
+def _backtested(history: Path) -> dict[str, Any]:
+    """The history backtested from its file, judged against its incidents."""
     require("promtool")
     require("prometheus")
-    incidents = day.with_name("incidents.yaml")
-    args = ["--source", str(day), "--incidents", str(incidents), "--format", "json"]
+    args = ["--source", str(history), "--incidents", str(history.with_name("incidents.yaml")), "--format", "json"]
     done = run_cli("backtest", "--spec", str(SPEC), *args)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # no progress line on a pipe
@@ -49,24 +47,24 @@ def report(day: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _simulated(tmp_path_factory, 1)
+
+
+@pytest.fixture(scope="module")
+def report(day: Path) -> dict[str, Any]:
+    return _backtested(day)
+
+
+@pytest.fixture(scope="module")
 def week(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sim") / "week.om.gz"
-    done = run_cli("simulate", "--spec", str(SPEC), "--days", "7", "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    return out
+    """Every incident and production fault the simulation knows, each more than once."""
+    return _simulated(tmp_path_factory, 7)
 
 
 @pytest.fixture(scope="module")
 def week_report(week: Path) -> dict[str, Any]:
-    """The simulated week (every incident and production fault the simulation knows,
-    each more than once) backtested from its file, judged against its incidents."""
-    require("promtool")
-    require("prometheus")
-    args = ["--source", str(week), "--incidents", str(week.with_name("incidents.yaml")), "--format", "json"]
-    done = run_cli("backtest", "--spec", str(SPEC), *args)
-    assert done.returncode == 0, done.stderr
-    data: dict[str, Any] = json.loads(done.stdout)
-    return data
+    return _backtested(week)
 
 
 @pytest.fixture(scope="module")
