@@ -17,7 +17,7 @@ from rulesgen.mutate.mutants import Mutant, alert_mutants
 from rulesgen.mutate.operators import Units
 from rulesgen.progress import SILENT, Progress
 from rulesgen.verify.closure import ClosureGroup, rule_closure
-from rulesgen.verify.deployed import environments, load_groups
+from rulesgen.verify.deployed import tested_environments
 from rulesgen.verify.promtool import AlertResult, describe, read_test, run_promtool, write_run_files
 
 # ---------------------------------------------------------------------------
@@ -303,14 +303,11 @@ def run_mutations(
     run = _Run(jobs, timeout)
     progress.start(0, "making mutants")
     with tempfile.TemporaryDirectory(prefix="rulesgen-mutate-") as tmp:
-        for env in environments(output):
-            if envs and env not in envs:
-                continue
-            deployed = load_groups(output / env)
+        for env, deployed, tests in tested_environments(output, envs):
             work = Path(tmp) / env
             work.mkdir()
             files: dict[str, list[Path]] = {}
-            for path in sorted((output / env / "tests").glob(f"*{TEST_SUFFIX}")):
+            for path in tests:
                 files.setdefault(alert_of(path.name), []).append(path)
             for alert, paths in files.items():
                 if alerts and alert not in alerts:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from rulesgen.conventions import TEST_SUFFIX, TESTS_DIR
 
 EXPECTATIONS = "expectations.json"
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -131,6 +133,16 @@ class Deployed:
 def environments(output: Path) -> list[str]:
     """The environments `output/` holds: directories with deployed rules."""
     return sorted(p.parent.name for p in output.glob("*/prometheus") if p.is_dir())
+
+
+def tested_environments(
+    output: Path, envs: Sequence[str] | None = None
+) -> Iterator[tuple[str, list[DeployedGroup], list[Path]]]:
+    """Each environment of `output/` (only `envs` when given) with its deployed groups and
+    its generated test files, as `rulesgen test` and `rulesgen mutate` read them."""
+    for env in environments(output):
+        if not envs or env in envs:
+            yield env, load_groups(output / env), sorted((output / env / TESTS_DIR).glob(f"*{TEST_SUFFIX}"))
 
 
 def _mappings(node: yaml.Node) -> dict[str, yaml.Node]:

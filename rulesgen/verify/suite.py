@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rulesgen.conventions import TEST_SUFFIX, TESTS_DIR, alert_of
+from rulesgen.conventions import TEST_SUFFIX, alert_of
 from rulesgen.progress import SILENT, Progress
 from rulesgen.verify.closure import ClosureGroup, has_alerting_rule, rule_closure
-from rulesgen.verify.deployed import DeployedGroup, alerts_of, environments, load_groups
+from rulesgen.verify.deployed import DeployedGroup, alerts_of, tested_environments
 from rulesgen.verify.promtool import AlertResult, describe, read_test, run_promtool, write_run_files
 from rulesgen.verify.report import Report
 from rulesgen.verify.sharing import StaticCheck, check_static, signature, substitution
@@ -119,16 +119,11 @@ def run_tests(
     prepared: list[_Prepared] = []
     untested: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="rulesgen-test-") as tmp:
-        for env in environments(output):
-            if envs and env not in envs:
-                continue
-            deployed = load_groups(output / env)
+        for env, deployed, tests in tested_environments(output, envs):
             work = Path(tmp) / env
             work.mkdir()
             found = [
-                _prepare(env, path, deployed, work)
-                for path in sorted((output / env / TESTS_DIR).glob(f"*{TEST_SUFFIX}"))
-                if not alerts or alert_of(path.name) in alerts
+                _prepare(env, path, deployed, work) for path in tests if not alerts or alert_of(path.name) in alerts
             ]
             prepared.extend(found)
             tested = {p.result.alert for p in found}
