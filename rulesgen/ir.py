@@ -370,12 +370,42 @@ class Check:
     expected: tuple[ExpectedAlert, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """`count` consecutive samples `start + delta * k` (k = 0, 1, ...), each exact as a
+    double. `start` None: `count` scrapes with no sample; NaN: a staleness marker (a
+    failed scrape), one per run. Series of thousands of samples are a few runs: an idle
+    counter is one, a week of a latency baseline a handful."""
+
+    start: float | None
+    delta: float
+    count: int
+
+
+@dataclass(frozen=True)
+class InputSeries:
+    """One input series of a scenario: its samples, one per interval from time 0."""
+
+    metric: str
+    labels: Labels
+    runs: tuple[Run, ...]
+
+    def samples(self) -> list[float | None]:
+        out: list[float | None] = []
+        for run in self.runs:
+            if run.start is None:
+                out += [None] * run.count
+            else:
+                out += [run.start + run.delta * k for k in range(run.count)]
+        return out
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     purpose: str  # healthy, breach, short_breach, recovery, label_scope, no_data, example, ...
     interval: Duration  # sample interval of the input series
-    series: tuple[tuple[str, str], ...]  # (series, values) in promtool notation
+    series: tuple[InputSeries, ...]
     checks: tuple[Check, ...]
     # Rule evaluation interval of this scenario (promtool sets it per test file, so
     # scenarios of another interval go to a file of their own); the alert's by default.

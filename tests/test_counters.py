@@ -4,7 +4,6 @@ of step with evaluation)."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from rulesgen.model.series import Group, SeriesSet
 from rulesgen.pipeline import build_text
 from rulesgen.promql import Duration, Matcher
 from rulesgen.spec.validate import parse_spec
-from rulesgen.testgen.planner import Plan, plan_scenarios
+from rulesgen.testgen.planner import plan_scenarios
+from rulesgen.testgen.simulation import Plan
 
 FIVE_MINUTES = Duration.parse("5m")
 POLYGON = (Matcher("network", ("polygon",)),)
@@ -148,14 +148,14 @@ def fixture_plans(kind: str, **fields: Any) -> dict[str, Plan]:
 
 def lifetime_totals(plan: Plan) -> list[float]:
     """The value each counter of a fresh start appears with, asserting it never grows
-    after (no new events): its notation is `_xN V+0xM`."""
+    after (no new events): its runs are no samples, then one value held to the end."""
     totals = []
-    for series, values in plan.series:
-        if series.startswith("up{"):
+    for series in plan.series:
+        if series.metric == "up":
             continue
-        found = re.fullmatch(r"_x\d+ (\d+)\+0x\d+", values)
-        assert found, (series, values)
-        totals.append(float(found.group(1)))
+        gap, held = series.runs
+        assert gap.start is None and held.start is not None and held.delta == 0, series
+        totals.append(held.start)
     return totals
 
 
@@ -175,7 +175,7 @@ def test_a_fresh_start_checks_every_evaluation_a_rule_counting_totals_would_page
     """With `for: 2m` a rule counting the lifetime totals pages two evaluations after the
     start, until its 5m window reaches back past it: every one of them is checked."""
     fresh = fixture_plans("counter_increase")["fresh_start"]
-    start = next(int(m.group(1)) for _, v in fresh.series if (m := re.match(r"_x(\d+) ", v)))
+    start = next(s.runs[0].count for s in fresh.series if s.runs[0].start is None)
     assert {start + 2, start + 5, start + 7} <= {c.step for c in fresh.checks}
 
 
@@ -237,7 +237,8 @@ def _promtool_records_hold(
     """promtool, evaluating the shipped `records` every `evaluation` on `sim`'s series,
     holds at each evaluation step `i` what the model counted per status (`counts[i]`)
     in the last of them, on polygon."""
-    from rulesgen.testgen.planner import notation
+    from rulesgen.targets.promtool_notation import series_text, values_text
+    from rulesgen.testgen.samples import runs_of
 
     rules = {"groups": [{"name": "agree", "rules": [{"record": r, "expr": _shipped_record(r)} for r in records]}]}
     checks = [
@@ -248,7 +249,10 @@ def _promtool_records_hold(
         }
         for i in sim.evaluated()
     ]
-    series = [{"series": s.text(), "values": notation(s.samples)} for s in sim.with_targets()]
+    series = [
+        {"series": series_text(s.metric, s.labels), "values": values_text(runs_of(s.samples))}
+        for s in sim.with_targets()
+    ]
     test = {"interval": str(sim.step), "input_series": series, "promql_expr_test": checks}
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
     doc = {"rule_files": ["rules.yml"], "evaluation_interval": evaluation, "tests": [test]}

@@ -1,5 +1,6 @@
 """The test generator's shortcuts change no output: plans shared between alerts that
-differ only in naming and routing fields, and the folded series notation."""
+differ only in naming and routing fields, and samples folded into runs (the IR's
+data) and written as promtool's notation."""
 
 from __future__ import annotations
 
@@ -8,10 +9,22 @@ import random
 from collections.abc import Sequence
 
 from conftest import SPEC
+from rulesgen.ir import InputSeries
 from rulesgen.lower.alerts import AlertCompiler
 from rulesgen.spec.validate import load_spec
+from rulesgen.targets.promtool_notation import _num, values_text
 from rulesgen.testgen.generate import plan_key
-from rulesgen.testgen.planner import _num, notation, plan_scenarios
+from rulesgen.testgen.planner import plan_scenarios
+from rulesgen.testgen.samples import runs_of
+
+
+def notation(samples: Sequence[float | None]) -> str:
+    return values_text(runs_of(samples))
+
+
+def same(a: float | None, b: float | None) -> bool:
+    """Equal as samples: NaN (a staleness marker) is one."""
+    return a == b or (a is not None and b is not None and math.isnan(a) and math.isnan(b))
 
 
 def test_plans_ignore_the_fields_the_plan_cache_ignores() -> None:
@@ -96,6 +109,8 @@ def test_notation_matches_the_sample_by_sample_definition() -> None:
             current += step
             samples.append(current)
         assert notation(samples) == reference_notation(samples), samples
+        back = InputSeries("m", (), runs_of(samples)).samples()
+        assert len(back) == len(samples) and all(map(same, back, samples)), samples
 
 
 def test_notation_of_long_series() -> None:

@@ -32,7 +32,7 @@ from itertools import accumulate, compress, islice, repeat
 from operator import and_, eq, is_not, ne
 
 from rulesgen.ir import Labels
-from rulesgen.promql import Duration, Matcher, escape_string
+from rulesgen.promql import Duration, Matcher
 
 Sample = float | None
 # Prometheus's staleness marker is a NaN of its own; scenario series hold no other NaN.
@@ -56,11 +56,6 @@ class Series:
     metric: str
     labels: Labels
     samples: list[Sample]
-
-    def text(self) -> str:
-        """promtool's series notation: `metric{a="b"}`."""
-        inner = ",".join(f"{k}={escape_string(v)}" for k, v in self.labels)
-        return f"{self.metric}{{{inner}}}" if inner else self.metric
 
 
 @dataclass

@@ -15,6 +15,7 @@ from rulesgen.conventions import TESTS_DIR, unit_test_file
 from rulesgen.ir import AlertTests, ProgramIR, Scenario, TestSuite
 from rulesgen.promql import Duration
 from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.targets.promtool_notation import input_series_dict
 from rulesgen.targets.yamlout import dump
 
 
@@ -22,7 +23,7 @@ def scenario_dict(alert: str, scenario: Scenario) -> dict[str, Any]:
     return {
         "name": f"{alert}/{scenario.name}",
         "interval": str(scenario.interval),
-        "input_series": [{"series": s, "values": v} for s, v in scenario.series],
+        "input_series": [input_series_dict(s) for s in scenario.series],
         "alert_rule_test": [
             {
                 "eval_time": str(check.eval_time),

@@ -10,9 +10,9 @@ import re
 
 from rulesgen.errors import Diagnostic
 from rulesgen.kinds.base import AlertModel, Resolve
-from rulesgen.model.series import Series
 from rulesgen.spec.validate import Document
-from rulesgen.testgen.planner import Plan, PlannedCheck, Simulation
+from rulesgen.testgen.samples import input_series
+from rulesgen.testgen.simulation import Plan, PlannedCheck, Simulation
 
 _TOKEN = re.compile(r"^(?:_(?:x(\d+))?|(-?[0-9.eE+]+)(?:([+-])([0-9.eE+]+)x(\d+))?)$")
 _SERIES = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?$")
@@ -110,9 +110,6 @@ def example_plans(alert: AlertModel, resolve: Resolve, spec: Document, errors: l
                 )
                 continue
             checks.append(PlannedCheck(step, tuple(states[step])))
-        series = tuple(
-            (Series(m, tuple(sorted(lb.items())), []).text(), values_text)
-            for (m, lb, _), values_text in zip(parsed, (i.values for i in example.input_series), strict=True)
-        )
+        series = tuple(input_series(m, tuple(sorted(lb.items())), values) for m, lb, values in parsed)
         out.append(Plan(f"example_{n}", "example", example.interval, series, tuple(checks), example.interval))
     return out

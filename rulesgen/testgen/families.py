@@ -24,7 +24,8 @@ from rulesgen.model.series import LOOKBACK, STALE, TARGET_LABELS, Sample
 from rulesgen.promql import Duration
 
 if TYPE_CHECKING:
-    from rulesgen.testgen.planner import Plan, Planner, Simulation
+    from rulesgen.testgen.planner import Planner
+    from rulesgen.testgen.simulation import Plan, Simulation
 
 REPLICAS = ("replica-a:8080", "replica-b:8080")
 NEW_POD = "replica-c:8080"

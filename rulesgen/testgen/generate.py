@@ -17,7 +17,8 @@ from rulesgen.model.gotemplate import TemplateNotPredictable, expand
 from rulesgen.model.series import ScenarioError
 from rulesgen.spec.validate import Document
 from rulesgen.testgen.examples import example_plans
-from rulesgen.testgen.planner import Plan, named_values, plan_scenarios
+from rulesgen.testgen.planner import named_values, plan_scenarios
+from rulesgen.testgen.simulation import Plan
 
 
 def expected_alerts(alert: Alert, firing: Sequence[Firing]) -> tuple[ExpectedAlert, ...]:

@@ -11,21 +11,19 @@ with each environment's labels and annotations.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from itertools import chain, compress, count, islice, pairwise, repeat
-from operator import add, is_not, mul, ne, sub
-from typing import cast
+from itertools import compress, islice
 
 from rulesgen.ir import Labels
 from rulesgen.kinds.base import AlertModel, Resolve
 from rulesgen.kinds.toolkit import BREACH, HISTORY, IDLE, SAFE, ForEdge, Phase, Sampled
-from rulesgen.model.alertstate import Firing, alert_states
-from rulesgen.model.series import ScenarioError, SeriesSet
+from rulesgen.model.alertstate import Firing
+from rulesgen.model.series import ScenarioError
 from rulesgen.promql import Duration
 from rulesgen.spec.models import LabelSet
 from rulesgen.testgen.families import fault_plans
+from rulesgen.testgen.samples import input_series
+from rulesgen.testgen.simulation import Plan, PlannedCheck, Shape, Simulation, Spread
 
 # A label that tells apart a series the counter scenarios add (an idle series that has
 # existed all along) from the scope's own series; alerts sum it away.
@@ -34,233 +32,6 @@ WITNESS_LABEL = "rulesgen_series"
 # fresh start): a wrong rule fires at some of them only.
 EVALUATIONS_CHECKED = 30
 OUTSIDE_VALUES = 8  # values a negated matcher is proven to exclude, at most
-# The scrape target every scenario series belongs to unless a scenario says otherwise
-# (its `up` series is derived from when the target's series have samples).
-TARGET: Labels = (
-    ("instance", "replica-a:8080"),
-    ("job", "app"),
-)
-
-
-@dataclass(frozen=True)
-class PlannedCheck:
-    """At this sample step exactly these alerts fire (empty: silent)."""
-
-    step: int
-    firing: tuple[Firing, ...]
-
-
-@dataclass(frozen=True)
-class Plan:
-    name: str
-    purpose: str  # healthy, breach, short_breach, recovery, label_scope, no_data, example, ...
-    step: Duration  # sample interval; check steps count these
-    series: tuple[tuple[str, str], ...]  # (series, values) in promtool notation
-    checks: tuple[PlannedCheck, ...]
-    eval_step: Duration  # rule evaluation interval, a multiple of `step`
-
-
-# How much traffic outside the matchers a shaped scenario carries, relative to its own.
-NOISE_FACTOR = 10.0
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Series of one scope spread over several values of `label`, sums kept exact.
-
-    The first series of each metric is split evenly over all `values`; every other
-    series stays whole on the first value. Every group a sum adds up then holds
-    several series, and two groups of one metric (failed and succeeded) hold different
-    numbers of them, so that `max`, `min` and `avg` disagree with `sum` even on a ratio
-    of two groups (halves over halves would keep the ratio), and a value dropped from a
-    matcher changes a ratio instead of scaling both of its sides. Halves of whole
-    numbers are exact floats, so promtool sums them back exactly."""
-
-    label: str
-    values: tuple[str, ...]
-
-    def parts(self, first_of_metric: bool) -> tuple[str, ...]:
-        return self.values if first_of_metric else self.values[:1]
-
-
-@dataclass(frozen=True)
-class Shape:
-    """How a scenario's in-scope series are dressed up to make wrong rules visible:
-    spread over labels the alert sums away, and copied (`noise`) onto label values
-    that every selector excludes, which a correct rule must ignore."""
-
-    spreads: tuple[Spread, ...] = ()
-    noise: tuple[tuple[str, str], ...] = ()  # (label, excluded value)
-    stalled: tuple[tuple[str, str], ...] = ()  # (spare label, value) of a series that stopped
-
-
-class Simulation:
-    """One alert's series and the firing alerts they lead to, step by step."""
-
-    def __init__(self, alert: AlertModel, resolve: Resolve, step: Duration, length: int, every: int = 1) -> None:
-        self.alert = alert
-        self.resolve = resolve
-        self.sim = SeriesSet(step, length, every=every, target=TARGET)
-        self.every = every  # rules are evaluated every `every` samples
-        self.spreads: tuple[Spread, ...] = ()
-
-    def copy(self) -> Simulation:
-        """The same series, each with samples of its own to change."""
-        out = Simulation(self.alert, self.resolve, self.sim.step, self.sim.length, self.every)
-        out.spreads = self.spreads
-        out.sim.series = {key: replace(s, samples=list(s.samples)) for key, s in self.sim.series.items()}
-        return out
-
-    def add(
-        self,
-        scope: dict[str, str],
-        timeline: Sequence[Phase],
-        relabel: dict[str, str] | None = None,
-        spreads: Sequence[Spread] = (),
-    ) -> Simulation:
-        """Synthesize a scope's series; `relabel` then moves them outside the selectors
-        (the kind synthesizes in-scope series; we only change the label afterwards),
-        and `spreads` split each over further label values."""
-        if not relabel and not spreads:
-            self.alert.synthesize(self.sim, self.resolve, scope, timeline)
-            return self
-        inner = SeriesSet(self.sim.step, self.sim.length, every=self.every, target=TARGET)
-        self.alert.synthesize(inner, self.resolve, scope, timeline)
-        made = [
-            (s.metric, {**dict(s.labels), **(relabel or {})}, list(s.samples)) for _, s in sorted(inner.series.items())
-        ]
-        for spread in spreads:
-            split = []
-            seen: set[str] = set()
-            for metric, labels, samples in made:
-                parts = spread.parts(metric not in seen)
-                seen.add(metric)
-                share = [None if v is None else v / len(parts) for v in samples]
-                split += [(metric, {**labels, spread.label: value}, share) for value in parts]
-            made = split
-        for metric, labels, samples in made:
-            self.sim.put(metric, labels, samples)
-        return self
-
-    def add_stalled(self, label: str, value: str) -> Simulation:
-        """Beside the first series of each metric, one more with `label` set to `value`
-        that holds its largest sample from start to end: a counter that stopped counting.
-        It adds nothing a correct rule counts, while a rule that takes a flat counter for
-        a reset counts its whole value."""
-        seen: set[str] = set()
-        for _, series in sorted(self.sim.series.items()):
-            values = [v for v in series.samples if v is not None]
-            if series.metric in seen or not values or max(values) <= 0:
-                continue
-            seen.add(series.metric)
-            labels = {**dict(series.labels), label: value}
-            if (series.metric, tuple(sorted(labels.items()))) not in self.sim.series:
-                self.sim.put(series.metric, labels, [max(values)] * self.sim.length)
-        return self
-
-    def add_noise(self, excluded: Sequence[tuple[str, str]], factor: float = NOISE_FACTOR) -> Simulation:
-        """`factor` times every series so far with each (label, excluded value) set
-        (summed where copies meet): traffic a correct rule never reads, as every
-        selector excludes the value. Ten times the real traffic swamps it, so a rule
-        that reads the noise on either side of a ratio lands far from the threshold,
-        whichever way. One pass over the series there were before: a copy is never
-        copied again, so the series grow by one set per excluded value."""
-        copies: dict[tuple[str, tuple[tuple[str, str], ...]], list[float | None]] = {}
-        originals = sorted(self.sim.series.items())
-        for label, value in excluded:
-            for _, series in originals:
-                labels = {**dict(series.labels), label: value}
-                key = (series.metric, tuple(sorted(labels.items())))
-                scaled = [None if v is None else v * factor for v in series.samples]
-                known = copies.get(key)
-                copies[key] = (
-                    scaled
-                    if known is None
-                    else [None if a is None or b is None else a + b for a, b in zip(known, scaled, strict=True)]
-                )
-        for (metric, pairs), samples in copies.items():
-            self.sim.put(metric, dict(pairs), samples)
-        return self
-
-    def run(self) -> list[list[Firing]]:
-        """Firing alerts at every sample step (as of the latest evaluation)."""
-        with self.sim.reading():
-            truth = self.alert.evaluate(self.sim, self.resolve)[:: self.every]
-        states = alert_states(truth, self.alert.variant_fors(), self.alert.keep_firing_for, self.sim.step * self.every)
-        # Step i holds the state of evaluation i // every (the same list object).
-        return list(islice(chain.from_iterable(map(repeat, states, repeat(self.every))), self.sim.length))
-
-
-def notation(samples: Sequence[float | None]) -> str:
-    """promtool's expanding notation, runs of equal steps folded into `a+bxn`."""
-    key = tuple(samples)
-    text = _NOTATION.get(key)
-    if text is None:
-        text = _notation(key)
-        if len(_NOTATION) >= NOTATION_MEMO:
-            _NOTATION.pop(next(iter(_NOTATION)))  # the oldest entry
-        _NOTATION[key] = text
-    return text
-
-
-# Alerts of one shape (the same thresholds and windows, other metrics or label
-# values) synthesize the same sample sequences again and again, some thousands of
-# samples long: writing one costs far more than hashing it. Samples equal as keys
-# (floats, so 0.0 and -0.0) write the same notation. Bounded, oldest first out.
-NOTATION_MEMO = 256
-_NOTATION: dict[tuple[float | None, ...], str] = {}
-
-
-def _notation(samples: tuple[float | None, ...]) -> str:
-    # Scenario series run to thousands of samples (a latency baseline a week back), so
-    # the scans run in C (map, compress, list equality) rather than as a Python loop
-    # per sample, and the stretches of present and missing samples are found in one.
-    n = len(samples)
-    if not n:
-        return ""
-    sampled = list(map(is_not, samples, repeat(None)))
-    edges = [0, *compress(range(1, n), map(ne, sampled[1:], sampled)), n]
-    parts: list[str] = []
-    for i, j in pairwise(edges):
-        if sampled[i]:
-            # A fold never spans a missing sample: fold each present stretch on its own.
-            _fold(cast(tuple[float, ...], samples[i:j]), parts)
-        else:
-            parts.append("_" if j == i + 1 else f"_x{j - i}")
-    return " ".join(parts)
-
-
-def _fold(values: tuple[float, ...], parts: list[str]) -> None:
-    """Append the notation of present samples: from each sample, the longest run of
-    equal differences is folded into `a+bxn` when promtool's `a + b*k` reproduces every
-    sample of it exactly; otherwise the sample is written alone and the next one tried."""
-    m = len(values)
-    deltas = list(map(sub, values[1:], values))  # deltas[k] = values[k+1] - values[k]
-    # Sample indices where a run of equal differences ends: a run from difference k
-    # reaches the first end after k.
-    ends = [*compress(count(1), map(ne, deltas[1:], deltas)), m - 1]
-    i = 0
-    while i < m:
-        value = values[i]
-        if i + 1 < m:
-            delta = deltas[i]
-            j = ends[bisect_right(ends, i)] if delta == delta else i  # a NaN difference equals nothing
-            # promtool computes a+bxn as a + b*k: only fold when that reproduces the samples exactly.
-            if j > i and list(map(add, repeat(value), map(mul, repeat(delta), range(j - i + 1)))) == list(
-                values[i : j + 1]
-            ):
-                sign = "+" if delta >= 0 else "-"
-                parts.append(f"{_num(value)}{sign}{_num(abs(delta))}x{j - i}")
-                i = j + 1
-                continue
-        parts.append(_num(value))
-        i += 1
-
-
-def _num(value: float) -> str:
-    if value != value:
-        return "stale"  # the only NaN scenario series hold: a failed scrape
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 class Planner:
@@ -441,7 +212,7 @@ class Planner:
     ) -> Plan:
         k = sim.every  # samples per evaluation: self.k, or twice that for samples out of step
         last = max(steps) - max(steps) % k
-        series = tuple((s.text(), notation(s.samples[: last + 1])) for s in sim.sim.with_targets())
+        series = tuple(input_series(s.metric, s.labels, s.samples[: last + 1]) for s in sim.sim.with_targets())
         # Checks sit on evaluation steps; `fire - k` is "one evaluation before".
         at = sorted({i - i % k for i in steps if i >= 0})
         checks = tuple(PlannedCheck(i, tuple(states[i])) for i in at)

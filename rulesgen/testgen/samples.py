@@ -1,0 +1,80 @@
+"""Scenario samples as IR data: a series' samples folded into runs (`ir.Run`) of
+equal differences, exact as doubles, so that a week of samples is a few runs. How a
+target writes them (promtool's `a+bxn`) is the target's business."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import compress, count, pairwise, repeat
+from operator import add, is_not, mul, ne, sub
+from typing import cast
+
+from rulesgen.ir import InputSeries, Labels, Run
+
+# Alerts of one shape (the same thresholds and windows, other metrics or label
+# values) synthesize the same sample sequences again and again, some thousands of
+# samples long: folding one costs far more than hashing it, and the runs are shared.
+# Samples equal as keys (floats, so 0.0 and -0.0) fold alike. Bounded, oldest out.
+RUNS_MEMO = 256
+_RUNS: dict[tuple[float | None, ...], tuple[Run, ...]] = {}
+
+
+def input_series(metric: str, labels: Labels, samples: Sequence[float | None]) -> InputSeries:
+    return InputSeries(metric, labels, runs_of(samples))
+
+
+def runs_of(samples: Sequence[float | None]) -> tuple[Run, ...]:
+    """The samples as runs; memoized."""
+    key = tuple(samples)
+    runs = _RUNS.get(key)
+    if runs is None:
+        runs = _runs(key)
+        if len(_RUNS) >= RUNS_MEMO:
+            _RUNS.pop(next(iter(_RUNS)))  # the oldest entry
+        _RUNS[key] = runs
+    return runs
+
+
+def _runs(samples: tuple[float | None, ...]) -> tuple[Run, ...]:
+    # Scenario series run to thousands of samples (a latency baseline a week back), so
+    # the scans run in C (map, compress, list equality) rather than as a Python loop
+    # per sample, and the stretches of present and missing samples are found in one.
+    n = len(samples)
+    if not n:
+        return ()
+    sampled = list(map(is_not, samples, repeat(None)))
+    edges = [0, *compress(range(1, n), map(ne, sampled[1:], sampled)), n]
+    runs: list[Run] = []
+    for i, j in pairwise(edges):
+        if sampled[i]:
+            # A run never spans a missing sample: fold each present stretch on its own.
+            _fold(cast(tuple[float, ...], samples[i:j]), runs)
+        else:
+            runs.append(Run(None, 0.0, j - i))
+    return tuple(runs)
+
+
+def _fold(values: tuple[float, ...], runs: list[Run]) -> None:
+    """Append the runs of present samples: from each sample, the longest run of equal
+    differences whose `a + b*k` reproduces every sample of it exactly; otherwise the
+    sample alone, and the next one tried."""
+    m = len(values)
+    deltas = list(map(sub, values[1:], values))  # deltas[k] = values[k+1] - values[k]
+    # Sample indices where a run of equal differences ends: a run from difference k
+    # reaches the first end after k.
+    ends = [*compress(count(1), map(ne, deltas[1:], deltas)), m - 1]
+    i = 0
+    while i < m:
+        value = values[i]
+        if i + 1 < m:
+            delta = deltas[i]
+            j = ends[bisect_right(ends, i)] if delta == delta else i  # a NaN difference equals nothing
+            if j > i and list(map(add, repeat(value), map(mul, repeat(delta), range(j - i + 1)))) == list(
+                values[i : j + 1]
+            ):
+                runs.append(Run(value, delta, j - i + 1))
+                i = j + 1
+                continue
+        runs.append(Run(value, 0.0, 1))
+        i += 1
