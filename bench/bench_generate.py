@@ -107,11 +107,13 @@ IMPORT_FLOOR = "import pydantic, yaml, grafanalib, promql_parser"
 SIZES = (500, 1000, 2000, 5000)
 
 
-def measure(args: list[str]) -> tuple[float, float, float]:
+def measure(args: list[str], cache: str = "off") -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one child process
-    (its own rusage, from wait4). On a loaded machine CPU time varies less than wall."""
+    (its own rusage, from wait4). On a loaded machine CPU time varies less than wall.
+    `cache` is the plan cache's directory (`off`: plans every alert, as a first run)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "RULESGEN_CACHE_DIR": cache}
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -124,14 +126,14 @@ def measure(args: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def median_of(args: list[str], runs: int, output: Path | None = None) -> tuple[float, float, float]:
+def median_of(args: list[str], runs: int, output: Path | None = None, cache: str = "off") -> tuple[float, float, float]:
     """Median wall seconds, CPU seconds and peak MB over `runs` runs, each writing a
     fresh `output` (comparing with an existing tree would read all of it first)."""
     results = []
     for _ in range(runs):
         if output is not None:
             shutil.rmtree(output, ignore_errors=True)
-        results.append(measure(args))
+        results.append(measure(args, cache))
     wall, cpu, rss = (statistics.median(r[i] for r in results) for i in range(3))
     return wall, cpu, rss
 
@@ -146,6 +148,32 @@ def growth_exponent(points: list[tuple[int, float]]) -> float:
     ys = [math.log(t) for _, t in points]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+# Each command on the shipped spec, and the multiple of the import floor's CPU it
+# may cost (issue: validate, lint and explain 2.5x, generate 5x).
+COMMANDS: tuple[tuple[str, tuple[str, ...], float], ...] = (
+    ("validate", ("validate",), 2.5),
+    ("lint", ("lint",), 2.5),
+    ("explain", ("explain", "BillingPendingBacklog"), 2.5),
+    ("check", ("check",), 2.5),
+    ("generate", ("generate",), 5.0),
+)
+
+
+def commands(spec: Path, out: Path, floor_cpu: float, cache: Path, runs: int) -> None:
+    """Each command with no plan cache (a first run, or RULESGEN_CACHE_DIR=off) and with
+    a warm one (the alerts planned by an earlier command, as on a workstation)."""
+    base = [sys.executable, "-m", "rulesgen"]
+    measure([*base, "generate", "--spec", str(spec), "--output", str(out)], str(cache))  # warms the cache
+    for name, words, times in COMMANDS:
+        args = [*base, *words, "--spec", str(spec)]
+        if name in ("check", "generate"):
+            args += ["--output", str(out)]
+        for state, where in (("no cache", "off"), ("warm cache", str(cache))):
+            wall, cpu, rss = median_of(args, runs, cache=where)
+            target = f"{times}x floor: cpu {cpu / floor_cpu:.1f}x"
+            print(f"| shipped: {' '.join(words)}, {state} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {target} |")
 
 
 def runs_for(n: int, runs: int | None = None) -> int:
@@ -169,6 +197,7 @@ def main(sizes: tuple[int, ...] = SIZES, runs: int | None = None) -> None:
         print(f"| import floor: `python -c '{IMPORT_FLOOR}'` | {floor:.2f} | {floor_cpu:.2f} | {floor_mb:.0f} | - |")
         ratio = f"{wall / floor:.1f}x (cpu {cpu / floor_cpu:.1f}x)"
         print(f"| shipped thresholds.yaml: generate | {wall:.2f} | {cpu:.2f} | {rss:.0f} | 2.5x floor: {ratio} |")
+        commands(shipped, out, floor_cpu, Path(tmp) / "plans", runs or 5)
         walls, cpus = [], []
         for n in sizes:
             spec = Path(tmp) / f"synthetic-{n}.yaml"

@@ -720,7 +720,11 @@ diff --max-pages); 2 bad input (spec errors with
 file:line:column, unknown environment, missing promtool/amtool, refused output,
 a backtest source that is unreachable, not OpenMetrics or holds no data);
 130/143 interrupted by SIGINT/SIGTERM (children stopped, temporary files removed);
-141 the reader of stdout went away (a closed pipe)."""
+141 the reader of stdout went away (a closed pipe).
+
+environment: RULESGEN_CACHE_DIR  where test plans are kept by content, so an
+unchanged alert is not simulated again (default $XDG_CACHE_HOME/rulesgen or
+~/.cache/rulesgen; `off` disables it; output is the same either way)."""
 
 
 def parser() -> argparse.ArgumentParser:

@@ -21,6 +21,13 @@ _HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="rulesgen-hypothesis-")
 set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, True)
 
+# Plans on disk (`testgen/plancache.py`) go to a directory of the suite's own (one per
+# xdist worker), never the user's cache, and are removed with it; the CLI runs the
+# suite starts inherit it.
+_PLAN_CACHE = tempfile.mkdtemp(prefix="rulesgen-plans-")
+os.environ["RULESGEN_CACHE_DIR"] = _PLAN_CACHE
+atexit.register(shutil.rmtree, _PLAN_CACHE, True)
+
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False, max_examples=200)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -17,6 +17,7 @@ from rulesgen.model.gotemplate import TemplateNotPredictable, expand
 from rulesgen.model.series import ScenarioError
 from rulesgen.spec.validate import Document
 from rulesgen.testgen.examples import example_plans
+from rulesgen.testgen.plancache import PlanCache, cache_root
 from rulesgen.testgen.planner import named_values, plan_scenarios
 from rulesgen.testgen.simulation import Plan
 
@@ -110,6 +111,24 @@ class TestGenerator:
         for model in models:
             self.uses[id(model)] += 1
             self.uses[self.keys[id(model)]] += 1
+        self.metric_labels = {name: metric.labels for name, metric in doc.header.metrics.items()}
+        self.disk = PlanCache(cache_root(), self._planner_inputs())
+
+    def _planner_inputs(self) -> dict[str, Any]:
+        """The spec-wide inputs every plan depends on besides the alert's own fields."""
+        return {
+            "label_sets": {k: v.model_dump(mode="json") for k, v in self.doc.header.label_sets.items()},
+            "metric_labels": self.metric_labels,
+            "elsewhere": sorted([*k, *v] for k, v in self.elsewhere.items()),
+        }
+
+    def _generated(self, model: AlertModel, key: str) -> tuple[Plan, ...]:
+        generated = self.disk.get(key)
+        if generated is None:
+            plans = plan_scenarios(model, self.resolve, self.doc.header.label_sets, self.metric_labels, self.elsewhere)
+            generated = tuple(plans)
+            self.disk.put(key, generated)
+        return generated
 
     def plans_of(self, model: AlertModel, errors: list[Diagnostic]) -> list[Plan]:
         plans = self.plans.get(id(model))
@@ -117,11 +136,7 @@ class TestGenerator:
         if plans is None:
             generated = self.generated.get(key)
             if generated is None:
-                metric_labels = {name: metric.labels for name, metric in self.doc.header.metrics.items()}
-                generated = tuple(
-                    plan_scenarios(model, self.resolve, self.doc.header.label_sets, metric_labels, self.elsewhere)
-                )
-                self.generated[key] = generated
+                generated = self.generated[key] = self._generated(model, key)
             plans = [*generated, *example_plans(model, self.resolve, self.doc, errors)]
             self.plans[id(model)] = plans
         self._used(self.plans, id(model))
