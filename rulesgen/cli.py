@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from rulesgen import __version__, children, progress
 from rulesgen.errors import SpecErrors, ToolMissing, did_you_mean
-from rulesgen.pipeline import build
-from rulesgen.targets import Files
 from rulesgen.writer import compare_tree, write_tree
 
 if TYPE_CHECKING:
@@ -24,6 +22,7 @@ if TYPE_CHECKING:
     from rulesgen.ir import ProgramIR
     from rulesgen.pipeline import Compiled
     from rulesgen.spec.validate import Document
+    from rulesgen.targets import Files
     from rulesgen.verify.client import Auth
     from rulesgen.verify.routing import RouteCheck
 
@@ -44,6 +43,45 @@ def _report_errors(exc: SpecErrors, fmt: str) -> int:
             print(error, file=sys.stderr)
         print(f"{len(exc.errors)} error(s); nothing was written", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def build(spec: Path) -> Files:
+    """Every file the spec at `spec` generates (raises SpecErrors on bad input); their
+    hashes are remembered, so that `check` and `validate` on the same spec and rulesgen
+    answer by comparing hashes (`known_trees`)."""
+    from rulesgen.known_trees import remember_tree
+    from rulesgen.pipeline import compile_document, files_of
+    from rulesgen.spec.validate import load_spec
+
+    doc = load_spec(spec)
+    files = files_of(compile_document(doc))
+    remember_tree(doc.file, doc.sha256, files)
+    return files
+
+
+def _known(args: argparse.Namespace) -> int | None:
+    """`check` and `validate` answered without compiling, when this rulesgen compiled
+    this spec before and (for `check`) `output/` holds exactly those files; else None."""
+    from rulesgen.known_trees import environments_of, known_tree, schema_current, tree_matches
+
+    expected = known_tree(args.spec)
+    if expected is None:
+        return None
+    count = len(expected) - 1  # without the manifest
+    if args.command == "validate":
+        envs = environments_of(expected)
+        if args.format == "json":
+            _print_json({"ok": True, "environments": envs, "files": count})
+        else:
+            print(f"{args.spec}: ok ({', '.join(envs)})")
+        return EXIT_OK
+    if not tree_matches(args.output, expected) or not schema_current(args.spec.parent):
+        return None
+    if args.format == "json":
+        _print_json({"ok": True, "missing": [], "extra": [], "changed": [], "foreign": [], "diff": "", "schema": None})
+    else:
+        print(f"{args.output} is up to date ({count} files)")
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace, files: Files) -> int:
@@ -117,10 +155,13 @@ def _self_check(args: argparse.Namespace, files: Files) -> int | None:
 
 def cmd_check(args: argparse.Namespace, files: Files) -> int:
     """Exit 1 when `output/` is not what `generate` would write; writes nothing."""
-    from rulesgen.schema import schema_drift
+    from rulesgen.known_trees import remember_schema
+    from rulesgen.schema import generated_files, schema_drift
 
     # The JSON Schema and field reference beside the spec are generated too.
-    if (stale_schema := schema_drift(args.spec.parent)) is not None:
+    schema = generated_files()
+    remember_schema(schema)
+    if (stale_schema := schema_drift(args.spec.parent, schema)) is not None:
         print(stale_schema, file=sys.stderr if args.format == "json" else sys.stdout)
     drift = compare_tree(args.output, files)
     foreign = set(drift.foreign)
@@ -186,6 +227,7 @@ def _tested_envs(args: argparse.Namespace) -> list[str] | str:
     they are kept in `args.edited` and tested. The spec is compiled here, once: the
     verification wing reads only `output/`, and what it is told to expect (where each
     alert must be routed) comes from `args.compiled`."""
+    from rulesgen.known_trees import known_for, remember_tree, tree_matches
     from rulesgen.pipeline import compile_document, files_of
     from rulesgen.spec.validate import load_spec
     from rulesgen.verify.deployed import environments
@@ -198,8 +240,15 @@ def _tested_envs(args: argparse.Namespace) -> list[str] | str:
     if unknown:
         return f"unknown environment {', '.join(map(repr, unknown))}; {args.output} has: {', '.join(known)}"
     envs: list[str] = args.env or known
-    args.compiled = compile_document(load_spec(args.spec))
-    fresh = freshness(args.output, files_of(args.compiled), envs)
+    doc = load_spec(args.spec)
+    args.compiled = compile_document(doc)
+    args.edited = []
+    expected = known_for(doc.file, doc.sha256)
+    if expected is not None and tree_matches(args.output, expected):
+        return envs  # exactly what this spec generates: nothing stale, nothing edited
+    files = files_of(args.compiled)
+    remember_tree(doc.file, doc.sha256, files)
+    fresh = freshness(args.output, files, envs)
     if fresh.stale:
         listed = "".join(f"\n  {args.output}/{path}" for path in fresh.stale[:20])
         more = f"\n  ... and {len(fresh.stale) - 20} more" if len(fresh.stale) > 20 else ""
@@ -958,6 +1007,8 @@ def _run(args: argparse.Namespace) -> int:
             return cmd_backtest(args)
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command in ("check", "validate") and (known := _known(args)) is not None:
+            return known
         files = build(args.spec)
         return COMMANDS[args.command](args, files)
     except SpecErrors as exc:

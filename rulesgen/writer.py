@@ -30,8 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from rulesgen.targets import Files
+if TYPE_CHECKING:
+    from rulesgen.targets import Files
+
 
 MANIFEST = ".rulesgen-manifest"
 

@@ -17,7 +17,7 @@ from rulesgen.model.gotemplate import TemplateNotPredictable, expand
 from rulesgen.model.series import ScenarioError
 from rulesgen.spec.validate import Document
 from rulesgen.testgen.examples import example_plans
-from rulesgen.testgen.plancache import PlanCache, cache_root
+from rulesgen.testgen.plancache import PlanCache
 from rulesgen.testgen.planner import named_values, plan_scenarios
 from rulesgen.testgen.simulation import Plan
 
@@ -112,7 +112,7 @@ class TestGenerator:
             self.uses[id(model)] += 1
             self.uses[self.keys[id(model)]] += 1
         self.metric_labels = {name: metric.labels for name, metric in doc.header.metrics.items()}
-        self.disk = PlanCache(cache_root(), self._planner_inputs())
+        self.disk = PlanCache(self._planner_inputs())
 
     def _planner_inputs(self) -> dict[str, Any]:
         """The spec-wide inputs every plan depends on besides the alert's own fields."""

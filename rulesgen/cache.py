@@ -1,0 +1,90 @@
+"""rulesgen's cache on disk: results kept by content, under a directory per version of
+rulesgen's sources, so that a command run again on what it already saw does not
+compute it again. Entries are named by the SHA-256 of what they depend on; reading
+one that is missing or damaged is a miss, and every failure to write is ignored: the
+cache can make a command faster, never change what it does.
+
+Where: the directory `RULESGEN_CACHE_DIR` names (`off` disables the cache), else
+`$XDG_CACHE_HOME/rulesgen`, else `~/.cache/rulesgen`. Light on purpose: a command that
+finds its answer here imports nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from contextlib import suppress
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+
+FORMAT = 1
+# Caches of other rulesgen sources are removed after this long unused.
+KEEP_SECONDS = 7 * 24 * 3600
+PACKAGE = Path(__file__).resolve().parent
+
+
+@cache
+def code_version() -> str:
+    """A hash of rulesgen's Python sources, and of the Python and libraries that run
+    them: entries of another version are never read."""
+    libraries = [f"{name}={version(name)}" for name in ("pydantic", "promql-parser", "PyYAML", "grafanalib")]
+    digest = hashlib.sha256(repr((FORMAT, sys.version_info[:3], libraries)).encode())
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def cache_root() -> Path | None:
+    configured = os.environ.get("RULESGEN_CACHE_DIR")
+    if configured is not None:
+        return None if configured in ("", "off") else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rulesgen"
+
+
+def key_of(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+class Cache:
+    """One kind of entry (`plans`, `trees`) of this version of rulesgen."""
+
+    def __init__(self, kind: str) -> None:
+        root = cache_root()
+        self.dir = root / kind / code_version() if root is not None else None
+
+    def get(self, key: str) -> bytes | None:
+        if self.dir is None:
+            return None
+        try:
+            return (self.dir / key).read_bytes()
+        except OSError:
+            return None
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.dir is None:
+            return
+        with suppress(OSError):
+            fresh = not self.dir.exists()
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if fresh:
+                _forget_old(self.dir.parent)
+            # Written whole or not at all: a concurrent reader sees the old entry or none.
+            with tempfile.NamedTemporaryFile(dir=self.dir, delete=False, prefix=".tmp-") as out:
+                out.write(data)
+            os.replace(out.name, self.dir / key)
+
+
+def _forget_old(versions: Path) -> None:
+    """Remove the entries of rulesgen versions unused for KEEP_SECONDS."""
+    now = time.time()
+    for old in versions.iterdir():
+        with suppress(OSError):
+            if now - old.stat().st_mtime > KEEP_SECONDS:
+                for entry in old.iterdir():
+                    entry.unlink()
+                old.rmdir()

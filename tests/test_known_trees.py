@@ -1,0 +1,114 @@
+"""`check` and `validate` as hash comparisons (`rulesgen/known_trees.py`): once this
+rulesgen compiled a spec, they answer without compiling while `output/` holds exactly
+those files; any difference (an edited, added or removed file, a changed spec, stale
+schema files, a damaged cache entry) goes to the full comparison, which reports it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SPEC
+from rulesgen import cli
+from rulesgen.schema import REFERENCE_PATH, SCHEMA_PATH
+from rulesgen.targets import Files
+
+Project = tuple[Path, Path]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A checkout with the shipped spec and schema files, generated and checked once (the
+    first `check` of a rulesgen compares the schema files in full), and a cache of its own."""
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "project"
+    for rel in (SCHEMA_PATH, REFERENCE_PATH):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, root / rel)
+    spec = root / "thresholds.yaml"
+    shutil.copy(SPEC, spec)
+    output = root / "output"
+    assert cli.main(["generate", "--spec", str(spec), "--output", str(output), "--no-self-check"]) == 0
+    assert check((spec, output)) == 0
+    return spec, output
+
+
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The specs compiled from here on."""
+    built: list[Path] = []
+    real = cli.build
+
+    def build(spec: Path) -> Files:
+        built.append(spec)
+        return real(spec)
+
+    monkeypatch.setattr(cli, "build", build)
+    return built
+
+
+def check(project: Project, *extra: str) -> int:
+    spec, output = project
+    return cli.main(["check", "--spec", str(spec), "--output", str(output), *extra])
+
+
+def test_check_and_validate_of_a_compiled_spec_compile_nothing(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    built = compiles(monkeypatch)
+    assert check(project) == 0
+    assert "is up to date (79 files)" in capsys.readouterr().out
+    assert cli.main(["validate", "--spec", str(project[0])]) == 0
+    assert capsys.readouterr().out.strip() == f"{project[0]}: ok (prod, staging)"
+    assert built == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["edit a rule file", "add a file", "remove a test", "edit the spec", "edit the schema"],
+)
+def test_any_difference_goes_to_the_full_comparison(
+    project: Project, change: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, output = project
+    rules = output / "prod" / "prometheus" / "billing.rules.yml"
+    if change == "edit a rule file":
+        rules.write_text(rules.read_text().replace('for: "3m"', 'for: "4m"', 1))
+    elif change == "add a file":
+        (output / "prod" / "notes.txt").write_text("mine\n")
+    elif change == "remove a test":
+        next((output / "staging" / "tests").iterdir()).unlink()
+    elif change == "edit the spec":
+        spec.write_text(spec.read_text().replace("threshold: 50\n", "threshold: 60\n", 1))
+    else:
+        schema = spec.parent / SCHEMA_PATH
+        schema.write_text(schema.read_text().replace('"type"', '"type" ', 1))
+    capsys.readouterr()
+    built = compiles(monkeypatch)
+    assert check(project) == 1
+    assert built == [spec]
+    assert "stale" in capsys.readouterr().out
+
+
+def test_a_damaged_entry_is_a_miss(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, _ = project
+    for entry in (spec.parent.parent / "cache").glob("trees/*/*"):
+        entry.write_bytes(b"{not json")
+    built = compiles(monkeypatch)
+    assert check(project) == 0
+    assert built == [spec]
+    assert check(project) == 0  # the full comparison remembered the tree again
+    assert built == [spec]
+
+
+def test_validate_of_a_spec_with_errors_is_never_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", str(tmp_path / "cache"))
+    spec = tmp_path / "thresholds.yaml"
+    spec.write_text(SPEC.read_text().replace("threshold: 50\n", "threshold: fifty\n", 1))
+    for _ in range(2):
+        assert cli.main(["validate", "--spec", str(spec)]) == 2
+        assert "error(s); nothing was written" in capsys.readouterr().err
