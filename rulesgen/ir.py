@@ -10,7 +10,8 @@ re-evaluated on recorded history without the rest of the compiler.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -384,11 +385,25 @@ class Run:
 
 @dataclass(frozen=True)
 class InputSeries:
-    """One input series of a scenario: its samples, one per interval from time 0."""
+    """One input series of a scenario: its samples, one per interval from time 0, as runs."""
 
     metric: str
     labels: Labels
-    runs: tuple[Run, ...]
+    # The runs packed three doubles each (start, delta, count; a run of missing samples
+    # is (0, 0, -count)): a suite of thousands of alerts holds millions of runs, which
+    # as objects would cost several times the memory.
+    packed: array[float]
+
+    @classmethod
+    def of(cls, metric: str, labels: Labels, runs: Iterable[Run]) -> InputSeries:
+        packed = array("d")
+        for run in runs:
+            packed.extend((0.0, 0.0, -run.count) if run.start is None else (run.start, run.delta, run.count))
+        return cls(metric, labels, packed)
+
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        return tuple(unpack_runs(self.packed))
 
     def samples(self) -> list[float | None]:
         out: list[float | None] = []
@@ -398,6 +413,11 @@ class InputSeries:
             else:
                 out += [run.start + run.delta * k for k in range(run.count)]
         return out
+
+
+def unpack_runs(packed: array[float]) -> Iterator[Run]:
+    for start, delta, count in zip(packed[0::3], packed[1::3], packed[2::3], strict=True):
+        yield Run(None, 0.0, int(-count)) if count < 0 else Run(start, delta, int(count))
 
 
 @dataclass(frozen=True)

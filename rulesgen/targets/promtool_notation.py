@@ -4,9 +4,10 @@ for samples (`a+bxn` is n + 1 samples a, a+b, ... a+b*n; `_xn` n missing ones;
 
 from __future__ import annotations
 
-from functools import lru_cache
+import weakref
+from array import array
 
-from rulesgen.ir import InputSeries, Labels, Run
+from rulesgen.ir import InputSeries, Labels
 from rulesgen.promql import escape_string
 
 
@@ -15,24 +16,34 @@ def series_text(metric: str, labels: Labels) -> str:
     return f"{metric}{{{inner}}}" if inner else metric
 
 
-# Alerts of one shape share their sample runs (the same tuple), written once per
-# environment and file: a week of runs written once.
-@lru_cache(maxsize=1024)
-def values_text(runs: tuple[Run, ...]) -> str:
-    return " ".join(map(_run, runs))
+def values_text(packed: array[float]) -> str:
+    """The packed runs in promtool's notation. Equal samples share one array (the
+    planner's memo, a plan's history), written once per environment and file: each
+    array's text is kept while the array lives."""
+    known = _TEXT.get(id(packed))
+    if known is not None and known[0]() is packed:
+        return known[1]
+    text = " ".join(map(_run, packed[0::3], packed[1::3], packed[2::3]))
+    key = id(packed)
+    _TEXT[key] = (weakref.ref(packed, lambda _: _TEXT.pop(key, None)), text)
+    return text
+
+
+_TEXT: dict[int, tuple[weakref.ref[array[float]], str]] = {}
 
 
 def input_series_dict(series: InputSeries) -> dict[str, str]:
-    return {"series": series_text(series.metric, series.labels), "values": values_text(series.runs)}
+    return {"series": series_text(series.metric, series.labels), "values": values_text(series.packed)}
 
 
-def _run(run: Run) -> str:
-    if run.start is None:
-        return "_" if run.count == 1 else f"_x{run.count}"
-    if run.count == 1:
-        return _num(run.start)
-    sign = "+" if run.delta >= 0 else "-"
-    return f"{_num(run.start)}{sign}{_num(abs(run.delta))}x{run.count - 1}"
+def _run(start: float, delta: float, count: float) -> str:
+    """One packed run (`ir.InputSeries.packed`) in promtool's notation."""
+    if count < 0:
+        return "_" if count == -1 else f"_x{int(-count)}"
+    if count == 1:
+        return _num(start)
+    sign = "+" if delta >= 0 else "-"
+    return f"{_num(start)}{sign}{_num(abs(delta))}x{int(count) - 1}"
 
 
 def _num(value: float) -> str:

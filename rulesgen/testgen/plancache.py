@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from array import array
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -59,12 +60,22 @@ def encode(plans: tuple[Plan, ...]) -> list[Any]:
 
 
 def decode(data: list[Any]) -> tuple[Plan, ...]:
+    # Scenarios of a plan share most runs (the same history); so do the decoded ones.
+    shared: dict[str, array[float]] = {}
+
+    def packed(runs: list[list[Any]]) -> array[float]:
+        key = json.dumps(runs)
+        known = shared.get(key)
+        if known is None:
+            known = shared[key] = InputSeries.of("", (), (Run(*r) for r in runs)).packed
+        return known
+
     return tuple(
         Plan(
             name,
             purpose,
             Duration(step),
-            tuple(InputSeries(m, _labels(labels), tuple(Run(*r) for r in runs)) for m, labels, runs in series),
+            tuple(InputSeries(m, _labels(labels), packed(runs)) for m, labels, runs in series),
             tuple(PlannedCheck(at, tuple(Firing(_labels(lb), v, n) for lb, v, n in firing)) for at, firing in checks),
             Duration(eval_step),
         )

@@ -1,31 +1,32 @@
-"""Scenario samples as IR data: a series' samples folded into runs (`ir.Run`) of
-equal differences, exact as doubles, so that a week of samples is a few runs. How a
-target writes them (promtool's `a+bxn`) is the target's business."""
+"""Scenario samples as IR data: a series' samples folded into runs of equal
+differences, exact as doubles (`ir.InputSeries.packed`), so that a week of samples is
+a few runs. How a target writes them (promtool's `a+bxn`) is the target's business."""
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import compress, count, pairwise, repeat
 from operator import add, is_not, mul, ne, sub
 from typing import cast
 
-from rulesgen.ir import InputSeries, Labels, Run
+from rulesgen.ir import InputSeries, Labels
 
 # Alerts of one shape (the same thresholds and windows, other metrics or label
 # values) synthesize the same sample sequences again and again, some thousands of
 # samples long: folding one costs far more than hashing it, and the runs are shared.
 # Samples equal as keys (floats, so 0.0 and -0.0) fold alike. Bounded, oldest out.
 RUNS_MEMO = 256
-_RUNS: dict[tuple[float | None, ...], tuple[Run, ...]] = {}
+_RUNS: dict[tuple[float | None, ...], array[float]] = {}
 
 
 def input_series(metric: str, labels: Labels, samples: Sequence[float | None]) -> InputSeries:
     return InputSeries(metric, labels, runs_of(samples))
 
 
-def runs_of(samples: Sequence[float | None]) -> tuple[Run, ...]:
-    """The samples as runs; memoized."""
+def runs_of(samples: Sequence[float | None]) -> array[float]:
+    """The samples as packed runs (shared: never change one); memoized."""
     key = tuple(samples)
     runs = _RUNS.get(key)
     if runs is None:
@@ -36,26 +37,26 @@ def runs_of(samples: Sequence[float | None]) -> tuple[Run, ...]:
     return runs
 
 
-def _runs(samples: tuple[float | None, ...]) -> tuple[Run, ...]:
+def _runs(samples: tuple[float | None, ...]) -> array[float]:
     # Scenario series run to thousands of samples (a latency baseline a week back), so
     # the scans run in C (map, compress, list equality) rather than as a Python loop
     # per sample, and the stretches of present and missing samples are found in one.
     n = len(samples)
+    runs = array("d")
     if not n:
-        return ()
+        return runs
     sampled = list(map(is_not, samples, repeat(None)))
     edges = [0, *compress(range(1, n), map(ne, sampled[1:], sampled)), n]
-    runs: list[Run] = []
     for i, j in pairwise(edges):
         if sampled[i]:
             # A run never spans a missing sample: fold each present stretch on its own.
             _fold(cast(tuple[float, ...], samples[i:j]), runs)
         else:
-            runs.append(Run(None, 0.0, j - i))
-    return tuple(runs)
+            runs.extend((0.0, 0.0, i - j))
+    return runs
 
 
-def _fold(values: tuple[float, ...], runs: list[Run]) -> None:
+def _fold(values: tuple[float, ...], runs: array[float]) -> None:
     """Append the runs of present samples: from each sample, the longest run of equal
     differences whose `a + b*k` reproduces every sample of it exactly; otherwise the
     sample alone, and the next one tried."""
@@ -73,8 +74,8 @@ def _fold(values: tuple[float, ...], runs: list[Run]) -> None:
             if j > i and list(map(add, repeat(value), map(mul, repeat(delta), range(j - i + 1)))) == list(
                 values[i : j + 1]
             ):
-                runs.append(Run(value, delta, j - i + 1))
+                runs.extend((value, delta, j - i + 1))
                 i = j + 1
                 continue
-        runs.append(Run(value, 0.0, 1))
+        runs.extend((value, 0.0, 1))
         i += 1
