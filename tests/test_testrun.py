@@ -342,3 +342,23 @@ def test_a_file_costlier_than_the_share_runs_alone() -> None:
 def test_max_files_raises_the_batch_count() -> None:
     results = _results([1] * 100)
     assert len(batches(results, 1, 600, max_files=10)) == 10
+
+
+def test_the_coverage_gate_alone_runs_no_promtool(generated: Path, tmp_path: Path) -> None:
+    """`--coverage-only` reads the test files only: with neither promtool nor amtool on
+    PATH a fresh tree passes, and an alert deployed without tests is a gap (exit 1)."""
+    out = copied(generated, tmp_path)
+    no_tools = {"PATH": str(tmp_path / "no-tools")}
+    clean = run_cli("test", "--output", str(out), "--coverage-only", "--format", "json", env=no_tools)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    report = json.loads(clean.stdout)
+    assert report["promtool_ran"] is False and report["routes"] == [] and report["untested"] == []
+    assert len(report["alerts"]) > 20 and all(a["covered"] for a in report["alerts"])
+    rules = out / "prod" / "prometheus" / "billing.rules.yml"
+    doc = yaml.safe_load(rules.read_text())
+    doc["groups"][0]["rules"].append({"alert": "HandWritten", "expr": "vector(1)", "labels": {"severity": "page"}})
+    rules.write_text(yaml.safe_dump(doc))
+    gap = run_cli("test", "--output", str(out), "--coverage-only", "--env", "prod", env=no_tools)
+    assert gap.returncode == 1, gap.stdout + gap.stderr
+    assert any(line.split()[:2] == ["prod", "HandWritten"] and "no tests" in line for line in gap.stdout.splitlines())
+    assert "1 coverage gaps; promtool not run (--coverage-only)" in gap.stdout

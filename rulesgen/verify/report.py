@@ -20,6 +20,7 @@ class Report:
     routes: list[RouteResult] = field(default_factory=list)
     config_errors: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)  # deployed rule files unlike what generate writes
+    ran: bool = True  # False: the coverage gate alone (--coverage-only), promtool not run
 
     @property
     def ok(self) -> bool:
@@ -46,6 +47,7 @@ def report_json(report: Report) -> dict[str, Any]:
     """The report for CI: failures carry promtool's and amtool's own words."""
     return {
         "ok": report.ok,
+        "promtool_ran": report.ran,
         "alerts": [
             {
                 "env": r.env,
@@ -91,11 +93,9 @@ def format_report(report: Report) -> str:
         coverage = "ok" if r.covered else ("no firing scenario" if not r.fires else "no silent scenario")
         # An alert's scenarios of another evaluation interval have a file of their own.
         name = r.file.name.removesuffix(TEST_SUFFIX).replace(".every-", " every ")
-        run = f"shared with {r.shared_with}" if r.shared_with else "own"
-        lines.append(
-            f"{r.env:<10} {name:<48} {len(r.scenarios):>9} {len(r.scenarios) - failed:>6} {failed:>6}"
-            f"  {coverage:<8}  {run}"
-        )
+        run = f"shared with {r.shared_with}" if r.shared_with else "own" if report.ran else "not run"
+        passed, failing = (len(r.scenarios) - failed, failed) if report.ran else ("-", "-")
+        lines.append(f"{r.env:<10} {name:<48} {len(r.scenarios):>9} {passed:>6} {failing:>6}  {coverage:<8}  {run}")
     for env, alert in report.untested:
         lines.append(f"{env:<10} {alert:<48} {0:>9} {0:>6} {0:>6}  no tests")
     if report.routes:
@@ -120,6 +120,10 @@ def format_report(report: Report) -> str:
     failed = sum(failed_scenarios(r) for r in report.results)
     alerts = len({(r.env, r.alert) for r in report.results})
     shared = [r for r in report.results if r.shared_with]
+    if not report.ran:
+        gaps = sum(not r.covered for r in report.results) + len(report.untested)
+        lines.append(f"\n{alerts} alerts, {total} scenarios, {gaps} coverage gaps; promtool not run (--coverage-only)")
+        return "\n".join(lines)
     lines.append(f"\n{alerts} alerts, {total - failed} passed, {failed} failed")
     if shared:
         lines.append(
@@ -137,7 +141,7 @@ def junit_xml(report: Report) -> bytes:
         suite = ElementTree.SubElement(root, "testsuite", name=f"rulesgen.{env}")
         count = failures = 0
         for r in results:
-            for scenario in r.scenarios:
+            for scenario in r.scenarios if report.ran else ():
                 count += 1
                 name = scenario.split("/", 1)[-1]
                 case = ElementTree.SubElement(suite, "testcase", classname=f"{env}.{r.alert}", name=name)
