@@ -4,6 +4,7 @@ Grafana dashboards and deploy files out."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -19,6 +20,7 @@ from rulesgen.writer import compare_tree, write_tree
 
 if TYPE_CHECKING:
     from rulesgen.diff import Notes
+    from rulesgen.errors import Diagnostic
     from rulesgen.ir import ProgramIR
     from rulesgen.pipeline import Compiled
     from rulesgen.spec.validate import Document
@@ -363,35 +365,66 @@ def cmd_mutate(args: argparse.Namespace) -> int:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     """Every check of the registry on the spec and on each environment's result."""
+    from rulesgen.known_trees import known_result
     from rulesgen.lint import registry
     from rulesgen.lint.report import render_diagnostics, render_list
-    from rulesgen.pipeline import lint_document
-    from rulesgen.spec.validate import load_spec
 
     if args.list:
         print(render_list(registry().values(), args.format))
         return EXIT_OK
+    known = known_result("lint", args.spec)
     try:
-        diagnostics = lint_document(load_spec(args.spec))
-    except SpecErrors as exc:  # the spec does not parse: those are RG001 errors
-        diagnostics = list(exc.errors)
+        checks, diagnostics = _lint_result(known) if known is not None else _lint(args.spec)
+    except (ValueError, TypeError, KeyError):  # an entry that does not decode: lint again
+        checks, diagnostics = _lint(args.spec)
     text = render_diagnostics(diagnostics, args.format)
     if text:
         print(text)
     elif args.format == "text":
-        print(f"{args.spec}: {len(registry())} checks, no errors, no warnings")
+        print(f"{args.spec}: {checks} checks, no errors, no warnings")
     if any(d.is_error for d in diagnostics):
         return EXIT_BAD_INPUT
     return EXIT_CHECK_FAILED if args.strict and diagnostics else EXIT_OK
 
 
+def _lint(spec: Path) -> tuple[int, list[Diagnostic]]:
+    """The number of checks and what they found, remembered for this spec's text."""
+    from rulesgen.known_trees import remember_result
+    from rulesgen.lint import registry
+    from rulesgen.pipeline import lint_document
+    from rulesgen.spec.validate import load_spec
+
+    try:
+        doc = load_spec(spec)
+    except SpecErrors as exc:  # the spec does not parse: those are RG001 errors
+        return len(registry()), list(exc.errors)
+    diagnostics = lint_document(doc)
+    data = {"checks": len(registry()), "diagnostics": [dataclasses.asdict(d) for d in diagnostics]}
+    remember_result("lint", doc.file, doc.sha256, json.dumps(data).encode())
+    return len(registry()), diagnostics
+
+
+def _lint_result(data: bytes) -> tuple[int, list[Diagnostic]]:
+    from rulesgen.errors import Diagnostic
+
+    known = json.loads(data)
+    return int(known["checks"]), [Diagnostic(**d) for d in known["diagnostics"]]
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     """One alert in words, PromQL, numbers, routes, panel and tests, per environment."""
+    from rulesgen.known_trees import known_result, remember_result
+
+    what = "\0".join(("explain", args.alert, args.env or "", args.format))
+    if (known := known_result(what, args.spec)) is not None:
+        print(known.decode(), end="")
+        return EXIT_OK
     from rulesgen.explain import explain, render_text
     from rulesgen.pipeline import compile_document
     from rulesgen.spec.validate import load_spec
 
-    compiled = compile_document(load_spec(args.spec))
+    doc = load_spec(args.spec)
+    compiled = compile_document(doc)
     envs = [e.env for e in compiled.program.envs]
     if args.env and args.env not in envs:
         print(f"rulesgen: unknown environment {args.env!r}; known: {', '.join(envs)}", file=sys.stderr)
@@ -401,7 +434,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"rulesgen: unknown alert {args.alert!r}{did_you_mean(args.alert, names)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     data = explain(compiled.program, compiled.tests, args.alert, [args.env] if args.env else envs)
-    print(json.dumps(data, indent=2, sort_keys=True) if args.format == "json" else render_text(data))
+    text = (json.dumps(data, indent=2, sort_keys=True) if args.format == "json" else render_text(data)) + "\n"
+    remember_result(what, doc.file, doc.sha256, text.encode())
+    print(text, end="")
     return EXIT_OK
 
 

@@ -1,10 +1,11 @@
-"""What `generate` makes of a spec, remembered by content (`rulesgen.cache`): the
-SHA-256 of every file, keyed by the spec's path and text under this version of
-rulesgen. Whether `output/` is what the spec generates is then a hash comparison:
-equal hashes of the same files answer it without compiling; anything else (a spec
-or rulesgen never compiled here, a file edited, added or removed) is left to the
-full comparison, which also says what differs. Same for the schema files `rulesgen
-schema` writes, which depend on rulesgen alone."""
+"""What rulesgen made of a spec, remembered by content (`rulesgen.cache`), keyed by
+the spec's path and text under this version of rulesgen: the SHA-256 of every file
+`generate` writes, and what `lint` and `explain` printed. Whether `output/` is what
+the spec generates is then a hash comparison: equal hashes of the same files answer
+it without compiling; anything else (a spec or rulesgen never compiled here, a file
+edited, added or removed) is left to the full comparison, which also says what
+differs. Same for the schema files `rulesgen schema` writes, which depend on
+rulesgen alone."""
 
 from __future__ import annotations
 
@@ -29,13 +30,28 @@ def remember_tree(spec: Path | str, spec_sha256: str, files: Mapping[str, bytes]
     Cache("trees").put(key_of(str(spec), spec_sha256), json.dumps(_hashes(with_manifest(dict(files)))).encode())
 
 
-def known_tree(spec: Path) -> dict[str, str] | None:
-    """{path: sha256} of what the spec at `spec` generates, if this rulesgen compiled it."""
+def spec_sha256(spec: Path) -> str | None:
+    """The SHA-256 of the spec's text as `load_spec` reads it (None: unreadable)."""
     try:
-        text = spec.read_text(encoding="utf-8")
+        return hashlib.sha256(spec.read_text(encoding="utf-8").encode()).hexdigest()
     except (OSError, UnicodeDecodeError):
         return None
-    return known_for(spec, hashlib.sha256(text.encode()).hexdigest())
+
+
+def known_tree(spec: Path) -> dict[str, str] | None:
+    """{path: sha256} of what the spec at `spec` generates, if this rulesgen compiled it."""
+    sha = spec_sha256(spec)
+    return known_for(spec, sha) if sha is not None else None
+
+
+def remember_result(what: str, spec: Path | str, spec_sha: str, data: bytes) -> None:
+    """What a command (`what`: its name and arguments) printed for this spec."""
+    Cache("results").put(key_of(what, str(spec), spec_sha), data)
+
+
+def known_result(what: str, spec: Path) -> bytes | None:
+    sha = spec_sha256(spec)
+    return Cache("results").get(key_of(what, str(spec), sha)) if sha is not None else None
 
 
 def known_for(spec: Path | str, spec_sha256: str) -> dict[str, str] | None:

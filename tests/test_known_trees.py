@@ -1,7 +1,8 @@
 """`check` and `validate` as hash comparisons (`rulesgen/known_trees.py`): once this
 rulesgen compiled a spec, they answer without compiling while `output/` holds exactly
 those files; any difference (an edited, added or removed file, a changed spec, stale
-schema files, a damaged cache entry) goes to the full comparison, which reports it."""
+schema files, a damaged cache entry) goes to the full comparison, which reports it.
+`lint` and `explain` print what they printed for the same spec text, exit code too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SPEC
-from rulesgen import cli
+from rulesgen import cli, pipeline
 from rulesgen.schema import REFERENCE_PATH, SCHEMA_PATH
 from rulesgen.targets import Files
 
@@ -112,3 +113,33 @@ def test_validate_of_a_spec_with_errors_is_never_remembered(
     for _ in range(2):
         assert cli.main(["validate", "--spec", str(spec)]) == 2
         assert "error(s); nothing was written" in capsys.readouterr().err
+
+
+def test_lint_and_explain_print_the_same_without_compiling_again(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warning (RG203: `for` shorter than the evaluation) keeps its exit code and words."""
+    spec, _ = project
+    text = spec.read_text()
+    assert text.count('        for: "3m"\n') == 1
+    spec.write_text(text.replace('        for: "3m"\n', '        for: "30s"\n'))
+    commands = [
+        ["lint", "--spec", str(spec), "--strict", "--format", "json"],
+        ["explain", "BillingTransactionsFailing", "--env", "staging", "--spec", str(spec)],
+    ]
+    capsys.readouterr()
+    first = [(cli.main(c), capsys.readouterr().out) for c in commands]
+    assert first[0][0] == 1 and '"RG203"' in first[0][1] and first[1][0] == 0
+
+    def compiled(*_: object) -> None:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(pipeline, "lint_document", compiled)
+    monkeypatch.setattr(pipeline, "compile_document", compiled)
+    assert [(cli.main(c), capsys.readouterr().out) for c in commands] == first
+
+
+def test_explain_of_an_unknown_alert_is_not_remembered(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    for _ in range(2):
+        assert cli.main(["explain", "NoSuchAlert", "--spec", str(project[0])]) == 2
+        assert "unknown alert 'NoSuchAlert'" in capsys.readouterr().err
