@@ -254,6 +254,7 @@ def test_concurrency_is_the_number_of_promtool_processes_at_a_time(
     generated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], concurrency: int
 ) -> None:
     require("promtool")
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", "off")  # a pass remembered by another test would not run
     running, most = [0], [0]
     lock = threading.Lock()
     real = children.run
@@ -362,3 +363,46 @@ def test_the_coverage_gate_alone_runs_no_promtool(generated: Path, tmp_path: Pat
     assert gap.returncode == 1, gap.stdout + gap.stderr
     assert any(line.split()[:2] == ["prod", "HandWritten"] and "no tests" in line for line in gap.stdout.splitlines())
     assert "1 coverage gaps; promtool not run (--coverage-only)" in gap.stdout
+
+
+def _promtool_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The test files promtool is asked to run from here on."""
+    ran: list[str] = []
+    real = children.run
+
+    def spy(args: list[str], *rest: Any, **kwargs: Any) -> Any:
+        if args[1:3] == ["test", "rules"]:
+            ran.extend(args[3:])
+        return real(args, *rest, **kwargs)
+
+    monkeypatch.setattr(children, "run", spy)
+    return ran
+
+
+def test_a_file_that_passed_is_not_run_again_until_its_rules_change(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each proof runs once: a pass is remembered by the rules, the test file and
+    promtool; a hand edit of a deployed rule runs (and fails) its file again, and a
+    failure is never remembered."""
+    require("promtool")
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", str(tmp_path / "cache"))
+    out = copied(generated, tmp_path)
+    argv = ["test", "--spec", str(SPEC), "--output", str(out), "--env", "prod", "--format", "json", *ONLY_NEIGHBOURS]
+    ran = _promtool_runs(monkeypatch)
+    assert cli.main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert ran and not any(a["passed_before"] for a in first["alerts"])
+    ran.clear()
+    assert cli.main(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert ran == [] and all(a["passed_before"] for a in again["alerts"])
+    rules = out / "prod" / "prometheus" / "billing.rules.yml"
+    edited = '(last_over_time(billing_transactions_network_pending_total[2m]))) > 20"'
+    rules.write_text(rules.read_text().replace(edited, edited.replace("20", "2000")))
+    for _ in range(2):
+        assert cli.main(argv) == 1
+        report = json.loads(capsys.readouterr().out)
+        failed = [a["alert"] for a in report["alerts"] if a["failed"]]
+        assert failed == ["BillingPendingBacklog"] and len(ran) == 1, ran
+        ran.clear()

@@ -45,6 +45,7 @@ class AlertResult:
     run_file: Path | None = None  # the temporary copy promtool runs, with its rule_files
     rule_sources: list[str] = field(default_factory=list)  # deployed files the rules came from
     shared_with: str = ""  # the environment whose promtool run judged this file (verify/sharing.py)
+    passed_before: bool = False  # passed against the same rules and promtool: not run again (verify/verdicts.py)
 
     @property
     def covered(self) -> bool:

@@ -61,6 +61,8 @@ def report_json(report: Report) -> dict[str, Any]:
                 # The environment whose promtool run judged this file, its static labels
                 # and annotations checked apart (verify/sharing.py); null: its own run.
                 "shared_run_with": r.shared_with or None,
+                # Passed before against the same rules with the same promtool: not run again.
+                "passed_before": r.passed_before,
             }
             for r in report.results
         ],
@@ -93,7 +95,7 @@ def format_report(report: Report) -> str:
         coverage = "ok" if r.covered else ("no firing scenario" if not r.fires else "no silent scenario")
         # An alert's scenarios of another evaluation interval have a file of their own.
         name = r.file.name.removesuffix(TEST_SUFFIX).replace(".every-", " every ")
-        run = f"shared with {r.shared_with}" if r.shared_with else "own" if report.ran else "not run"
+        run = _run(r) if report.ran else "not run"
         passed, failing = (len(r.scenarios) - failed, failed) if report.ran else ("-", "-")
         lines.append(f"{r.env:<10} {name:<48} {len(r.scenarios):>9} {passed:>6} {failing:>6}  {coverage:<8}  {run}")
     for env, alert in report.untested:
@@ -125,12 +127,23 @@ def format_report(report: Report) -> str:
         lines.append(f"\n{alerts} alerts, {total} scenarios, {gaps} coverage gaps; promtool not run (--coverage-only)")
         return "\n".join(lines)
     lines.append(f"\n{alerts} alerts, {total - failed} passed, {failed} failed")
+    before = [r for r in report.results if r.passed_before]
+    if before:
+        lines.append(
+            f"{len(before)} of {len(report.results)} test files passed before against the same rules with the same"
+            " promtool: not run again (RULESGEN_CACHE_DIR=off runs every file)"
+        )
     if shared:
         lines.append(
             f"{len(shared)} of {len(report.results)} test files ({sum(len(r.scenarios) for r in shared)} scenarios)"
             " shared another environment's promtool run, their static labels and annotations checked apart"
         )
     return "\n".join(lines)
+
+
+def _run(r: AlertResult) -> str:
+    shared = f"shared with {r.shared_with}" if r.shared_with else "own"
+    return f"{shared}, passed before" if r.passed_before else shared
 
 
 def junit_xml(report: Report) -> bytes:

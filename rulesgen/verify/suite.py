@@ -28,6 +28,7 @@ from rulesgen.verify.promtool import AlertResult, describe, read_test, run_promt
 from rulesgen.verify.report import Report
 from rulesgen.verify.sharing import StaticCheck, check_static, signature, substitution
 from rulesgen.verify.tools import tool
+from rulesgen.verify.verdicts import passed_before, promtool_identity, remember_pass, verdict_key
 
 
 @dataclass
@@ -37,20 +38,40 @@ class _Prepared:
     result: AlertResult
     doc: dict[str, Any]
     closure: list[ClosureGroup]
+    verdict: str = ""  # the key its pass is remembered by (verify/verdicts.py)
 
 
-def _prepare(env: str, path: Path, deployed: list[DeployedGroup], work: Path) -> _Prepared:
-    """One test file described, and its run file written when its alert is deployed."""
+def _prepare(env: str, path: Path, deployed: list[DeployedGroup], work: Path, promtool: str = "") -> _Prepared:
+    """One test file described, and its run file written when its alert is deployed;
+    `promtool` (its identity) keys a pass to remember, none: nothing is remembered."""
     alert = alert_of(path.name)
+    text = path.read_bytes()
     doc = read_test(path)
     closure = rule_closure(deployed, alert)
     result = describe(env, path, doc, sum(len(g.rules) for g in closure))
     result.rule_sources = sorted({str(g.file) for g in closure})
     if not has_alerting_rule(closure):
         result.fail("(no deployed rule)", f"no alerting rule {alert} in {path.parent.parent / 'prometheus'}")
-    else:
-        _, result.run_file = write_run_files(doc, closure, work, path.name.removesuffix(TEST_SUFFIX))
-    return _Prepared(result, doc, closure)
+        return _Prepared(result, doc, closure)
+    rules, result.run_file = write_run_files(doc, closure, work, path.name.removesuffix(TEST_SUFFIX))
+    return _Prepared(result, doc, closure, verdict_key(promtool, rules.read_bytes(), text) if promtool else "")
+
+
+def _run_once(
+    runs: list[_Prepared], workers: int, timeout: float, progress: Progress, what: str = "promtool scenarios"
+) -> None:
+    """promtool on the files that did not pass before with the same rules and promtool;
+    the passes are remembered."""
+    left = []
+    for p in runs:
+        p.result.passed_before = bool(p.verdict) and passed_before(p.verdict)
+        if not p.result.passed_before:
+            left.append(p)
+    progress.start(sum(len(p.result.scenarios) for p in left), what)
+    run_promtool([p.result for p in left], workers, timeout, progress=progress)
+    for p in left:
+        if p.result.ok and p.verdict:
+            remember_pass(p.verdict)
 
 
 @dataclass
@@ -62,10 +83,10 @@ class _Share:
     check: StaticCheck
 
 
-def _plan_sharing(prepared: list[_Prepared]) -> tuple[list[AlertResult], list[_Share]]:
+def _plan_sharing(prepared: list[_Prepared]) -> tuple[list[_Prepared], list[_Share]]:
     """The files promtool runs, and those that share the run of an earlier file (an
     earlier environment's) whose rules and test differ only in static labels."""
-    runs: list[AlertResult] = []
+    runs: list[_Prepared] = []
     shares: list[_Share] = []
     first: dict[str, _Prepared] = {}
     for p in prepared:
@@ -76,20 +97,20 @@ def _plan_sharing(prepared: list[_Prepared]) -> tuple[list[AlertResult], list[_S
         sub = substitution(p.closure, theirs.closure) if theirs is not p else None
         check = check_static(p.doc, theirs.doc, sub) if sub is not None else None
         if check is None:
-            runs.append(p.result)
+            runs.append(p)
         else:
             shares.append(_Share(p, theirs, check))
     return runs, shares
 
 
-def _judge_shared(shares: list[_Share]) -> list[AlertResult]:
+def _judge_shared(shares: list[_Share]) -> list[_Prepared]:
     """Verdicts of the shared files whose partner's run passed; the others' files, which
     promtool must run (a failed run says nothing about what the partner got)."""
-    left: list[AlertResult] = []
+    left: list[_Prepared] = []
     for share in shares:
         mine, theirs = share.mine.result, share.theirs.result
         if not theirs.ok:
-            left.append(mine)
+            left.append(share.mine)
             continue
         mine.shared_with = theirs.env
         if share.check.failed:
@@ -117,8 +138,7 @@ def run_tests(
     files within `timeout` seconds. `run=False` is the coverage gate alone, read from the
     test files (every deployed alert has tests with a firing and a silent scenario):
     promtool is neither run nor needed."""
-    if run:
-        tool("promtool")  # missing promtool is exit 2 before any work
+    promtool = promtool_identity(tool("promtool")) if run else ""  # missing promtool is exit 2 before any work
     progress.start(0, "reading the tests")
     prepared: list[_Prepared] = []
     untested: list[tuple[str, str]] = []
@@ -127,7 +147,9 @@ def run_tests(
             work = Path(tmp) / env
             work.mkdir()
             found = [
-                _prepare(env, path, deployed, work) for path in tests if not alerts or alert_of(path.name) in alerts
+                _prepare(env, path, deployed, work, promtool)
+                for path in tests
+                if not alerts or alert_of(path.name) in alerts
             ]
             prepared.extend(found)
             tested = {p.result.alert for p in found}
@@ -137,10 +159,8 @@ def run_tests(
             return Report([p.result for p in prepared], untested, ran=False)
         runs, shares = _plan_sharing(prepared)
         workers = jobs or os.cpu_count() or 2
-        progress.start(sum(len(r.scenarios) for r in runs), "promtool scenarios")
-        run_promtool(runs, workers, timeout, progress=progress)
+        _run_once(runs, workers, timeout, progress)
         left = _judge_shared(shares)
         if left:
-            progress.start(sum(len(r.scenarios) for r in left), "promtool scenarios of shared runs that failed")
-            run_promtool(left, workers, timeout, progress=progress)
+            _run_once(left, workers, timeout, progress, "promtool scenarios of shared runs that failed")
     return Report([p.result for p in prepared], untested)
