@@ -58,10 +58,15 @@ def test_no_module_outside_kinds_names_a_kind() -> None:
     assert not offenders, offenders
 
 
-def test_the_planner_knows_no_kind() -> None:
-    """No kind's name as a string or an identifier in the planner's code (prose in its
-    docstrings may still say "a ratio")."""
-    tree = ast.parse((PACKAGE / "testgen" / "planner.py").read_text())
+PLANNING = [PACKAGE / "testgen" / "planner.py", *sorted((PACKAGE / "testgen" / "families").glob("*.py"))]
+
+
+@pytest.mark.parametrize("path", PLANNING, ids=lambda p: p.name)
+def test_the_planner_and_its_families_know_no_kind(path: Path) -> None:
+    """No kind's name as a string or an identifier in the planner's code or in the
+    scenario families it runs (prose in their docstrings may still say "a ratio"):
+    kinds select families through their invariants."""
+    tree = ast.parse(path.read_text())
     kinds = set(registry())
     named = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     named |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}

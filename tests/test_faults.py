@@ -18,7 +18,7 @@ import yaml
 from conftest import OUTPUT, ROOT, require
 from rulesgen.model.series import LOOKBACK
 from rulesgen.promql import Duration
-from rulesgen.testgen.families import FAMILIES
+from rulesgen.testgen.families import FAMILIES, faults
 
 BEFORE = ROOT / "tests" / "fixtures" / "rules_before_faults" / "prod"
 
@@ -128,7 +128,7 @@ def test_families_pass_on_the_deployed_rules_and_fail_on_the_old_ones(alert: str
 
 @pytest.mark.parametrize("env", ["prod", "staging"])
 def test_every_family_is_generated_in_every_environment(env: str) -> None:
-    names = {f.name for f in FAMILIES}
+    names = {f.name for f in FAMILIES if f.build.__module__ == faults.__name__}
     seen = set()
     for path in (OUTPUT / env / "tests").glob("*.promtool-test.yaml"):
         seen |= {g["name"].split("/", 1)[1] for g in yaml.safe_load(path.read_text())["tests"]}

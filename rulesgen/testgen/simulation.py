@@ -93,6 +93,10 @@ class Simulation:
         out.sim.series = {key: replace(s, samples=list(s.samples)) for key, s in self.sim.series.items()}
         return out
 
+    def samples(self) -> list[list[float | None]]:
+        """Every series' samples, to change in place."""
+        return [s.samples for s in self.sim.series.values()]
+
     def add(
         self,
         scope: dict[str, str],

@@ -12,16 +12,15 @@ alone, or instant selectors on gauges, fail them (tests/test_faults.py shows whi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from rulesgen.kinds.absence_guard import STEADY_LABEL
-from rulesgen.kinds.base import Invariants
 from rulesgen.kinds.toolkit import IDLE, SAFE, Phase
 from rulesgen.model.series import LOOKBACK, STALE, TARGET_LABELS, Sample
 from rulesgen.promql import Duration
+from rulesgen.testgen.families.registry import FamilyContext, counters, family, gauges, scoped_absence
 
 if TYPE_CHECKING:
     from rulesgen.testgen.planner import Planner
@@ -35,79 +34,10 @@ CRASH_LOOP_LIFE = 2  # steps a crash-looping worker lives before it restarts fro
 RESTARTS = 3  # lives a restarting worker runs past the horizon in which its breach surely pages
 
 
-@dataclass(frozen=True)
-class FaultContext:
-    """What a family reads: the planner's helpers, the main scope, the label that tells
-    two replicas apart (`instance`, or `job` where the alert groups by instance) and the
-    longest counting window in steps."""
-
-    planner: Planner
-    main: tuple[tuple[str, str], ...]
-    replica_label: str
-    window: int
-
-    @property
-    def scope(self) -> dict[str, str]:
-        return dict(self.main)
-
-    def breach(self, length: int) -> Simulation:
-        p = self.planner
-        return p.new_sim(length).add(self.scope, [Phase(SAFE, p.warm), Phase(p.alert.firing_levels()[0], length)])
-
-    def healthy(self, length: int) -> Simulation:
-        return self.planner.new_sim(length).add(self.scope, [Phase(SAFE, length)])
-
-
-Family = Callable[[FaultContext], "list[Plan]"]
-
-
-@dataclass(frozen=True)
-class Registered:
-    name: str
-    applies: Callable[[Invariants], bool]
-    build: Family
-
-
-FAMILIES: list[Registered] = []
-
-
-def family(name: str, applies: Callable[[Invariants], bool]) -> Callable[[Family], Family]:
-    def register(build: Family) -> Family:
-        FAMILIES.append(Registered(name, applies, build))
-        return build
-
-    return register
-
-
-def counters(inv: Invariants) -> bool:
-    return inv.exact_counters
-
-
-def gauges(inv: Invariants) -> bool:
-    return inv.scraped_gauges
-
-
-def fault_plans(planner: Planner, main: dict[str, str]) -> list[Plan]:
-    """Every family the alert's kind selects, in registration order."""
-    inv = planner.alert.invariants
-    constrained = set(planner.alert.grouping()) | {m.label for m in planner.alert.common_matchers(planner.resolve)}
-    ctx = FaultContext(
-        planner,
-        tuple(sorted(main.items())),
-        "job" if "instance" in constrained else "instance",
-        max((planner.sim_steps(w) for w in planner.alert.counting_windows()), default=planner.k),
-    )
-    return [plan for f in FAMILIES if f.applies(inv) for plan in f.build(ctx)]
-
-
 # --- helpers ------------------------------------------------------------------------
 
 
-def _samples(sim: Simulation) -> list[list[Sample]]:
-    return [s.samples for s in sim.sim.series.values()]
-
-
-def _keep(ctx: FaultContext, name: str, sim: Simulation, fires: bool, extra: list[int] | None = None) -> list[Plan]:
+def _keep(ctx: FamilyContext, name: str, sim: Simulation, fires: bool, extra: list[int] | None = None) -> list[Plan]:
     """The scenario, checked at every change of what fires (and at `extra`), if the model
     says it does what the alert means: pages (`fires`) or stays silent throughout."""
     p = ctx.planner
@@ -118,7 +48,7 @@ def _keep(ctx: FaultContext, name: str, sim: Simulation, fires: bool, extra: lis
     return [p.scenario(name, "fault", sim, states, [*p.changes(states), *(extra or [])])]
 
 
-def _replicate(ctx: FaultContext, sim: Simulation) -> None:
+def _replicate(ctx: FamilyContext, sim: Simulation) -> None:
     """Every series served by two replicas, each half of the traffic."""
     label = ctx.replica_label
     for key, s in sorted(sim.sim.series.items()):
@@ -148,20 +78,20 @@ def _kill(samples: list[Sample], at: int) -> None:
 
 
 @family("failed_scrapes", counters)
-def failed_scrapes(ctx: FaultContext) -> list[Plan]:
+def failed_scrapes(ctx: FamilyContext) -> list[Plan]:
     """A breach while the exporter fails one scrape in three: each failure writes
     staleness markers, which end an instant selector's series (restarting `for`) but
     not a range function's. It pages as it would without the failures."""
     p = ctx.planner
     length = p.warm + p.horizon
     sim = ctx.breach(length)
-    for samples in _samples(sim):
+    for samples in sim.samples():
         _fail_scrapes(samples, range(p.warm, length, FAILED_SCRAPE_EVERY))
     return _keep(ctx, "failed_scrapes", sim, fires=True, extra=_every(p, p.warm, length))
 
 
 @family("replica_returns", counters)
-def replica_returns(ctx: FaultContext) -> list[Plan]:
+def replica_returns(ctx: FamilyContext) -> list[Plan]:
     """Healthy traffic served by two replicas with lifetime totals; one fails two scrapes
     for longer than the alert's `for` and comes back. Its series were gone a window ago
     while its sibling kept the metric alive: its lifetime totals are not new events.
@@ -181,7 +111,7 @@ def replica_returns(ctx: FaultContext) -> list[Plan]:
 
 
 @family("replica_returns_during_breach", counters)
-def replica_returns_during_breach(ctx: FaultContext) -> list[Plan]:
+def replica_returns_during_breach(ctx: FamilyContext) -> list[Plan]:
     """As `replica_returns`, while a breach pages: the firing alert's value (what the
     page says) stays the window's events, never the returning replica's lifetime totals."""
     p = ctx.planner
@@ -204,19 +134,19 @@ def _every(p: Planner, start: int, end: int, most: int = 30, every: int = 0) -> 
     return list(range(first, end, k))[:most]
 
 
-def _second(ctx: FaultContext) -> str:
+def _second(ctx: FamilyContext) -> str:
     return REPLICAS[1] if ctx.replica_label == "instance" else f"app-{REPLICAS[1][8]}"
 
 
 @family("crash_loop", counters)
-def crash_loop(ctx: FaultContext) -> list[Plan]:
+def crash_loop(ctx: FamilyContext) -> list[Plan]:
     """A breach from a worker that crash-loops: every life restarts its counters from 0
     and counts a few events. Differences over the window see one life; the events of
     every life in the window are what happened, and they page."""
     p = ctx.planner
     length = p.warm + p.horizon
     sim = ctx.breach(length)
-    for samples in _samples(sim):
+    for samples in sim.samples():
         life = 0.0
         out: list[Sample] = []
         for j, value in enumerate(samples):
@@ -231,7 +161,7 @@ def crash_loop(ctx: FaultContext) -> list[Plan]:
 
 
 @family("restart_before_window", counters)
-def restart_before_window(ctx: FaultContext) -> list[Plan]:
+def restart_before_window(ctx: FamilyContext) -> list[Plan]:
     """A worker failing steadily that restarts every little more than a window (an OOM
     kill, a container restarted in place, a crash loop of longer lives: its counters
     start again from 0, its series stay), scraped half a step after each evaluation. At
@@ -254,7 +184,7 @@ def restart_before_window(ctx: FaultContext) -> list[Plan]:
     length = 2 * (p.warm + p.horizon) + RESTARTS * life
     sim = p.new_sim(length, Duration(p.step.ms // 2), every)
     sim.add(ctx.scope, [Phase(IDLE, 2 * p.warm), Phase(p.alert.firing_levels()[0], length)])
-    for samples in _samples(sim):
+    for samples in sim.samples():
         samples[:] = [v if j % 2 else None for j, v in enumerate(_steady(samples, w))]
     p.lifetime_totals(sim)
     steady = p.first(sim.run())
@@ -262,7 +192,7 @@ def restart_before_window(ctx: FaultContext) -> list[Plan]:
     # breach's first whole window on.
     begin = 2 * p.warm + w
     restarts = range(begin + (1 - w - begin) % every, length, life)
-    for samples in _samples(sim):
+    for samples in sim.samples():
         _restart(samples, restarts)
     states = sim.run()
     fire = p.first(states)
@@ -297,7 +227,7 @@ def _restart(samples: list[Sample], at: Iterable[int]) -> None:
 
 
 @family("bursts_out_of_step", counters)
-def bursts_out_of_step(ctx: FaultContext) -> list[Plan]:
+def bursts_out_of_step(ctx: FamilyContext) -> list[Plan]:
     """Healthy traffic settled in one burst a window (a batch job), scraped half a step
     after each evaluation: every window holds exactly one burst, so exactly the
     threshold's events, while `increase()` extrapolates a burst near a window's edge by
@@ -306,7 +236,7 @@ def bursts_out_of_step(ctx: FaultContext) -> list[Plan]:
     length = 2 * (p.warm + 2 * ctx.window + p.horizon)
     sim = p.new_sim(length, Duration(p.step.ms // 2), 2 * p.k).add(ctx.scope, [Phase(SAFE, length)])
     n = 2 * ctx.window
-    for samples in _samples(sim):
+    for samples in sim.samples():
         bursts = [samples[j - j % n] for j in range(length)]
         samples[:] = [v if j % 2 else None for j, v in enumerate(bursts)]
     start = 2 * (p.warm + ctx.window)
@@ -314,7 +244,7 @@ def bursts_out_of_step(ctx: FaultContext) -> list[Plan]:
 
 
 @family("restarted_while_idle", counters)
-def restarted_while_idle(ctx: FaultContext) -> list[Plan]:
+def restarted_while_idle(ctx: FamilyContext) -> list[Plan]:
     """The batch traffic of `bursts_out_of_step` (exactly the threshold's events in every
     window, scraped out of step) from a worker that was restarted in place while idle
     (counters back to 0, series kept): the batches resume a window and a lookback after
@@ -330,12 +260,12 @@ def restarted_while_idle(ctx: FaultContext) -> list[Plan]:
     resumed += (-resumed) % n  # a batch is due there
     length = resumed + 2 * (n + lookback) + 2 * p.horizon
     sim = _batches(ctx, length, SAFE)
-    breach = not any(_grows(samples) for samples in _samples(sim))
+    breach = not any(_grows(samples) for samples in sim.samples())
     if breach:
         sim = _batches(ctx, length, p.alert.firing_levels()[0])
     restart = resumed - n - lookback - 1  # an odd half step: a scrape
     stopped = restart - n - (restart - n) % n  # no batch in the windows that hold the restart
-    for samples in _samples(sim):
+    for samples in sim.samples():
         bursts = [samples[j - j % n] for j in range(length)]
         before, after = bursts[stopped - 1], bursts[resumed - 1]
         out: list[Sample] = []
@@ -349,7 +279,7 @@ def restarted_while_idle(ctx: FaultContext) -> list[Plan]:
     return _keep(ctx, "restarted_while_idle", sim, fires=breach, extra=_every(p, resumed, length, every=2 * p.k))
 
 
-def _batches(ctx: FaultContext, length: int, level: str) -> Simulation:
+def _batches(ctx: FamilyContext, length: int, level: str) -> Simulation:
     p = ctx.planner
     return p.new_sim(length, Duration(p.step.ms // 2), 2 * p.k).add(ctx.scope, [Phase(level, length)])
 
@@ -360,7 +290,7 @@ def _grows(samples: list[Sample]) -> bool:
 
 
 @family("killed_after_failing", counters)
-def killed_after_failing(ctx: FaultContext) -> list[Plan]:
+def killed_after_failing(ctx: FamilyContext) -> list[Plan]:
     """A pod fails a window's worth of events at once and is killed right after: its
     series leave the instant vector, but the events happened and page."""
     p = ctx.planner
@@ -370,14 +300,14 @@ def killed_after_failing(ctx: FaultContext) -> list[Plan]:
     length = p.warm + p.horizon
     sim = p.new_sim(length).add(ctx.scope, [Phase(IDLE, p.warm), Phase(burst, 1), Phase(IDLE, length)])
     # Killed at the first scrape after the burst's sample.
-    grown = [j for s in _samples(sim) for j in range(1, length) if (s[j] or 0.0) > (s[j - 1] or 0.0)]
+    grown = [j for s in sim.samples() for j in range(1, length) if (s[j] or 0.0) > (s[j - 1] or 0.0)]
     at = min(grown, default=p.warm) + 1
-    for samples in _samples(sim):
+    for samples in sim.samples():
         _kill(samples, at)
     return _keep(ctx, "killed_after_failing", sim, fires=True)
 
 
-def _deploy(ctx: FaultContext, sim: Simulation, at: int, from_zero: bool) -> None:
+def _deploy(ctx: FamilyContext, sim: Simulation, at: int, from_zero: bool) -> None:
     """At `at` the pod is replaced: its series leave and a new pod's (a new instance)
     carry on the traffic, from 0 or from the lifetime totals the service keeps."""
     label = ctx.replica_label
@@ -391,7 +321,7 @@ def _deploy(ctx: FaultContext, sim: Simulation, at: int, from_zero: bool) -> Non
 
 
 @family("new_pod_with_lifetime_totals", counters)
-def new_pod_with_lifetime_totals(ctx: FaultContext) -> list[Plan]:
+def new_pod_with_lifetime_totals(ctx: FamilyContext) -> list[Plan]:
     """A deploy of an exporter that reports lifetime totals (computed from a database):
     the new pod's series start far from zero. Healthy traffic stays silent."""
     p = ctx.planner
@@ -405,7 +335,7 @@ def new_pod_with_lifetime_totals(ctx: FaultContext) -> list[Plan]:
 
 
 @family("new_pod_from_zero", counters)
-def new_pod_from_zero(ctx: FaultContext) -> list[Plan]:
+def new_pod_from_zero(ctx: FamilyContext) -> list[Plan]:
     """A breach across a deploy whose new pod counts from 0: the breach goes on paging."""
     p = ctx.planner
     length = p.warm + p.horizon + ctx.window
@@ -415,7 +345,7 @@ def new_pod_from_zero(ctx: FaultContext) -> list[Plan]:
 
 
 @family("prometheus_restart", counters)
-def prometheus_restart(ctx: FaultContext) -> list[Plan]:
+def prometheus_restart(ctx: FamilyContext) -> list[Plan]:
     """Prometheus restarts during a breach: no samples at all (and no staleness markers)
     for longer than a window, then the counters go on. It pages again without waiting a
     window for history."""
@@ -423,26 +353,26 @@ def prometheus_restart(ctx: FaultContext) -> list[Plan]:
     gap = ctx.window + 2
     length = p.warm + gap + p.horizon
     sim = ctx.breach(length)
-    for samples in _samples(sim):
+    for samples in sim.samples():
         samples[p.warm : p.warm + gap] = [None] * gap
     return _keep(ctx, "prometheus_restart", sim, fires=True)
 
 
 @family("exporter_outage", counters)
-def exporter_outage(ctx: FaultContext) -> list[Plan]:
+def exporter_outage(ctx: FamilyContext) -> list[Plan]:
     """The only exporter fails every scrape for longer than a window (staleness markers,
     `up` 0), then returns into a breach: no blind window after it."""
     p = ctx.planner
     outage = ctx.window + 2
     length = p.warm + outage + p.horizon
     sim = ctx.breach(length)
-    for samples in _samples(sim):
+    for samples in sim.samples():
         _fail_scrapes(samples, range(p.warm, p.warm + outage))
     return _keep(ctx, "exporter_outage", sim, fires=True)
 
 
 @family("new_metric_family", counters)
-def new_metric_family(ctx: FaultContext) -> list[Plan]:
+def new_metric_family(ctx: FamilyContext) -> list[Plan]:
     """A target that has been up all along starts exporting a metric it never had, with
     its first failures: no series of the metric existed a window ago, and they count."""
     p = ctx.planner
@@ -462,32 +392,32 @@ def new_metric_family(ctx: FaultContext) -> list[Plan]:
 
 
 @family("gauge_failed_scrapes", gauges)
-def gauge_failed_scrapes(ctx: FaultContext) -> list[Plan]:
+def gauge_failed_scrapes(ctx: FamilyContext) -> list[Plan]:
     """A gauge in breach while its exporter fails one scrape in four: the breach lasts,
     and the alert pages `for` after it began, not after the last failed scrape."""
     p = ctx.planner
     length = p.warm + p.horizon
     sim = ctx.breach(length)
-    for samples in _samples(sim):
+    for samples in sim.samples():
         _fail_scrapes(samples, range(p.warm + 1, length, GAUGE_FAILED_SCRAPE_EVERY))
     return _keep(ctx, "gauge_failed_scrapes", sim, fires=True)
 
 
 @family("gauge_target_gone", gauges)
-def gauge_target_gone(ctx: FaultContext) -> list[Plan]:
+def gauge_target_gone(ctx: FamilyContext) -> list[Plan]:
     """A gauge in breach whose target is then removed (its series end with a staleness
     marker): the last sample stands for `last_sample_for`, then the alert resolves."""
     p = ctx.planner
     length = p.warm + 2 * p.horizon
     sim = ctx.breach(length)
     gone = p.warm + p.horizon
-    for samples in _samples(sim):
+    for samples in sim.samples():
         _kill(samples, gone)
     return _keep(ctx, "gauge_target_gone", sim, fires=True)
 
 
 @family("gauge_ha_replicas", gauges)
-def gauge_ha_replicas(ctx: FaultContext) -> list[Plan]:
+def gauge_ha_replicas(ctx: FamilyContext) -> list[Plan]:
     """The gauge served by a high-availability pair: both copies report the same value
     (15 pending each is 15 pending, not 30). Healthy stays silent, a breach pages."""
     p = ctx.planner
@@ -504,15 +434,11 @@ def gauge_ha_replicas(ctx: FaultContext) -> list[Plan]:
 # --- absence guards -------------------------------------------------------------------
 
 
-def scoped_absence(inv: Invariants) -> bool:
-    return inv.scoped_absence
-
-
 RENAMED_SUFFIX = "_v2"  # what a client-library upgrade or a refactor renames a metric to
 POD_STARTUP = 2  # steps between the old pod's last scrape and the new pod's first
 
 
-def _with_neighbours(ctx: FaultContext, length: int) -> Simulation:
+def _with_neighbours(ctx: FamilyContext, length: int) -> Simulation:
     """Healthy traffic in every scope the guard watches, and in the values its label sets
     keep outside (testnets), which must not hide a watched scope that is gone."""
     p = ctx.planner
@@ -524,14 +450,14 @@ def _with_neighbours(ctx: FaultContext, length: int) -> Simulation:
     return sim
 
 
-def _guard_length(ctx: FaultContext) -> tuple[int, int]:
+def _guard_length(ctx: FamilyContext) -> tuple[int, int]:
     """When the fault happens, and how long the scenario runs past it."""
     p = ctx.planner
     return p.warm + p.horizon, 2 * p.horizon
 
 
 @family("scope_gone_while_others_remain", scoped_absence)
-def scope_gone_while_others_remain(ctx: FaultContext) -> list[Plan]:
+def scope_gone_while_others_remain(ctx: FamilyContext) -> list[Plan]:
     """The worker of one watched scope (a mainnet) dies: its series end with a staleness
     marker, while the other mainnets and the testnets go on. An absence of the metric
     as a whole sees the others and stays silent; the guard pages for that scope only."""
@@ -545,7 +471,7 @@ def scope_gone_while_others_remain(ctx: FaultContext) -> list[Plan]:
 
 
 @family("metric_renamed", scoped_absence)
-def metric_renamed(ctx: FaultContext) -> list[Plan]:
+def metric_renamed(ctx: FamilyContext) -> list[Plan]:
     """A deploy renames the metric: every series of the old name ends, the same traffic
     goes on under the new one. Every watched scope pages."""
     at, length = _guard_length(ctx)
@@ -557,18 +483,18 @@ def metric_renamed(ctx: FaultContext) -> list[Plan]:
 
 
 @family("absence_failed_scrapes", scoped_absence)
-def absence_failed_scrapes(ctx: FaultContext) -> list[Plan]:
+def absence_failed_scrapes(ctx: FamilyContext) -> list[Plan]:
     """Every target fails one scrape in three: staleness markers, which end an instant
     selector's series but not a range's. Silent throughout."""
     at, length = _guard_length(ctx)
     sim = _with_neighbours(ctx, at + length)
-    for samples in _samples(sim):
+    for samples in sim.samples():
         _fail_scrapes(samples, range(at, at + length, FAILED_SCRAPE_EVERY))
     return _keep(ctx, "absence_failed_scrapes", sim, fires=False, extra=_every(ctx.planner, at, at + length))
 
 
 @family("absence_pod_replaced", scoped_absence)
-def absence_pod_replaced(ctx: FaultContext) -> list[Plan]:
+def absence_pod_replaced(ctx: FamilyContext) -> list[Plan]:
     """A deploy replaces the pod of every scope: the old one's series end with a staleness
     marker and the new pod (a new instance) is first scraped a little later. Silent."""
     at, length = _guard_length(ctx)
