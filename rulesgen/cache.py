@@ -5,8 +5,11 @@ one that is missing or damaged is a miss, and every failure to write is ignored:
 cache can make a command faster, never change what it does.
 
 Where: the directory `RULESGEN_CACHE_DIR` names (`off` disables the cache), else
-`$XDG_CACHE_HOME/rulesgen`, else `~/.cache/rulesgen`. Light on purpose: a command that
-finds its answer here imports nothing else."""
+`$XDG_CACHE_HOME/rulesgen`, else `~/.cache/rulesgen`; but where `CI` is set (GitHub
+Actions, GitLab CI and most others set it) only the directory `RULESGEN_CACHE_DIR`
+names: a cache restored from another job, perhaps another pull request's, must not
+answer `check` or `test` for this one unless the pipeline says so. Light on purpose: a
+command that finds its answer here imports nothing else."""
 
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ def cache_root() -> Path | None:
     configured = os.environ.get("RULESGEN_CACHE_DIR")
     if configured is not None:
         return None if configured in ("", "off") else Path(configured)
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        return None
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rulesgen"
 

@@ -806,9 +806,10 @@ a backtest source that is unreachable, not OpenMetrics or holds no data);
 130/143 interrupted by SIGINT/SIGTERM (children stopped, temporary files removed);
 141 the reader of stdout went away (a closed pipe).
 
-environment: RULESGEN_CACHE_DIR  where test plans are kept by content, so an
-unchanged alert is not simulated again (default $XDG_CACHE_HOME/rulesgen or
-~/.cache/rulesgen; `off` disables it; output is the same either way)."""
+environment: RULESGEN_CACHE_DIR  where plans, generated trees' hashes, lint and
+explain results and promtool's passes are kept by content, so unchanged work is not
+done again (default $XDG_CACHE_HOME/rulesgen or ~/.cache/rulesgen, none where CI is
+set; `off` disables it; output is the same either way)."""
 
 
 def parser() -> argparse.ArgumentParser:

@@ -93,3 +93,19 @@ def test_entries_round_trip_exactly(cache: Path) -> None:
         assert again == json.dumps(data)
     text = " ".join(zlib.decompress(e.read_bytes()).decode() for e in entries(cache))
     assert "NaN" in text, "no plan of the shipped spec holds a failed scrape"
+
+
+@pytest.mark.parametrize(("ci", "cached"), [("true", False), ("1", False), ("false", True), ("", True)])
+def test_ci_caches_nothing_unless_told_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ci: str, cached: bool
+) -> None:
+    """A cache restored from another job must not answer for this one: with `CI` set,
+    only an explicit RULESGEN_CACHE_DIR caches."""
+    monkeypatch.delenv("RULESGEN_CACHE_DIR")
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    build_text(SPEC.read_text())
+    assert bool(entries(tmp_path / "xdg" / "rulesgen")) == cached
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", str(tmp_path / "told"))
+    build_text(SPEC.read_text())
+    assert entries(tmp_path / "told")
