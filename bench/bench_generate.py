@@ -162,14 +162,16 @@ COMMANDS: tuple[tuple[str, tuple[str, ...], float], ...] = (
 
 
 def commands(spec: Path, out: Path, floor_cpu: float, cache: Path, runs: int) -> None:
-    """Each command with no plan cache (a first run, or RULESGEN_CACHE_DIR=off) and with
-    a warm one (the alerts planned by an earlier command, as on a workstation)."""
+    """Each command with no cache (a first run, or RULESGEN_CACHE_DIR=off) and with a
+    warm one (what an earlier `generate` and an earlier run of the same command left,
+    as on a workstation)."""
     base = [sys.executable, "-m", "rulesgen"]
     measure([*base, "generate", "--spec", str(spec), "--output", str(out)], str(cache))  # warms the cache
     for name, words, times in COMMANDS:
         args = [*base, *words, "--spec", str(spec)]
         if name in ("check", "generate"):
             args += ["--output", str(out)]
+        measure(args, str(cache))  # what this command itself remembers (lint's result, check's schema)
         for state, where in (("no cache", "off"), ("warm cache", str(cache))):
             wall, cpu, rss = median_of(args, runs, cache=where)
             target = f"{times}x floor: cpu {cpu / floor_cpu:.1f}x"
