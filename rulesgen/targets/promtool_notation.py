@@ -4,7 +4,6 @@ for samples (`a+bxn` is n + 1 samples a, a+b, ... a+b*n; `_xn` n missing ones;
 
 from __future__ import annotations
 
-import weakref
 from array import array
 
 from rulesgen.ir import InputSeries, Labels
@@ -18,18 +17,23 @@ def series_text(metric: str, labels: Labels) -> str:
 
 def values_text(packed: array[float]) -> str:
     """The packed runs in promtool's notation. Equal samples share one array (the
-    planner's memo, a plan's history), written once per environment and file: each
-    array's text is kept while the array lives."""
+    planner's memo, a plan's history, an alert's environments): the text of the
+    latest arrays is kept, each with its array so that its id is not reused."""
     known = _TEXT.get(id(packed))
-    if known is not None and known[0]() is packed:
+    if known is not None:
         return known[1]
     text = " ".join(map(_run, packed[0::3], packed[1::3], packed[2::3]))
-    key = id(packed)
-    _TEXT[key] = (weakref.ref(packed, lambda _: _TEXT.pop(key, None)), text)
+    if len(_TEXT) >= TEXT_MEMO:
+        del _TEXT[next(iter(_TEXT))]  # the oldest entry
+    _TEXT[id(packed)] = (packed, text)
     return text
 
 
-_TEXT: dict[int, tuple[weakref.ref[array[float]], str]] = {}
+# Enough for every series of one alert's files in every environment, which the
+# promtool_tests target writes one after the other; texts kept for the whole suite
+# would cost about a quarter of the output's size in memory again.
+TEXT_MEMO = 8192
+_TEXT: dict[int, tuple[array[float], str]] = {}
 
 
 def input_series_dict(series: InputSeries) -> dict[str, str]:

@@ -54,7 +54,8 @@ def unit_test_documents(tests: AlertTests) -> dict[Duration | None, dict[str, An
 
 def emit(program: ProgramIR, suite: TestSuite, options: Options) -> Files:
     files: Files = {}
-    for tests in suite.tests:
+    # An alert's environments one after the other: their series share runs (notation memo).
+    for tests in sorted(suite.tests, key=lambda t: t.alert):
         for every, document in unit_test_documents(tests).items():
             files[f"{tests.env}/{TESTS_DIR}/{unit_test_file(tests.alert, every)}"] = dump(
                 document,
