@@ -11,7 +11,7 @@ Registered in the order their scenarios are generated, before the production fau
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rulesgen.ir import Labels
@@ -109,12 +109,10 @@ def exact_counters(ctx: FamilyContext) -> list[Plan]:
 @family("extra_firing", always)
 def extra_firing(ctx: FamilyContext) -> list[Plan]:
     p = ctx.planner
-    length = p.warm + p.horizon
-    out = []
-    for name, timeline in p.alert.extra_firing_scenarios(p.warm, p.horizon):
-        sim, states = p.simulate([(ctx.scope, timeline)], length)
-        out.append(_fires(p, name, "breach", sim, states, f"{name} never fires"))
-    return out
+    return [
+        _fires(p, name, "breach", sim, states, f"{name} never fires")
+        for name, sim, states in _simulated(ctx, p.alert.extra_firing_scenarios(p.warm, p.horizon))
+    ]
 
 
 @family("boundary", always)
@@ -160,13 +158,20 @@ def sampled_firing(ctx: FamilyContext) -> list[Plan]:
 @family("extra_silent", always)
 def extra_silent(ctx: FamilyContext) -> list[Plan]:
     p = ctx.planner
-    length = p.warm + p.horizon
     out = []
-    for name, timeline in p.alert.extra_silent_scenarios(p.warm, p.horizon):
-        sim, states = p.simulate([(ctx.scope, timeline)], length)
+    for name, sim, states in _simulated(ctx, p.alert.extra_silent_scenarios(p.warm, p.horizon)):
         p.require(not any(states), f"{name} fires")
-        out.append(p.scenario(name, "silent", sim, states, [p.warm, length - 1]))
+        out.append(p.scenario(name, "silent", sim, states, [p.warm, p.warm + p.horizon - 1]))
     return out
+
+
+def _simulated(
+    ctx: FamilyContext, scenarios: Iterable[tuple[str, Sequence[Phase]]]
+) -> Iterator[tuple[str, Simulation, list[list[Firing]]]]:
+    """A kind's own named timelines of the main scope, each simulated over warm-up and horizon."""
+    p = ctx.planner
+    for name, timeline in scenarios:
+        yield (name, *p.simulate([(ctx.scope, timeline)], p.warm + p.horizon))
 
 
 # --- outcomes -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ alone, or instant selectors on gauges, fail them (tests/test_faults.py shows whi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -100,13 +100,7 @@ def replica_returns(ctx: FamilyContext) -> list[Plan]:
     # The returning series has no sample a window after it left: the checks run to
     # then, and no further (on a three-day window every hour of a scenario costs).
     at = p.warm + 1
-    away = max(2, p.sim_steps(max(p.alert.variant_fors())) + 2)
-    length = at + away + ctx.window + 2 * p.k
-    sim = ctx.healthy(length)
-    _replicate(ctx, sim)
-    p.lifetime_totals(sim)
-    for samples in _on_target(sim, ctx.replica_label, _second(ctx)):
-        _fail_scrapes(samples, range(at, at + away))
+    sim, _, length = _replica_away(ctx, ctx.healthy, at)
     return _keep(ctx, "replica_returns", sim, fires=False, extra=list(range(at, length, p.k)))
 
 
@@ -116,14 +110,22 @@ def replica_returns_during_breach(ctx: FamilyContext) -> list[Plan]:
     page says) stays the window's events, never the returning replica's lifetime totals."""
     p = ctx.planner
     at = p.warm + p.horizon
+    sim, away, length = _replica_away(ctx, ctx.breach, at)
+    return _keep(ctx, "replica_returns_during_breach", sim, fires=True, extra=_every(p, at + away, length))
+
+
+def _replica_away(ctx: FamilyContext, traffic: Callable[[int], Simulation], at: int) -> tuple[Simulation, int, int]:
+    """Two replicas counting lifetime totals; the second fails its scrapes from `at` for
+    longer than any `for`, then returns. The simulation, the steps away, its length."""
+    p = ctx.planner
     away = max(2, p.sim_steps(max(p.alert.variant_fors())) + 2)
     length = at + away + ctx.window + 2 * p.k
-    sim = ctx.breach(length)
+    sim = traffic(length)
     _replicate(ctx, sim)
     p.lifetime_totals(sim)
     for samples in _on_target(sim, ctx.replica_label, _second(ctx)):
         _fail_scrapes(samples, range(at, at + away))
-    return _keep(ctx, "replica_returns_during_breach", sim, fires=True, extra=_every(p, at + away, length))
+    return sim, away, length
 
 
 def _every(p: Planner, start: int, end: int, most: int = 30, every: int = 0) -> list[int]:
