@@ -143,3 +143,19 @@ def test_explain_of_an_unknown_alert_is_not_remembered(project: Project, capsys:
     for _ in range(2):
         assert cli.main(["explain", "NoSuchAlert", "--spec", str(project[0])]) == 2
         assert "unknown alert 'NoSuchAlert'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["check", "validate"])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_known_answer_is_word_for_word_the_full_one(
+    project: Project, command: str, fmt: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, output = project
+    argv = [command, "--spec", str(spec), "--output", str(output), "--format", fmt]
+    capsys.readouterr()
+    built = compiles(monkeypatch)
+    known = (cli.main(argv), capsys.readouterr())
+    assert built == []
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", "off")
+    assert (cli.main(argv), capsys.readouterr()) == known
+    assert built == [spec]
