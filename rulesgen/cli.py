@@ -418,8 +418,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     what = "\0".join(("explain", args.alert, args.env or "", args.format))
     if (known := known_result(what, args.spec)) is not None:
-        print(known.decode(), end="")
-        return EXIT_OK
+        try:
+            text = known.decode()
+        except UnicodeDecodeError:  # a damaged entry: explain again
+            pass
+        else:
+            print(text, end="")
+            return EXIT_OK
     from rulesgen.explain import explain, render_text
     from rulesgen.pipeline import compile_document
     from rulesgen.spec.validate import load_spec

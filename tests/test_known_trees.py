@@ -159,3 +159,15 @@ def test_a_known_answer_is_word_for_word_the_full_one(
     monkeypatch.setenv("RULESGEN_CACHE_DIR", "off")
     assert (cli.main(argv), capsys.readouterr()) == known
     assert built == [spec]
+
+
+def test_a_damaged_explain_entry_is_explained_again(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, _ = project
+    argv = ["explain", "BillingTransactionsFailing", "--env", "staging", "--spec", str(spec)]
+    capsys.readouterr()
+    first = (cli.main(argv), capsys.readouterr().out)
+    for entry in (spec.parent.parent / "cache").glob("results/*/*"):
+        entry.write_bytes(b"\xff\xfe not text")
+    assert (cli.main(argv), capsys.readouterr().out) == first
