@@ -171,3 +171,19 @@ def test_a_damaged_explain_entry_is_explained_again(
     for entry in (spec.parent.parent / "cache").glob("results/*/*"):
         entry.write_bytes(b"\xff\xfe not text")
     assert (cli.main(argv), capsys.readouterr().out) == first
+
+
+@pytest.mark.parametrize("entry", [b"{}", b'{"prod/prometheus/x.yml": 1}', b"[]"])
+def test_a_tree_entry_that_is_no_tree_is_a_miss(
+    project: Project, entry: bytes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """validate trusts the entry's paths alone: one without the manifest and a hash per
+    file is not what generate remembered."""
+    spec, _ = project
+    for path in (spec.parent.parent / "cache").glob("trees/*/*"):
+        path.write_bytes(entry)
+    built = compiles(monkeypatch)
+    capsys.readouterr()
+    assert cli.main(["validate", "--spec", str(spec)]) == 0
+    assert capsys.readouterr().out.strip() == f"{spec}: ok (prod, staging)"
+    assert built == [spec]
