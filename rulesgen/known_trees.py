@@ -69,11 +69,13 @@ def known_for(spec: Path | str, spec_sha256: str) -> dict[str, str] | None:
 def _is_tree(known: object) -> TypeGuard[dict[str, str]]:
     """Whether an entry is what `remember_tree` writes: `validate` trusts its paths
     without looking at a file, so anything else (a damaged entry) is a miss."""
-    return (
-        isinstance(known, dict)
-        and MANIFEST in known
-        and all(isinstance(sha, str) and len(sha) == SHA256_HEX for sha in known.values())
-    )
+    return _are_hashes(known) and MANIFEST in known
+
+
+def _are_hashes(known: object) -> TypeGuard[dict[str, str]]:
+    """{path: sha256}, as the entries here are; `schema_current` also trusts an
+    entry's paths (a root shipping none of them has nothing to compare)."""
+    return isinstance(known, dict) and all(isinstance(sha, str) and len(sha) == SHA256_HEX for sha in known.values())
 
 
 def tree_matches(root: Path, expected: Mapping[str, str]) -> bool:
@@ -92,10 +94,10 @@ def schema_current(root: Path) -> bool:
     none of them, as `rulesgen check` treats it); False when unknown."""
     data = Cache("trees").get(SCHEMA_KEY)
     try:
-        expected: dict[str, str] = json.loads(data) if data is not None else {}
+        expected = json.loads(data) if data is not None else None
     except ValueError:
         return False
-    if not expected:
+    if not _are_hashes(expected) or not expected:
         return False
     present = [rel for rel in expected if (root / rel).exists()]
     return not present or all(_file_hash(root / rel) == sha for rel, sha in expected.items())

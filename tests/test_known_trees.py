@@ -187,3 +187,19 @@ def test_a_tree_entry_that_is_no_tree_is_a_miss(
     assert cli.main(["validate", "--spec", str(spec)]) == 0
     assert capsys.readouterr().out.strip() == f"{spec}: ok (prod, staging)"
     assert built == [spec]
+
+
+def test_a_schema_entry_that_is_no_list_of_hashes_is_a_miss(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Paths the project does not have would say it ships no schema files: stale ones
+    must still fail `check`."""
+    spec, _ = project
+    schema = spec.parent / SCHEMA_PATH
+    schema.write_text(schema.read_text().replace('"type"', '"type" ', 1))
+    for path in (spec.parent.parent / "cache").glob("trees/*/*"):
+        if b"schema" not in path.read_bytes():
+            continue
+        path.write_bytes(b'{"nowhere.json": 1}')
+    assert check(project) == 1
+    assert "stale" in capsys.readouterr().out
