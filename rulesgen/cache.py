@@ -56,7 +56,7 @@ def key_of(*parts: str) -> str:
 
 
 class Cache:
-    """One kind of entry (`plans`, `trees`) of this version of rulesgen."""
+    """One kind of entry (`plans`, `trees`, `results`, `verdicts`) of this version of rulesgen."""
 
     def __init__(self, kind: str) -> None:
         root = cache_root()
