@@ -56,7 +56,7 @@ def key_of(*parts: str) -> str:
 
 
 class Cache:
-    """One kind of entry (`plans`, `trees`) of this version of rulesgen."""
+    """One kind of entry (`plans`, `trees`, `results`, `verdicts`) of this version of rulesgen."""
 
     def __init__(self, kind: str) -> None:
         root = cache_root()
@@ -80,8 +80,16 @@ class Cache:
                 _forget_old(self.dir.parent)
             # Written whole or not at all: a concurrent reader sees the old entry or none.
             with tempfile.NamedTemporaryFile(dir=self.dir, delete=False, prefix=".tmp-") as out:
-                out.write(data)
-            os.replace(out.name, self.dir / key)
+                try:
+                    out.write(data)
+                    out.close()
+                    os.replace(out.name, self.dir / key)
+                except BaseException:
+                    # A full disk, an entry in the way, an interrupt: no stray temporary
+                    # file, which nothing would ever read or remove.
+                    with suppress(OSError):
+                        os.unlink(out.name)
+                    raise
 
 
 def _forget_old(versions: Path) -> None:

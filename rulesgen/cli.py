@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rulesgen import __version__, children, progress
 from rulesgen.errors import SpecErrors, ToolMissing, did_you_mean
-from rulesgen.writer import compare_tree, write_tree
+from rulesgen.writer import Drift, compare_tree, write_tree
 
 if TYPE_CHECKING:
     from rulesgen.diff import Notes
@@ -71,26 +71,23 @@ def _known(args: argparse.Namespace) -> int | None:
         return None
     count = len(expected) - 1  # without the manifest
     if args.command == "validate":
-        envs = environments_of(expected)
-        if args.format == "json":
-            _print_json({"ok": True, "environments": envs, "files": count})
-        else:
-            print(f"{args.spec}: ok ({', '.join(envs)})")
-        return EXIT_OK
+        return _validated(args, environments_of(expected), count)
     if not tree_matches(args.output, expected) or not schema_current(args.spec.parent):
         return None
-    if args.format == "json":
-        _print_json({"ok": True, "missing": [], "extra": [], "changed": [], "foreign": [], "diff": "", "schema": None})
-    else:
-        print(f"{args.output} is up to date ({count} files)")
-    return EXIT_OK
+    return _checked(args, Drift(), None, count)
 
 
 def cmd_validate(args: argparse.Namespace, files: Files) -> int:
     """The spec only: load, validate and compile, write nothing."""
-    envs = sorted({path.split("/", 1)[0] for path in files if "/prometheus/" in path})
+    from rulesgen.known_trees import environments_of
+
+    return _validated(args, environments_of(files), len(files))
+
+
+def _validated(args: argparse.Namespace, envs: list[str], count: int) -> int:
+    """What `validate` prints of a spec that compiles (also when known: `_known`)."""
     if args.format == "json":
-        _print_json({"ok": True, "environments": envs, "files": len(files)})
+        _print_json({"ok": True, "environments": envs, "files": count})
     else:
         print(f"{args.spec}: ok ({', '.join(envs)})")
     return EXIT_OK
@@ -165,7 +162,11 @@ def cmd_check(args: argparse.Namespace, files: Files) -> int:
     remember_schema(schema)
     if (stale_schema := schema_drift(args.spec.parent, schema)) is not None:
         print(stale_schema, file=sys.stderr if args.format == "json" else sys.stdout)
-    drift = compare_tree(args.output, files)
+    return _checked(args, compare_tree(args.output, files), stale_schema, len(files))
+
+
+def _checked(args: argparse.Namespace, drift: Drift, stale_schema: str | None, count: int) -> int:
+    """What `check` prints and exits with (also when known: `_known`)."""
     foreign = set(drift.foreign)
     if args.format == "json":
         _print_json(
@@ -180,7 +181,7 @@ def cmd_check(args: argparse.Namespace, files: Files) -> int:
             }
         )
     elif drift.clean:
-        print(f"{args.output} is up to date ({len(files)} files)")
+        print(f"{args.output} is up to date ({count} files)")
     else:
         for label, paths in (
             ("missing", drift.missing),
@@ -417,8 +418,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     what = "\0".join(("explain", args.alert, args.env or "", args.format))
     if (known := known_result(what, args.spec)) is not None:
-        print(known.decode(), end="")
-        return EXIT_OK
+        try:
+            text = known.decode()
+        except UnicodeDecodeError:  # a damaged entry: explain again
+            pass
+        else:
+            print(text, end="")
+            return EXIT_OK
     from rulesgen.explain import explain, render_text
     from rulesgen.pipeline import compile_document
     from rulesgen.spec.validate import load_spec

@@ -13,11 +13,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TypeGuard
 
 from rulesgen.cache import Cache, key_of
-from rulesgen.writer import scan_tree, with_manifest
+from rulesgen.writer import MANIFEST, scan_tree, with_manifest
 
 SCHEMA_KEY = key_of("schema files")
+SHA256_HEX = 64
 
 
 def _hashes(files: Mapping[str, bytes]) -> dict[str, str]:
@@ -61,7 +63,19 @@ def known_for(spec: Path | str, spec_sha256: str) -> dict[str, str] | None:
         known = json.loads(data) if data is not None else None
     except ValueError:
         return None
-    return known if isinstance(known, dict) else None
+    return known if _is_tree(known) else None
+
+
+def _is_tree(known: object) -> TypeGuard[dict[str, str]]:
+    """Whether an entry is what `remember_tree` writes: `validate` trusts its paths
+    without looking at a file, so anything else (a damaged entry) is a miss."""
+    return _are_hashes(known) and MANIFEST in known
+
+
+def _are_hashes(known: object) -> TypeGuard[dict[str, str]]:
+    """{path: sha256}, as the entries here are; `schema_current` also trusts an
+    entry's paths (a root shipping none of them has nothing to compare)."""
+    return isinstance(known, dict) and all(isinstance(sha, str) and len(sha) == SHA256_HEX for sha in known.values())
 
 
 def tree_matches(root: Path, expected: Mapping[str, str]) -> bool:
@@ -80,10 +94,10 @@ def schema_current(root: Path) -> bool:
     none of them, as `rulesgen check` treats it); False when unknown."""
     data = Cache("trees").get(SCHEMA_KEY)
     try:
-        expected: dict[str, str] = json.loads(data) if data is not None else {}
+        expected = json.loads(data) if data is not None else None
     except ValueError:
         return False
-    if not expected:
+    if not _are_hashes(expected) or not expected:
         return False
     present = [rel for rel in expected if (root / rel).exists()]
     return not present or all(_file_hash(root / rel) == sha for rel, sha in expected.items())

@@ -143,3 +143,63 @@ def test_explain_of_an_unknown_alert_is_not_remembered(project: Project, capsys:
     for _ in range(2):
         assert cli.main(["explain", "NoSuchAlert", "--spec", str(project[0])]) == 2
         assert "unknown alert 'NoSuchAlert'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["check", "validate"])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_known_answer_is_word_for_word_the_full_one(
+    project: Project, command: str, fmt: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, output = project
+    argv = [command, "--spec", str(spec), "--output", str(output), "--format", fmt]
+    capsys.readouterr()
+    built = compiles(monkeypatch)
+    known = (cli.main(argv), capsys.readouterr())
+    assert built == []
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", "off")
+    assert (cli.main(argv), capsys.readouterr()) == known
+    assert built == [spec]
+
+
+def test_a_damaged_explain_entry_is_explained_again(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, _ = project
+    argv = ["explain", "BillingTransactionsFailing", "--env", "staging", "--spec", str(spec)]
+    capsys.readouterr()
+    first = (cli.main(argv), capsys.readouterr().out)
+    for entry in (spec.parent.parent / "cache").glob("results/*/*"):
+        entry.write_bytes(b"\xff\xfe not text")
+    assert (cli.main(argv), capsys.readouterr().out) == first
+
+
+@pytest.mark.parametrize("entry", [b"{}", b'{"prod/prometheus/x.yml": 1}', b"[]"])
+def test_a_tree_entry_that_is_no_tree_is_a_miss(
+    project: Project, entry: bytes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """validate trusts the entry's paths alone: one without the manifest and a hash per
+    file is not what generate remembered."""
+    spec, _ = project
+    for path in (spec.parent.parent / "cache").glob("trees/*/*"):
+        path.write_bytes(entry)
+    built = compiles(monkeypatch)
+    capsys.readouterr()
+    assert cli.main(["validate", "--spec", str(spec)]) == 0
+    assert capsys.readouterr().out.strip() == f"{spec}: ok (prod, staging)"
+    assert built == [spec]
+
+
+def test_a_schema_entry_that_is_no_list_of_hashes_is_a_miss(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Paths the project does not have would say it ships no schema files: stale ones
+    must still fail `check`."""
+    spec, _ = project
+    schema = spec.parent / SCHEMA_PATH
+    schema.write_text(schema.read_text().replace('"type"', '"type" ', 1))
+    for path in (spec.parent.parent / "cache").glob("trees/*/*"):
+        if b"schema" not in path.read_bytes():
+            continue
+        path.write_bytes(b'{"nowhere.json": 1}')
+    assert check(project) == 1
+    assert "stale" in capsys.readouterr().out

@@ -56,7 +56,11 @@ class AlertResult:
 
 
 def read_test(path: Path) -> dict[str, Any]:
-    doc = load_yaml(path.read_text())
+    return parse_test(path.read_text())
+
+
+def parse_test(text: str) -> dict[str, Any]:
+    doc = load_yaml(text)
     return doc if isinstance(doc, dict) else {}
 
 

@@ -24,7 +24,7 @@ from rulesgen.conventions import TEST_SUFFIX, alert_of
 from rulesgen.progress import SILENT, Progress
 from rulesgen.verify.closure import ClosureGroup, has_alerting_rule, rule_closure
 from rulesgen.verify.deployed import DeployedGroup, alerts_of, tested_environments
-from rulesgen.verify.promtool import AlertResult, describe, read_test, run_promtool, write_run_files
+from rulesgen.verify.promtool import AlertResult, describe, parse_test, run_promtool, write_run_files
 from rulesgen.verify.report import Report
 from rulesgen.verify.sharing import StaticCheck, check_static, signature, substitution
 from rulesgen.verify.tools import tool
@@ -45,8 +45,9 @@ def _prepare(env: str, path: Path, deployed: list[DeployedGroup], work: Path, pr
     """One test file described, and its run file written when its alert is deployed;
     `promtool` (its identity) keys a pass to remember, none: nothing is remembered."""
     alert = alert_of(path.name)
+    # Read once: a pass is remembered by the text the run file is made from.
     text = path.read_bytes()
-    doc = read_test(path)
+    doc = parse_test(text.decode())
     closure = rule_closure(deployed, alert)
     result = describe(env, path, doc, sum(len(g.rules) for g in closure))
     result.rule_sources = sorted({str(g.file) for g in closure})
@@ -138,7 +139,8 @@ def run_tests(
     files within `timeout` seconds. `run=False` is the coverage gate alone, read from the
     test files (every deployed alert has tests with a firing and a silent scenario):
     promtool is neither run nor needed."""
-    promtool = promtool_identity(tool("promtool")) if run else ""  # missing promtool is exit 2 before any work
+    # A missing promtool is exit 2 before any work.
+    promtool = promtool_identity(tool("promtool"), timeout) if run else ""
     progress.start(0, "reading the tests")
     prepared: list[_Prepared] = []
     untested: list[tuple[str, str]] = []
