@@ -60,7 +60,8 @@ class Cache:
 
     def __init__(self, kind: str) -> None:
         root = cache_root()
-        self.dir = root / kind / code_version() if root is not None else None
+        self.root = root if root is not None and _private(root) else None
+        self.dir = self.root / kind / code_version() if self.root is not None else None
 
     def get(self, key: str) -> bytes | None:
         if self.dir is None:
@@ -75,6 +76,8 @@ class Cache:
             return
         with suppress(OSError):
             fresh = not self.dir.exists()
+            assert self.root is not None
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)  # private before anything goes in
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             if fresh:
                 _forget_old(self.dir.parent)
@@ -90,6 +93,19 @@ class Cache:
                     with suppress(OSError):
                         os.unlink(out.name)
                     raise
+
+
+def _private(root: Path) -> bool:
+    """Whether the cache directory is the user's alone (or not there yet: it is made
+    so). Anyone else who can write into it could plant a remembered pass or tree and
+    turn `test` or `check` green without running them: such a cache is not used."""
+    try:
+        stat = root.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return stat.st_uid == os.geteuid() and not stat.st_mode & 0o022
 
 
 def _forget_old(versions: Path) -> None:
