@@ -72,11 +72,10 @@ class Cache:
             return None
 
     def put(self, key: str, data: bytes) -> None:
-        if self.dir is None:
+        if self.dir is None or self.root is None:
             return
         with suppress(OSError):
             fresh = not self.dir.exists()
-            assert self.root is not None
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)  # private before anything goes in
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             if fresh:
