@@ -366,7 +366,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     """Every check of the registry on the spec and on each environment's result."""
-    from rulesgen.known_trees import known_result
+    from rulesgen.known_results import known_result
     from rulesgen.lint import registry
     from rulesgen.lint.report import render_diagnostics, render_list
 
@@ -390,7 +390,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def _lint(spec: Path) -> tuple[int, list[Diagnostic]]:
     """The number of checks and what they found, remembered for this spec's text."""
-    from rulesgen.known_trees import remember_result
+    from rulesgen.known_results import remember_result
     from rulesgen.lint import registry
     from rulesgen.pipeline import lint_document
     from rulesgen.spec.validate import load_spec
@@ -414,7 +414,7 @@ def _lint_result(data: bytes) -> tuple[int, list[Diagnostic]]:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """One alert in words, PromQL, numbers, routes, panel and tests, per environment."""
-    from rulesgen.known_trees import known_result, remember_result
+    from rulesgen.known_results import known_result, remember_result
 
     what = "\0".join(("explain", args.alert, args.env or "", args.format))
     if (known := known_result(what, args.spec)) is not None:

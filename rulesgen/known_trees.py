@@ -1,11 +1,10 @@
-"""What rulesgen made of a spec, remembered by content (`rulesgen.cache`), keyed by
-the spec's path and text under this version of rulesgen: the SHA-256 of every file
-`generate` writes, and what `lint` and `explain` printed. Whether `output/` is what
-the spec generates is then a hash comparison: equal hashes of the same files answer
-it without compiling; anything else (a spec or rulesgen never compiled here, a file
-edited, added or removed) is left to the full comparison, which also says what
-differs. Same for the schema files `rulesgen schema` writes, which depend on
-rulesgen alone."""
+"""What `generate` made of a spec, remembered by content (`rulesgen.cache`), keyed by
+the spec's path and text under this version of rulesgen: the SHA-256 of every file it
+writes. Whether `output/` is what the spec generates is then a hash comparison: equal
+hashes of the same files answer it without compiling; anything else (a spec or
+rulesgen never compiled here, a file edited, added or removed) is left to the full
+comparison, which also says what differs. Same for the schema files `rulesgen schema`
+writes, which depend on rulesgen alone."""
 
 from __future__ import annotations
 
@@ -44,16 +43,6 @@ def known_tree(spec: Path) -> dict[str, str] | None:
     """{path: sha256} of what the spec at `spec` generates, if this rulesgen compiled it."""
     sha = spec_sha256(spec)
     return known_for(spec, sha) if sha is not None else None
-
-
-def remember_result(what: str, spec: Path | str, spec_sha: str, data: bytes) -> None:
-    """What a command (`what`: its name and arguments) printed for this spec."""
-    Cache("results").put(key_of(what, str(spec), spec_sha), data)
-
-
-def known_result(what: str, spec: Path) -> bytes | None:
-    sha = spec_sha256(spec)
-    return Cache("results").get(key_of(what, str(spec), sha)) if sha is not None else None
 
 
 def known_for(spec: Path | str, spec_sha256: str) -> dict[str, str] | None:
