@@ -111,13 +111,16 @@ def test_a_higher_factor_fires_later_on_more_of_the_budget(files: tuple[Path, Pa
     assert episode["budget_consumed"] == pytest.approx(1950 / 43200, abs=1e-9)
 
 
-@pytest.mark.parametrize("fmt", ["text", "markdown"])
-def test_text_and_markdown_name_the_firing_and_its_share(files: tuple[Path, Path], fmt: str) -> None:
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_every_report_names_the_firing_and_its_share(files: tuple[Path, Path], fmt: str) -> None:
     out = backtest(files, "--format", fmt)
     assert "error budget used at detection (burn rate x long window / SLO period):" in out
-    bullet = "  " if fmt == "text" else "- "
     line = "Burn long_window=1h short_window=5m slo_tier=page at 2026-01-01T02:20:00Z: 2.31%"
-    assert f"\n{bullet}{line}\n" in out + "\n"
+    if fmt == "html":
+        assert f"<li>{line}</li>" in out
+    else:
+        bullet = "  " if fmt == "text" else "- "
+        assert f"\n{bullet}{line}\n" in out + "\n"
 
 
 def test_the_share_is_burn_rate_times_window_over_period() -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rulesgen.backtest.evaluate import AlertRun
-from rulesgen.backtest.report import HEAD, WORK_HOURS, alert_rows, receiver_lines, title
+from rulesgen.backtest.report import HEAD, WORK_HOURS, alert_rows, budget_lines, receiver_lines, title
 from rulesgen.backtest.run import Result
 from rulesgen.ir import Compare
 
@@ -102,6 +102,9 @@ def render_html(result: Result, work_hours: tuple[int, int] = WORK_HOURS) -> str
             + "".join(f"<li>{html.escape(line)}</li>" for line in receiver_lines(result, i, work_hours))
             + "</ul>"
         )
+        if budget := budget_lines(result, i):
+            parts.append(f"<p>{html.escape(budget[0])}</p>")
+            parts.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in budget[1:]) + "</ul>")
         rows = alert_rows(result, i)
         for run, row in zip(env.runs, rows[1:], strict=True):
             parts.append(f"<h3>{html.escape(run.alert)}</h3>")
