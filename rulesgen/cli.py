@@ -973,7 +973,12 @@ def parser() -> argparse.ArgumentParser:
     _history_range(bt)
     bt.add_argument("--env", action="append", help="only this environment (repeatable)")
     bt.add_argument("--alert", action="append", help="only this alert (repeatable)")
-    bt.add_argument("--set", action="append", metavar="ALERT.FIELD=VALUE", help="what-if: a spec field moved")
+    bt.add_argument(
+        "--set",
+        action="append",
+        metavar="ALERT.FIELD=VALUE",
+        help="what-if: a spec field (or a part: tiers[0].factor) moved",
+    )
     bt.add_argument("--sweep", metavar="ALERT.FIELD=LO..HI:STEP", help="what-if: a table of firings per value")
     bt.add_argument(
         "--compare",

@@ -128,3 +128,25 @@ def test_the_share_is_burn_rate_times_window_over_period() -> None:
     assert budget.consumed(0.144) == pytest.approx(0.02)  # the workbook's 2% for 14.4x over 1h
     six = ErrorBudget(0.999, Duration.parse("30d"), Duration.parse("6h"))
     assert six.consumed(0.006) == pytest.approx(0.05)  # 6x over 6h: 5%
+
+
+def test_a_part_of_a_field_is_set_on_its_own(files: tuple[Path, Path]) -> None:
+    """`Burn.tiers[0].factor=30` is the whole `tiers` with that factor moved: the same
+    firing as writing every tier out (the test above)."""
+    out = backtest(files, "--set", "Burn.tiers[0].factor=30", "--format", "json")
+    [episode] = json.loads(out)["environments"]["prod"]["alerts"]["Burn"]["episodes"]
+    assert episode["firing"] == "2026-01-01T02:39:00Z"
+    assert episode["budget_consumed"] == pytest.approx(1950 / 43200, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Burn.tiers[3].factor=30", "Burn has no tiers[3].factor"),
+        ("Burn.tiers[0].fctor=30", "unknown key 'fctor'; did you mean 'factor'?"),
+    ],
+)
+def test_a_part_that_is_not_there_is_bad_input(files: tuple[Path, Path], value: str, message: str) -> None:
+    om, spec = files
+    done = run_cli("backtest", "--spec", str(spec), "--source", str(om), "--set", value)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr

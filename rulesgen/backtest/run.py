@@ -6,7 +6,9 @@ only change the comparisons made in Python."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -39,13 +41,22 @@ class WhatIf:
         return f"{self.alert}.{self.field}={self.value}"
 
 
+# A field, or a part of one: `threshold`, `tiers[0].factor`, `numerator.matchers.status`.
+FIELD_PATH = re.compile(r"[A-Za-z_]\w*(?:\[\d+\]|\.[A-Za-z_]\w*)*")
+
+
 def parse_set(text: str) -> WhatIf:
     """`ALERT.FIELD=VALUE`; the value is read as YAML, as the spec would be."""
     target, sep, value = text.partition("=")
     alert, dot, name = target.partition(".")
-    if not (sep and dot and alert and name):
-        raise BacktestError(f"--set {text!r}: expected ALERT.FIELD=VALUE")
+    if not (sep and dot and alert and FIELD_PATH.fullmatch(name)):
+        raise BacktestError(f"--set {text!r}: expected ALERT.FIELD=VALUE (FIELD like threshold or tiers[0].factor)")
     return WhatIf(alert, name, yaml.safe_load(value))
+
+
+def field_path(name: str) -> list[str | int]:
+    """`tiers[0].factor` -> ["tiers", 0, "factor"]."""
+    return [int(index) if index else key for key, index in re.findall(r"(\w+)|\[(\d+)\]", name)]
 
 
 def parse_sweep(text: str) -> list[WhatIf]:
@@ -67,14 +78,46 @@ def parse_sweep(text: str) -> list[WhatIf]:
 
 
 def with_overrides(doc: Document, whatifs: Sequence[WhatIf]) -> Document:
-    """The spec with each what-if written as an override in every environment."""
+    """The spec with each what-if written as an override in every environment; a part of
+    a field (`tiers[0].factor`) overrides the whole field, as the environment had it,
+    with that part moved."""
     envs = {}
     for name, env in doc.header.environments.items():
         overrides = {k: dict(v) for k, v in env.overrides.items()}
         for w in whatifs:
-            overrides.setdefault(w.alert, {})[w.field] = w.value
+            top, *rest = field_path(w.field)
+            mine = overrides.setdefault(w.alert, {})
+            if not rest:
+                mine[str(top)] = w.value
+                continue
+            whole = copy.deepcopy(mine[str(top)] if str(top) in mine else _as_written(doc, w.alert, str(top), w))
+            _put(whole, rest, w)
+            mine[str(top)] = whole
         envs[name] = env.model_copy(update={"overrides": overrides})
     return dataclasses.replace(doc, header=doc.header.model_copy(update={"environments": envs}))
+
+
+def _as_written(doc: Document, alert: str, top: str, w: WhatIf) -> Any:
+    """The alert's field as the spec would spell it (aliases, durations as text)."""
+    model = next(a for a in doc.alerts if a.name == alert)  # compile_whatif checked it is there
+    data = model.model_dump(mode="json", by_alias=True)
+    if top not in data:
+        raise BacktestError(f"--set {w}: {alert} has no field {top!r}")
+    return data[top]
+
+
+def _put(whole: Any, path: Sequence[str | int], w: WhatIf) -> None:
+    """Set `path` inside `whole` to the what-if's value; a part that is not there is an error."""
+    at = whole
+    for i, step in enumerate(path):
+        present = isinstance(at, list) and isinstance(step, int) and step < len(at)
+        present = present or (isinstance(at, dict) and isinstance(step, str) and (step in at or i == len(path) - 1))
+        if not present:
+            raise BacktestError(f"--set {w}: {w.alert} has no {w.field}")
+        if i == len(path) - 1:
+            at[step] = w.value
+        else:
+            at = at[step]
 
 
 def compile_whatif(doc: Document, whatifs: Sequence[WhatIf]) -> ProgramIR:
