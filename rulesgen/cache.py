@@ -51,6 +51,27 @@ def cache_root() -> Path | None:
     return Path(base) / "rulesgen"
 
 
+# A tool's `--version` answers at once; one that does not must not hold up the run.
+VERSION_SECONDS = 10.0
+
+
+def tool_identity(path: str, timeout: float = VERSION_SECONDS) -> str:
+    """What keys a tool's verdicts: its file (path, size, modification time) and the
+    version it reports, as a version manager's shim (asdf, mise) or a wrapper script
+    stays the same file when the tool behind it is upgraded; "" when it does not say
+    its version in time (nothing is then remembered for it)."""
+    from rulesgen import children
+
+    try:
+        stat = os.stat(path)
+        said = children.run([path, "--version"], min(timeout, VERSION_SECONDS), merge=True)
+    except OSError:
+        return ""
+    if said.returncode != 0 or not said.stdout.strip():
+        return ""
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}:{said.stdout.strip()}"
+
+
 def key_of(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import hashlib
 import json
 import os
 import sys
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from rulesgen.targets import Files
     from rulesgen.verify.client import Auth
     from rulesgen.verify.routing import RouteCheck
+    from rulesgen.writer import WriteResult
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what shell tools report when their reader goes away
@@ -62,8 +64,9 @@ def build(spec: Path) -> Files:
 
 
 def _known(args: argparse.Namespace) -> int | None:
-    """`check` and `validate` answered without compiling, when this rulesgen compiled
-    this spec before and (for `check`) `output/` holds exactly those files; else None."""
+    """`check`, `validate` and `generate` answered without compiling, when this rulesgen
+    compiled this spec before and (for `check` and `generate`) `output/` holds exactly
+    those files; else None."""
     from rulesgen.known_trees import environments_of, known_tree, schema_current, tree_matches
 
     expected = known_tree(args.spec)
@@ -72,9 +75,28 @@ def _known(args: argparse.Namespace) -> int | None:
     count = len(expected) - 1  # without the manifest
     if args.command == "validate":
         return _validated(args, environments_of(expected), count)
-    if not tree_matches(args.output, expected) or not schema_current(args.spec.parent):
+    if not tree_matches(args.output, expected):
+        return None
+    if args.command == "generate":
+        return _nothing_to_write(args, expected, count)
+    if not schema_current(args.spec.parent):
         return None
     return _checked(args, Drift(), None, count)
+
+
+def _nothing_to_write(args: argparse.Namespace, expected: dict[str, str], count: int) -> int | None:
+    """`generate` when `output/` already holds exactly what it would write, and the
+    self-check passed on these files with the tools on PATH now: nothing to do."""
+    from rulesgen.selfcheck import passed_before
+    from rulesgen.writer import MANIFEST, OutputRefused, WriteResult, check_location
+
+    if not args.no_self_check and not passed_before(expected[MANIFEST]):
+        return None
+    try:
+        check_location(args.output, args.spec)
+    except OutputRefused:
+        return None  # the full path says why
+    return _generated(args, count, WriteResult(0, [], False))
 
 
 def cmd_validate(args: argparse.Namespace, files: Files) -> int:
@@ -95,10 +117,13 @@ def _validated(args: argparse.Namespace, envs: list[str], count: int) -> int:
 
 def cmd_generate(args: argparse.Namespace, files: Files) -> int:
     """Write `output/` all or nothing, replacing or deleting only files rulesgen wrote."""
-    from rulesgen.writer import OutputRefused, WriteFailed, check_location
+    from rulesgen.selfcheck import remember_passed
+    from rulesgen.writer import MANIFEST, OutputRefused, WriteFailed, check_location, with_manifest
 
-    if not args.no_self_check and (refused := _self_check(args, files)) is not None:
-        return refused
+    if not args.no_self_check:
+        if (refused := _self_check(args, files)) is not None:
+            return refused
+        remember_passed(hashlib.sha256(with_manifest(files)[MANIFEST]).hexdigest())
     try:
         check_location(args.output, args.spec)
         result = write_tree(args.output, files)
@@ -111,11 +136,16 @@ def cmd_generate(args: argparse.Namespace, files: Files) -> int:
             for path in paths:
                 print(f"  {args.output / path}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    return _generated(args, len(files), result)
+
+
+def _generated(args: argparse.Namespace, count: int, result: WriteResult) -> int:
+    """What `generate` prints once `output/` holds the files (also when known: `_known`)."""
     if args.format == "json":
         _print_json(
             {
                 "ok": True,
-                "files": len(files),
+                "files": count,
                 "changed": result.changed,
                 "changed_files": result.paths,
                 "edited": result.edited,
@@ -127,7 +157,7 @@ def cmd_generate(args: argparse.Namespace, files: Files) -> int:
         print(f"rulesgen: replaced {len(result.edited)} generated file(s) edited by hand:", file=sys.stderr)
         for path in result.edited:
             print(f"  {args.output / path}", file=sys.stderr)
-    print(f"wrote {len(files)} files to {args.output} ({result.changed} changed)")
+    print(f"wrote {count} files to {args.output} ({result.changed} changed)")
     return EXIT_OK
 
 
@@ -1060,7 +1090,7 @@ def _run(args: argparse.Namespace) -> int:
             return cmd_backtest(args)
         if args.command == "verify":
             return cmd_verify(args)
-        if args.command in ("check", "validate") and (known := _known(args)) is not None:
+        if args.command in ("check", "validate", "generate") and (known := _known(args)) is not None:
             return known
         files = build(args.spec)
         return COMMANDS[args.command](args, files)

@@ -12,9 +12,13 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from rulesgen import children
-from rulesgen.targets import Files
+from rulesgen.cache import Cache, key_of, tool_identity
+
+if TYPE_CHECKING:
+    from rulesgen.targets import Files
 
 TIMEOUT = 120.0
 
@@ -79,3 +83,31 @@ def _run(executable: str, checker: Checker, root: Path, selected: list[str], tim
             yield f"{rel}: {what} did not finish within {timeout:g}s"
         elif proc.returncode != 0 or not children.said_success(proc.output):
             yield f"{rel}: {what} refused it (exit {proc.returncode}): {proc.output or '(no output)'}"
+
+
+# What `generate` remembers of a self-check that passed (`rulesgen.cache`): the files
+# checked, by their manifest's hash, and the tools that judged them. Run again on the
+# same files with the same tools, the verdict is the same, and `generate` may skip it.
+
+
+def _tools_key(manifest_sha256: str) -> str | None:
+    """The key of a pass of these files by the tools on PATH now; None when a tool
+    does not say its version (nothing is remembered for it)."""
+    identities = []
+    for checker in CHECKERS:
+        found = shutil.which(checker.tool)
+        identity = tool_identity(found) if found else "-"
+        if not identity:
+            return None
+        identities.append(f"{checker.tool}={identity}")
+    return key_of("self-check", manifest_sha256, *identities)
+
+
+def remember_passed(manifest_sha256: str) -> None:
+    if (key := _tools_key(manifest_sha256)) is not None:
+        Cache("trees").put(key, b"passed")
+
+
+def passed_before(manifest_sha256: str) -> bool:
+    key = _tools_key(manifest_sha256)
+    return key is not None and Cache("trees").get(key) == b"passed"

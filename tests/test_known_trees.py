@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SPEC
+from conftest import ROOT, SPEC, require
 from rulesgen import cli, pipeline
 from rulesgen.schema import REFERENCE_PATH, SCHEMA_PATH
 from rulesgen.targets import Files
@@ -203,3 +203,34 @@ def test_a_schema_entry_that_is_no_list_of_hashes_is_a_miss(
         path.write_bytes(b'{"nowhere.json": 1}')
     assert check(project) == 1
     assert "stale" in capsys.readouterr().out
+
+
+def test_generate_with_nothing_to_write_compiles_nothing_once_its_files_were_self_checked(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fixture wrote output/ without the self-check: the first `generate` compiles
+    and has promtool and amtool judge the files; the next finds them judged, by the same
+    tools, and output/ already holding them, and prints the same words (text and JSON)."""
+    require("promtool")
+    require("amtool")
+    spec, output = project
+    argv = ["generate", "--spec", str(spec), "--output", str(output)]
+    capsys.readouterr()
+    built = compiles(monkeypatch)
+
+    def generate(*extra: str) -> str:
+        assert cli.main([*argv, *extra]) == 0
+        return capsys.readouterr().out
+
+    full = generate()
+    assert built == [spec] and "wrote 79 files to" in full and "(0 changed)" in full
+    assert generate() == full and built == [spec]
+    known_json = generate("--format", "json")
+    assert built == [spec]
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", "off")
+    assert generate("--format", "json") == known_json and built == [spec, spec]
+    monkeypatch.undo()
+    built = compiles(monkeypatch)
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", str(spec.parent.parent / "cache"))
+    (output / "prod" / "notes.txt").write_text("mine\n")  # a file rulesgen did not write: refused
+    assert cli.main(argv) == 2 and built == [spec]

@@ -8,32 +8,18 @@ promtool). Failures are never remembered: a failing file runs every time and say
 from __future__ import annotations
 
 import hashlib
-import os
 
-from rulesgen import children
-from rulesgen.cache import Cache, key_of
+from rulesgen.cache import Cache, key_of, tool_identity
 
 PASSED = b"passed"
-# `promtool --version` answers at once; one that does not must not hold up the run.
-VERSION_SECONDS = 10.0
 
 
 def promtool_identity(path: str, timeout: float) -> str:
-    """What keys promtool's passes; "" (nothing is remembered, and promtool is not run
-    for it) without a cache, or when promtool does not say its version in time.
-
-    The file alone is not enough: a version manager's shim (asdf, mise) or a wrapper
-    script stays the same file when the promtool it runs is upgraded."""
+    """What keys promtool's passes; "" (nothing is remembered) without a cache, or when
+    promtool does not say its version in time."""
     if Cache("verdicts").dir is None:
         return ""
-    stat = os.stat(path)
-    try:
-        said = children.run([path, "--version"], min(timeout, VERSION_SECONDS), merge=True)
-    except OSError:
-        return ""
-    if said.returncode != 0 or not said.stdout.strip():
-        return ""
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}:{said.stdout.strip()}"
+    return tool_identity(path, timeout)
 
 
 def verdict_key(promtool: str, rules: bytes, test: bytes) -> str:
