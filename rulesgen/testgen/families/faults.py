@@ -13,7 +13,6 @@ alone, or instant selectors on gauges, fail them (tests/test_faults.py shows whi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import partial
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -108,18 +107,11 @@ def replica_returns(ctx: FamilyContext) -> list[Plan]:
 @family("replica_returns_during_breach", counters)
 def replica_returns_during_breach(ctx: FamilyContext) -> list[Plan]:
     """As `replica_returns`, while a breach pages: the firing alert's value (what the
-    page says) stays the window's events, never the returning replica's lifetime totals.
-    At every firing level: where levels are tiers of windows (a burn rate's), each
-    tier's short window decides whether it keeps paging, and a count that took the
-    returning replica's lifetime totals in would dilute it below the tier."""
+    page says) stays the window's events, never the returning replica's lifetime totals."""
     p = ctx.planner
     at = p.warm + p.horizon
-    out = []
-    for i, level in enumerate(p.alert.firing_levels()):
-        sim, away, length = _replica_away(ctx, partial(ctx.breach, level=level), at)
-        name = "replica_returns_during_breach" + (f"_{level.removeprefix('breach_')}" if i else "")
-        out += _keep(ctx, name, sim, fires=True, extra=_every(p, at + away, length))
-    return out
+    sim, away, length = _replica_away(ctx, ctx.breach, at)
+    return _keep(ctx, "replica_returns_during_breach", sim, fires=True, extra=_every(p, at + away, length))
 
 
 def _replica_away(ctx: FamilyContext, traffic: Callable[[int], Simulation], at: int) -> tuple[Simulation, int, int]:

@@ -62,12 +62,9 @@ class FamilyContext:
     def second_scope(self) -> dict[str, str] | None:
         return dict(self.second) if self.second is not None else None
 
-    def breach(self, length: int, level: str | None = None) -> Simulation:
-        """The main scope safe through the warm-up, then at `level` (the first firing
-        level by default) to the end."""
+    def breach(self, length: int) -> Simulation:
         p = self.planner
-        level = level or p.alert.firing_levels()[0]
-        return p.new_sim(length).add(self.scope, [Phase(SAFE, p.warm), Phase(level, length)])
+        return p.new_sim(length).add(self.scope, [Phase(SAFE, p.warm), Phase(p.alert.firing_levels()[0], length)])
 
     def healthy(self, length: int) -> Simulation:
         return self.planner.new_sim(length).add(self.scope, [Phase(SAFE, length)])
