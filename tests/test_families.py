@@ -61,7 +61,9 @@ SCENARIOS = {
         "fresh_breach_ticket_1d_2h_for_1h_every_30m reset_by_one_ticket_1d_2h_for_1h_every_30m "
         "ticket_1d_2h_dips_under_its_short_window_every_30m ticket_1d_2h_scrape_outage_every_30m "
         "ticket_3d_6h_dips_under_its_short_window_every_1h ticket_3d_6h_scrape_outage_every_1h "
-        "failed_scrapes replica_returns replica_returns_during_breach crash_loop "
+        "failed_scrapes replica_returns replica_returns_during_breach "
+        "replica_returns_at_edge_page_1h_5m_for_2m_every_1m replica_returns_at_edge_page_6h_30m_for_15m_every_5m "
+        "replica_returns_at_edge_ticket_1d_2h_for_1h_every_30m crash_loop "
         "restart_before_window bursts_out_of_step restarted_while_idle new_pod_with_lifetime_totals "
         "new_pod_from_zero prometheus_restart exporter_outage new_metric_family"
     ),

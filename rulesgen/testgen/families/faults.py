@@ -114,6 +114,46 @@ def replica_returns_during_breach(ctx: FamilyContext) -> list[Plan]:
     return _keep(ctx, "replica_returns_during_breach", sim, fires=True, extra=_every(p, at + away, length))
 
 
+@family("replica_returns_at_edge", counters)
+def replica_returns_at_edge(ctx: FamilyContext) -> list[Plan]:
+    """`replica_returns_during_breach` at each `for` edge (a burn rate's every tier),
+    evaluated as finely as the edge: the births a count could wrongly take from the
+    returning replica last one short window, which the alert's own evaluation (hourly
+    for a burn rate) steps over, so only the fine one sees a short window's count
+    decide whether the tier keeps paging."""
+    p = ctx.planner
+    out = []
+    for edge in p.alert.for_edges():
+        if not edge.births:
+            continue
+        history = edge.timeline[0].steps
+        at = 2 * history
+        away = max(2, history // 2)  # past the short window and the lookback
+        length = at + away + history // 4 + 4 * edge.every
+        sim = p.new_sim(length, edge.step, edge.every)
+        sim.add(ctx.scope, [edge.timeline[0], Phase(edge.timeline[-1].level, length)])
+        _replicate(ctx, sim)
+        _healthy_past(ctx, sim, 10 * length)
+        for samples in _on_target(sim, ctx.replica_label, _second(ctx)):
+            _fail_scrapes(samples, range(at, at + away))
+        extra = list(range(at + away, length, edge.every))
+        out += _keep(ctx, f"replica_returns_at_edge_{edge.name}", sim, fires=True, extra=extra)
+    return out
+
+
+def _healthy_past(ctx: FamilyContext, sim: Simulation, steps: int) -> None:
+    """Every counter starts from the totals of `steps` of healthy traffic, series by
+    series: a ratio of those totals is a healthy one, so a count that takes them in
+    whole reads far below any breach (equal totals on every series would not move a
+    ratio of sums of its own series far enough)."""
+    past = ctx.planner.new_sim(steps, sim.sim.step, sim.every).add(ctx.scope, [Phase(SAFE, steps)])
+    _replicate(ctx, past)
+    totals = {key: next((v for v in reversed(s.samples) if v is not None), 0.0) for key, s in past.sim.series.items()}
+    for key, s in sim.sim.series.items():
+        base = totals.get(key, 0.0)
+        s.samples[:] = [None if v is None else v + base for v in s.samples]
+
+
 def _replica_away(ctx: FamilyContext, traffic: Callable[[int], Simulation], at: int) -> tuple[Simulation, int, int]:
     """Two replicas counting lifetime totals; the second fails its scrapes from `at` for
     longer than any `for`, then returns. The simulation, the steps away, its length."""
