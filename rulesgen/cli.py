@@ -75,10 +75,10 @@ def _known(args: argparse.Namespace) -> int | None:
     count = len(expected) - 1  # without the manifest
     if args.command == "validate":
         return _validated(args, environments_of(expected), count)
-    if not tree_matches(args.output, expected):
-        return None
     if args.command == "generate":
         return _nothing_to_write(args, expected, count)
+    if not tree_matches(args.output, expected):
+        return None
     if not schema_current(args.spec.parent):
         return None
     return _checked(args, Drift(), None, count)
@@ -87,15 +87,19 @@ def _known(args: argparse.Namespace) -> int | None:
 def _nothing_to_write(args: argparse.Namespace, expected: dict[str, str], count: int) -> int | None:
     """`generate` when `output/` already holds exactly what it would write, and the
     self-check passed on these files with the tools on PATH now: nothing to do."""
+    from rulesgen.known_trees import tree_matches
     from rulesgen.selfcheck import passed_before
     from rulesgen.writer import MANIFEST, OutputRefused, WriteResult, check_location
 
-    if not args.no_self_check and not passed_before(expected[MANIFEST]):
-        return None
     try:
+        # First: a refused location (the spec's directory, `/`) is never read.
         check_location(args.output, args.spec)
     except OutputRefused:
         return None  # the full path says why
+    if not tree_matches(args.output, expected):
+        return None
+    if not args.no_self_check and not passed_before(expected[MANIFEST]):
+        return None
     return _generated(args, count, WriteResult(0, [], False))
 
 

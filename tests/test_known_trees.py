@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SPEC, require
-from rulesgen import cli, pipeline
+from rulesgen import cli, known_trees, pipeline
 from rulesgen.schema import REFERENCE_PATH, SCHEMA_PATH
 from rulesgen.targets import Files
 
@@ -234,3 +234,21 @@ def test_generate_with_nothing_to_write_compiles_nothing_once_its_files_were_sel
     monkeypatch.setenv("RULESGEN_CACHE_DIR", str(spec.parent.parent / "cache"))
     (output / "prod" / "notes.txt").write_text("mine\n")  # a file rulesgen did not write: refused
     assert cli.main(argv) == 2 and built == [spec]
+
+
+@pytest.mark.parametrize("output", ["/", "."])
+def test_a_refused_output_is_never_read(
+    project: Project, output: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A known spec does not make `generate` look at a location it refuses (`/` holds
+    /proc, whose files block a reader): the refusal comes first, from the full path."""
+    spec, _ = project
+    monkeypatch.chdir(spec.parent)
+    assert cli.main(["validate", "--spec", spec.name]) == 0  # known by the path given, as below
+
+    def scan(root: Path) -> None:
+        raise AssertionError(f"read {root}")
+
+    monkeypatch.setattr(known_trees, "scan_tree", scan)
+    assert cli.main(["generate", "--spec", spec.name, "--output", output, "--no-self-check"]) == 2
+    assert f"refusing --output {output}" in capsys.readouterr().err
