@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
-import hashlib
 import json
 import os
 import sys
@@ -77,9 +76,7 @@ def _known(args: argparse.Namespace) -> int | None:
         return _validated(args, environments_of(expected), count)
     if args.command == "generate":
         return _nothing_to_write(args, expected, count)
-    if not tree_matches(args.output, expected):
-        return None
-    if not schema_current(args.spec.parent):
+    if not tree_matches(args.output, expected) or not schema_current(args.spec.parent):
         return None
     return _checked(args, Drift(), None, count)
 
@@ -89,7 +86,7 @@ def _nothing_to_write(args: argparse.Namespace, expected: dict[str, str], count:
     self-check passed on these files with the tools on PATH now: nothing to do."""
     from rulesgen.known_trees import tree_matches
     from rulesgen.selfcheck import passed_before
-    from rulesgen.writer import MANIFEST, OutputRefused, WriteResult, check_location
+    from rulesgen.writer import OutputRefused, WriteResult, check_location
 
     try:
         # First: a refused location (the spec's directory, `/`) is never read.
@@ -98,7 +95,7 @@ def _nothing_to_write(args: argparse.Namespace, expected: dict[str, str], count:
         return None  # the full path says why
     if not tree_matches(args.output, expected):
         return None
-    if not args.no_self_check and not passed_before(expected[MANIFEST]):
+    if not args.no_self_check and not passed_before(expected):
         return None
     return _generated(args, count, WriteResult(0, [], False))
 
@@ -122,12 +119,12 @@ def _validated(args: argparse.Namespace, envs: list[str], count: int) -> int:
 def cmd_generate(args: argparse.Namespace, files: Files) -> int:
     """Write `output/` all or nothing, replacing or deleting only files rulesgen wrote."""
     from rulesgen.selfcheck import remember_passed
-    from rulesgen.writer import MANIFEST, OutputRefused, WriteFailed, check_location, with_manifest
+    from rulesgen.writer import OutputRefused, WriteFailed, check_location
 
     if not args.no_self_check:
         if (refused := _self_check(args, files)) is not None:
             return refused
-        remember_passed(hashlib.sha256(with_manifest(files)[MANIFEST]).hexdigest())
+        remember_passed(files)
     try:
         check_location(args.output, args.spec)
         result = write_tree(args.output, files)

@@ -7,9 +7,10 @@ leaves `output/` exactly as it was."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -44,8 +45,8 @@ class SelfCheck:
     failures: tuple[str, ...]  # each refusal, in the tool's words
 
 
-def _selected(files: Files, checker: Checker) -> Iterator[str]:
-    for rel in files:
+def _selected(paths: Iterable[str], checker: Checker) -> Iterator[str]:
+    for rel in paths:
         parts = PurePosixPath(rel).parts
         if len(parts) == 3 and parts[1] == checker.directory and rel.endswith(checker.suffixes):
             yield rel
@@ -86,28 +87,31 @@ def _run(executable: str, checker: Checker, root: Path, selected: list[str], tim
 
 
 # What `generate` remembers of a self-check that passed (`rulesgen.cache`): the files
-# checked, by their manifest's hash, and the tools that judged them. Run again on the
-# same files with the same tools, the verdict is the same, and `generate` may skip it.
+# the tools judged, by their hashes, and the tools. Run again on the same files with the
+# same tools, the verdict is the same, and `generate` may skip it.
 
 
-def _tools_key(manifest_sha256: str) -> str | None:
-    """The key of a pass of these files by the tools on PATH now; None when a tool
-    does not say its version (nothing is remembered for it)."""
-    identities = []
+def _pass_key(hashes: Mapping[str, str]) -> str | None:
+    """The key of a pass of the files (path -> sha256 of every generated file; only
+    those a checker reads count) by the tools on PATH now; None when a tool does not
+    say its version (nothing is remembered for it)."""
+    parts = []
     for checker in CHECKERS:
         found = shutil.which(checker.tool)
         identity = tool_identity(found) if found else "-"
         if not identity:
             return None
-        identities.append(f"{checker.tool}={identity}")
-    return key_of("self-check", manifest_sha256, *identities)
+        parts.append(f"{checker.tool}={identity}")
+        parts.extend(f"{rel}={hashes[rel]}" for rel in sorted(_selected(hashes, checker)))
+    return key_of("self-check", *parts)
 
 
-def remember_passed(manifest_sha256: str) -> None:
-    if (key := _tools_key(manifest_sha256)) is not None:
+def remember_passed(files: Files) -> None:
+    checked = {rel: hashlib.sha256(files[rel]).hexdigest() for c in CHECKERS for rel in _selected(files, c)}
+    if (key := _pass_key(checked)) is not None:
         Cache("trees").put(key, b"passed")
 
 
-def passed_before(manifest_sha256: str) -> bool:
-    key = _tools_key(manifest_sha256)
+def passed_before(hashes: Mapping[str, str]) -> bool:
+    key = _pass_key(hashes)
     return key is not None and Cache("trees").get(key) == b"passed"
