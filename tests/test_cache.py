@@ -117,15 +117,15 @@ def test_a_pass_is_keyed_by_the_test_text_promtool_runs(tmp_path: Path, monkeypa
 def test_a_cache_others_can_write_into_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: int) -> None:
     """Whoever can write into the cache could plant a remembered pass: such a directory
     is neither read nor written (a private one, and one made by rulesgen, are)."""
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    monkeypatch.setenv("RULESGEN_CACHE_DIR", str(shared))
+    writable = tmp_path / "group-writable"
+    writable.mkdir()
+    monkeypatch.setenv("RULESGEN_CACHE_DIR", str(writable))
     Cache("verdicts").put(key_of("planted"), b"passed")
-    shared.chmod(mode)
+    writable.chmod(mode)
     store = Cache("verdicts")
     assert store.dir is None and store.get(key_of("planted")) is None
     store.put(key_of("mine"), b"passed")
-    shared.chmod(0o700)
+    writable.chmod(0o700)
     assert Cache("verdicts").get(key_of("planted")) == b"passed" and Cache("verdicts").get(key_of("mine")) is None
     made = tmp_path / "made" / "by" / "rulesgen"
     monkeypatch.setenv("RULESGEN_CACHE_DIR", str(made))
