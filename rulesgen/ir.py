@@ -394,13 +394,6 @@ class InputSeries:
     # as objects would cost several times the memory.
     packed: array[float]
 
-    @classmethod
-    def of(cls, metric: str, labels: Labels, runs: Iterable[Run]) -> InputSeries:
-        packed = array("d")
-        for run in runs:
-            packed.extend((0.0, 0.0, -run.count) if run.start is None else (run.start, run.delta, run.count))
-        return cls(metric, labels, packed)
-
     @property
     def runs(self) -> tuple[Run, ...]:
         return tuple(unpack_runs(self.packed))
@@ -413,6 +406,14 @@ class InputSeries:
             else:
                 out += [run.start + run.delta * k for k in range(run.count)]
         return out
+
+
+def pack_runs(runs: Iterable[Run]) -> array[float]:
+    """`InputSeries.packed` of these runs."""
+    packed = array("d")
+    for run in runs:
+        packed.extend((0.0, 0.0, -run.count) if run.start is None else (run.start, run.delta, run.count))
+    return packed
 
 
 def unpack_runs(packed: array[float]) -> Iterator[Run]:

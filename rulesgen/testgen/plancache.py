@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rulesgen.cache import Cache, key_of
-from rulesgen.ir import InputSeries, Run
+from rulesgen.ir import InputSeries, Run, pack_runs
 from rulesgen.model.alertstate import Firing
 from rulesgen.promql import Duration
 from rulesgen.testgen.simulation import Plan, PlannedCheck
@@ -67,7 +67,7 @@ def decode(data: list[Any]) -> tuple[Plan, ...]:
         key = json.dumps(runs)
         known = shared.get(key)
         if known is None:
-            known = shared[key] = InputSeries.of("", (), (Run(*r) for r in runs)).packed
+            known = shared[key] = pack_runs(Run(*r) for r in runs)
         return known
 
     return tuple(
