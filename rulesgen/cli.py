@@ -53,11 +53,11 @@ def build(spec: Path) -> Files:
     hashes are remembered, so that `check` and `validate` on the same spec and rulesgen
     answer by comparing hashes (`known_trees`)."""
     from rulesgen.known_trees import remember_tree
-    from rulesgen.pipeline import compile_document, files_of
+    from rulesgen.pipeline import build_document
     from rulesgen.spec.validate import load_spec
 
     doc = load_spec(spec)
-    files = files_of(compile_document(doc))
+    files = build_document(doc)
     remember_tree(doc.file, doc.sha256, files)
     return files
 

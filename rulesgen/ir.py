@@ -457,5 +457,8 @@ class TestSuite:
 
     tests: tuple[AlertTests, ...] = ()
 
+    def __iter__(self) -> Iterator[AlertTests]:
+        return iter(self.tests)
+
     def of(self, env: str) -> tuple[AlertTests, ...]:
         return tuple(t for t in self.tests if t.env == env)

@@ -21,14 +21,10 @@ SCHEMA_KEY = key_of("schema files")
 SHA256_HEX = 64
 
 
-def _hashes(files: Mapping[str, bytes]) -> dict[str, str]:
-    return {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
-
-
 def remember_tree(spec: Path | str, spec_sha256: str, files: Mapping[str, bytes]) -> None:
     """`files` (without their manifest) are what the spec at `spec`, whose text has this
     SHA-256, generates."""
-    Cache("trees").put(key_of(str(spec), spec_sha256), json.dumps(_hashes(with_manifest(dict(files)))).encode())
+    Cache("trees").put(key_of(str(spec), spec_sha256), json.dumps(with_manifest(files).digests()).encode())
 
 
 def spec_sha256(spec: Path) -> str | None:
@@ -70,7 +66,7 @@ def _are_hashes(known: object) -> TypeGuard[dict[str, str]]:
 def tree_matches(root: Path, expected: Mapping[str, str]) -> bool:
     """Whether `root` holds exactly these files with these hashes (and nothing else)."""
     scan = scan_tree(root)
-    return not scan.special and _hashes(scan.files) == dict(expected)
+    return not scan.special and scan.files.digests() == dict(expected)
 
 
 def remember_schema(files: Mapping[str, str]) -> None:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from rulesgen.errors import Diagnostic, SpecErrors
-from rulesgen.ir import ProgramIR, TestSuite
+from rulesgen.filetree import FileTree
+from rulesgen.ir import Alert, ProgramIR, TestSuite
+from rulesgen.kinds.base import AlertModel
 from rulesgen.lint.context import EnvContext
 from rulesgen.lint.run import Linter, errors_in
 from rulesgen.lower import lower_env
@@ -16,8 +18,8 @@ from rulesgen.lower.alerts import AlertCompiler
 from rulesgen.lower.catalog import label_sets, metrics
 from rulesgen.lower.overrides import apply_overrides
 from rulesgen.spec.validate import Document, load_spec, parse_spec
-from rulesgen.targets import Files, emit_all, target_options
-from rulesgen.testgen.generate import generate_tests
+from rulesgen.targets import emit_all, target_options
+from rulesgen.testgen.generate import generate_tests, iter_tests
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,14 @@ def lint_and_lower(doc: Document) -> tuple[list[Diagnostic], list[EnvContext]]:
     return sorted(set(diagnostics)), contexts
 
 
+def alert_pairs(contexts: Sequence[EnvContext]) -> list[tuple[Alert, AlertModel]]:
+    """Every enabled alert of every environment: its IR and its model there."""
+    return [(compiled, alert.model) for ctx in contexts for alert, compiled in ctx.compiled()]
+
+
 def _generate_tests(doc: Document, contexts: Sequence[EnvContext]) -> TestSuite:
     """The generated tests; raises SpecErrors (RG004) when an alert cannot be tested."""
-    pairs = [(compiled, alert.model) for ctx in contexts for alert, compiled in ctx.compiled()]
-    return generate_tests(doc, AlertCompiler(doc).resolve, pairs)
+    return generate_tests(doc, AlertCompiler(doc).resolve, alert_pairs(contexts))
 
 
 def lint_document(doc: Document) -> list[Diagnostic]:
@@ -97,15 +103,24 @@ def compile_spec(doc: Document, tests: bool = True) -> ProgramIR:
     return compile_document(doc, tests).program
 
 
-def files_of(compiled: Compiled) -> Files:
+def files_of(compiled: Compiled) -> FileTree:
     return emit_all(compiled.program, compiled.tests, target_options(compiled.doc, []))
 
 
-def build(spec_path: str | Path) -> Files:
+def build_document(doc: Document, tests: bool = True) -> FileTree:
+    """Every generated file of a parsed spec; raises SpecErrors on bad input. The tests
+    are rendered as each alert's are generated, never all held at once: at thousands
+    of alerts they were half of `generate`'s memory."""
+    compiled = compile_document(doc, tests=False)
+    stream = iter_tests(doc, AlertCompiler(doc).resolve, alert_pairs(compiled.contexts)) if tests else ()
+    return emit_all(compiled.program, stream, target_options(doc, []))
+
+
+def build(spec_path: str | Path) -> FileTree:
     """Every generated file for the spec at `spec_path`; raises SpecErrors on bad input."""
-    return files_of(compile_document(load_spec(spec_path)))
+    return build_document(load_spec(spec_path))
 
 
-def build_text(text: str, file: str = "thresholds.yaml", tests: bool = True) -> Files:
+def build_text(text: str, file: str = "thresholds.yaml", tests: bool = True) -> FileTree:
     """Like `build`, from spec text (tests, benchmarks); `tests=False` leaves out unit tests."""
-    return files_of(compile_document(parse_spec(text, file), tests))
+    return build_document(parse_spec(text, file), tests)

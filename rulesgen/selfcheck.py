@@ -7,7 +7,6 @@ leaves `output/` exactly as it was."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from rulesgen import children
 from rulesgen.cache import Cache, key_of, tool_identity
+from rulesgen.filetree import digest_of
 
 if TYPE_CHECKING:
     from rulesgen.targets import Files
@@ -107,7 +107,7 @@ def _pass_key(hashes: Mapping[str, str]) -> str | None:
 
 
 def remember_passed(files: Files) -> None:
-    checked = {rel: hashlib.sha256(files[rel]).hexdigest() for c in CHECKERS for rel in _selected(files, c)}
+    checked = {rel: digest_of(files, rel) for c in CHECKERS for rel in _selected(files, c)}
     if (key := _pass_key(checked)) is not None:
         Cache("trees").put(key, b"passed")
 

@@ -26,14 +26,15 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from rulesgen.targets import Files
+from rulesgen.filetree import FileTree, digest_of, same_file
+
+# What the writer reads: generated files by relative path (a FileTree, or a dict).
+Files = Mapping[str, bytes]
 
 
 MANIFEST = ".rulesgen-manifest"
@@ -75,7 +76,7 @@ def sha256(content: bytes) -> str:
 def manifest_bytes(files: Files) -> bytes:
     """The manifest of `files`: `<sha256>  <path>` per file, sorted by path, nothing else,
     so it is deterministic and `sha256sum -c .rulesgen-manifest` verifies the tree."""
-    return "".join(f"{sha256(files[rel])}  {rel}\n" for rel in sorted(files)).encode()
+    return "".join(f"{digest_of(files, rel)}  {rel}\n" for rel in sorted(files)).encode()
 
 
 def parse_manifest(data: bytes) -> dict[str, str]:
@@ -89,13 +90,15 @@ def parse_manifest(data: bytes) -> dict[str, str]:
     return listed
 
 
-def with_manifest(files: Files) -> Files:
+def with_manifest(files: Files) -> FileTree:
     """`files` plus their manifest: the complete tree `generate` writes."""
     for rel in files:
         _check_relative(rel)
     if MANIFEST in files:
         raise ValueError(f"{MANIFEST} is reserved for the manifest")
-    return dict(sorted({**files, MANIFEST: manifest_bytes(files)}.items()))
+    tree = FileTree(files)
+    tree[MANIFEST] = manifest_bytes(files)
+    return tree.sorted()
 
 
 def _check_relative(rel: str) -> None:
@@ -148,7 +151,7 @@ def check_location(output: Path, spec: Path, cwd: Path | None = None) -> None:
 class Scan:
     """What is in an output directory: regular files with their bytes, and anything else."""
 
-    files: Files = field(default_factory=dict)
+    files: FileTree = field(default_factory=FileTree)
     special: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
 
@@ -173,12 +176,12 @@ def scan_tree(root: Path) -> Scan:
                 scan.files[rel] = path.read_bytes()
             else:
                 scan.special.append(rel)
-    scan.files = dict(sorted(scan.files.items()))
+    scan.files = scan.files.sorted()
     scan.special.sort()
     return scan
 
 
-def read_tree(root: Path) -> Files:
+def read_tree(root: Path) -> FileTree:
     """The regular files under `root`, by relative path."""
     return scan_tree(root).files
 
@@ -208,15 +211,15 @@ def classify(scan: Scan) -> Ownership:
             error = f"{MANIFEST}: {exc}"
     foreign = list(scan.special)
     edited = []
-    for rel, content in scan.files.items():
+    for rel in scan.files:
         if rel == MANIFEST:
             continue
         if listed is None:
-            if not looks_generated(rel, content):
+            if not looks_generated(rel, scan.files[rel]):
                 foreign.append(rel)
         elif rel not in listed:
             foreign.append(rel)
-        elif listed[rel] != sha256(content):
+        elif listed[rel] != scan.files.digest(rel):
             edited.append(rel)
     return Ownership(sorted(foreign), edited, error)
 
@@ -259,7 +262,7 @@ def write_tree(root: Path, files: Files) -> WriteResult:
             "another --output. Nothing was written.",
             owner.foreign,
         )
-    changed = [rel for rel in sorted(set(target) | set(scan.files)) if target.get(rel) != scan.files.get(rel)]
+    changed = [rel for rel in sorted(set(target) | set(scan.files)) if not same_file(target, scan.files, rel)]
     result = WriteResult(len(changed), owner.edited, in_place=False, paths=changed)
     if not changed:
         # Nothing to do: leaving the tree alone keeps its timestamps for make and reloaders.
@@ -381,7 +384,7 @@ def _write_file(path: Path, content: bytes) -> None:
         handle.write(content)
 
 
-def _swap(root: Path, target: Files, work: Path) -> bool:
+def _swap(root: Path, target: FileTree, work: Path) -> bool:
     """Build the tree in `work/new` and swap it in; False when `root` cannot be moved
     (a mount point, say), with nothing changed, so the caller writes in place."""
     new, old = work / "new", work / "old"
@@ -453,7 +456,7 @@ def _move(source: Path, destination: Path) -> None:
     os.replace(source, destination)
 
 
-def _write_in_place(root: Path, target: Files, scan: Scan) -> None:
+def _write_in_place(root: Path, target: FileTree, scan: Scan) -> None:
     """Replace `root`'s files one by one, journalled: a failure undoes every step."""
     # (path, backup): on rollback `backup` goes back to `path` (None: `path` is new and
     # is deleted); on commit `backup` is deleted.
@@ -467,9 +470,10 @@ def _write_in_place(root: Path, target: Files, scan: Scan) -> None:
             backup = _temp_name(path, "old")
             os.replace(path, backup)
             journal.append((path, backup))
-        for rel, content in target.items():
-            if scan.files.get(rel) == content:
+        for rel in target:
+            if same_file(scan.files, target, rel):
                 continue
+            content = target[rel]
             path = root / rel
             for parent in reversed(path.relative_to(root).parents[:-1]):
                 directory = root / parent
@@ -550,7 +554,7 @@ def compare_tree(root: Path, files: Files, max_diff_lines: int = 200) -> Drift:
     drift = Drift(
         missing=sorted(set(target) - set(current)),
         extra=sorted((set(current) | set(scan.special)) - set(target)),
-        changed=sorted(p for p in set(target) & set(current) if target[p] != current[p]),
+        changed=sorted(p for p in set(target) & set(current) if not same_file(target, current, p)),
         foreign=classify(scan).foreign,
     )
     lines: list[str] = []

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from rulesgen.errors import Diagnostic, did_you_mean
-from rulesgen.ir import ProgramIR, TestSuite
+from rulesgen.filetree import FileTree
+from rulesgen.ir import AlertTests, ProgramIR
 from rulesgen.targets.base import AnyTarget, Files, Options
 
 if TYPE_CHECKING:
@@ -57,13 +59,15 @@ def target_options(doc: Document, errors: list[Diagnostic]) -> dict[str, Options
     return out
 
 
-def emit_all(program: ProgramIR, tests: TestSuite, options: dict[str, Options]) -> Files:
-    """The files of every enabled target; two targets never write one path."""
-    files: Files = {}
+def emit_all(program: ProgramIR, tests: Iterable[AlertTests], options: dict[str, Options]) -> FileTree:
+    """The files of every enabled target, by path; two targets never write one path.
+    `tests` is read once, by the one target that reads it (it may be a stream)."""
+    files = FileTree()
     targets = registry()
     for name, opts in options.items():
-        for path, content in targets[name].run(program, tests, opts).items():
+        emitted = FileTree(targets[name].run(program, tests, opts))
+        for path in emitted:
             if path in files:
                 raise RuntimeError(f"two targets wrote {path}")
-            files[path] = content
-    return dict(sorted(files.items()))
+            files.add_from(emitted, path)
+    return files.sorted()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rulesgen.ir import AlertmanagerIR, ProgramIR, Receiver, Route, TestSuite
-from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.ir import AlertmanagerIR, ProgramIR, Receiver, Route
+from rulesgen.targets.base import Files, Options, Target, Tests, header
 from rulesgen.targets.yamlout import dump
 
 
@@ -51,7 +51,7 @@ def config_document(am: AlertmanagerIR) -> dict[str, Any]:
     }
 
 
-def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
+def emit(program: ProgramIR, tests: Tests, options: Options) -> Files:
     files: Files = {}
     for env in program.envs:
         if env.alertmanager is None:

@@ -6,15 +6,19 @@ Targets read only `rulesgen.ir`: none imports a spec model or an alert kind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from rulesgen.ir import ProgramIR, TestSuite
+from rulesgen.ir import AlertTests, ProgramIR
 
-Files = dict[str, bytes]
+# A dict for a target's few files; a `FileTree` (compressed) for the whole tree and for
+# targets that write many large files.
+Files = MutableMapping[str, bytes]
+# The generated tests a target reads: a `TestSuite`, or a stream read once.
+Tests = Iterable[AlertTests]
 
 
 class Options(BaseModel):
@@ -36,11 +40,11 @@ class Target(Generic[OptionsT]):
 
     name: str
     options: type[OptionsT]
-    emit: Callable[[ProgramIR, TestSuite, OptionsT], Files]
+    emit: Callable[[ProgramIR, Tests, OptionsT], Files]
     default: bool = True
     description: str = ""
 
-    def run(self, program: ProgramIR, tests: TestSuite, options: Options) -> Files:
+    def run(self, program: ProgramIR, tests: Tests, options: Options) -> Files:
         assert isinstance(options, self.options)
         return self.emit(program, tests, options)
 

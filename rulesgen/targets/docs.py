@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from rulesgen import conventions
 from rulesgen.explain import receiver, thresholds, words
-from rulesgen.ir import EnvIR, ProgramIR, TestSuite
-from rulesgen.targets.base import Files, Options, Target
+from rulesgen.ir import EnvIR, ProgramIR
+from rulesgen.targets.base import Files, Options, Target, Tests
 
 
-def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
+def emit(program: ProgramIR, tests: Tests, options: Options) -> Files:
     envs = [e.env for e in program.envs]
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for env in program.envs:

@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from rulesgen.ir import AlertRule, EnvIR, Origin, ProgramIR, Route, TestSuite
-from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.ir import AlertRule, EnvIR, Origin, ProgramIR, Route
+from rulesgen.targets.base import Files, Options, Target, Tests, header
 
 VERSION = 1
 _MATCHER = re.compile(r'^(?P<label>\w+)(?P<op>=~|!~|!=|=)"(?P<value>(?:[^"\\]|\\.)*)"$')
@@ -86,7 +86,7 @@ def document(program: ProgramIR, env: EnvIR) -> dict[str, Any]:
     }
 
 
-def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
+def emit(program: ProgramIR, tests: Tests, options: Options) -> Files:
     return {
         f"{env.env}/expectations.json": (json.dumps(document(program, env), indent=2, sort_keys=True) + "\n").encode()
         for env in program.envs

@@ -12,8 +12,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from rulesgen.ir import Dashboard, Panel, ProgramIR, TestSuite
-from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.ir import Dashboard, Panel, ProgramIR
+from rulesgen.targets.base import Files, Options, Target, Tests, header
 from rulesgen.targets.yamlout import BlockText, dump
 
 if TYPE_CHECKING:  # grafanalib is imported only when dashboards are built
@@ -228,7 +228,7 @@ def _render(data: Any, level: int) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + pad)
 
 
-def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
+def emit(program: ProgramIR, tests: Tests, options: Options) -> Files:
     files: Files = {}
     for env in program.envs:
         base = f"{env.env}/grafana"

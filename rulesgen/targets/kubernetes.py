@@ -29,9 +29,9 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator
 
 from rulesgen import conventions
-from rulesgen.ir import EnvIR, ProgramIR, RuleGroup, TestSuite
+from rulesgen.ir import EnvIR, ProgramIR, RuleGroup
 from rulesgen.targets import base
-from rulesgen.targets.base import header
+from rulesgen.targets.base import Tests, header
 from rulesgen.targets.prometheus import groups_document
 from rulesgen.targets.yamlout import dump
 
@@ -171,7 +171,7 @@ def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
     return files
 
 
-def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:
+def _emit(program: ProgramIR, tests: Tests, options: Options) -> dict[str, bytes]:
     return emit(program, options)
 
 

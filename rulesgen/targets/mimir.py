@@ -18,9 +18,9 @@ import re
 
 from pydantic import ConfigDict, Field, field_validator
 
-from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
+from rulesgen.ir import ProgramIR, RuleGroup
 from rulesgen.targets import base
-from rulesgen.targets.base import header
+from rulesgen.targets.base import Tests, header
 from rulesgen.targets.prometheus import groups_document
 from rulesgen.targets.scoping import scoped_program
 from rulesgen.targets.yamlout import dump
@@ -71,7 +71,7 @@ def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
     return files
 
 
-def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:
+def _emit(program: ProgramIR, tests: Tests, options: Options) -> dict[str, bytes]:
     return emit(program, options)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rulesgen.ir import AlertRule, ProgramIR, RecordingRule, Rule, RuleGroup, TestSuite
-from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.ir import AlertRule, ProgramIR, RecordingRule, Rule, RuleGroup
+from rulesgen.targets.base import Files, Options, Target, Tests, header
 from rulesgen.targets.yamlout import dump
 
 
@@ -50,7 +50,7 @@ def rule_files(
     return files
 
 
-def emit(program: ProgramIR, tests: TestSuite, options: Options) -> Files:
+def emit(program: ProgramIR, tests: Tests, options: Options) -> Files:
     """One rule file per team and environment."""
     return rule_files(program, "prometheus", "", lambda group: groups_document([group])["groups"][0])
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from rulesgen.conventions import TESTS_DIR, unit_test_file
-from rulesgen.ir import AlertTests, ProgramIR, Scenario, TestSuite
+from rulesgen.filetree import FileTree
+from rulesgen.ir import AlertTests, ProgramIR, Scenario
 from rulesgen.promql import Duration
-from rulesgen.targets.base import Files, Options, Target, header
+from rulesgen.targets.base import Files, Options, Target, Tests, header
 from rulesgen.targets.promtool_notation import input_series_dict
 from rulesgen.targets.yamlout import dump
 
@@ -52,10 +53,11 @@ def unit_test_documents(tests: AlertTests) -> dict[Duration | None, dict[str, An
     }
 
 
-def emit(program: ProgramIR, suite: TestSuite, options: Options) -> Files:
-    files: Files = {}
-    # An alert's environments one after the other: their series share runs (notation memo).
-    for tests in sorted(suite.tests, key=lambda t: t.alert):
+def emit(program: ProgramIR, suite: Tests, options: Options) -> Files:
+    # A FileTree: a spec of thousands of alerts renders gigabytes of tests, held
+    # compressed as each alert's are rendered (`suite` may be a stream, alert by alert).
+    files = FileTree()
+    for tests in suite:
         for every, document in unit_test_documents(tests).items():
             files[f"{tests.env}/{TESTS_DIR}/{unit_test_file(tests.alert, every)}"] = dump(
                 document,

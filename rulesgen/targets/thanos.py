@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
+from rulesgen.ir import ProgramIR, RuleGroup
 from rulesgen.targets import base
 from rulesgen.targets.prometheus import groups_document, rule_files
 from rulesgen.targets.scoping import scoped_program
@@ -42,12 +42,12 @@ def group_document(group: RuleGroup, options: Options) -> dict[str, Any]:
     }
 
 
-def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
+def emit(program: ProgramIR, options: Options) -> base.Files:
     program = scoped_program(program, options.scope)
     return rule_files(program, "thanos", "Thanos Ruler ", lambda group: group_document(group, options))
 
 
-def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:
+def _emit(program: ProgramIR, tests: base.Tests, options: Options) -> base.Files:
     return emit(program, options)
 
 

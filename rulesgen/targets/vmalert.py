@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from rulesgen.ir import ProgramIR, RuleGroup, TestSuite
+from rulesgen.ir import ProgramIR, RuleGroup
 from rulesgen.targets import base
 from rulesgen.targets.prometheus import groups_document, rule_files
 
@@ -48,11 +48,11 @@ def group_document(group: RuleGroup, options: Options) -> dict[str, Any]:
     return out
 
 
-def emit(program: ProgramIR, options: Options) -> dict[str, bytes]:
+def emit(program: ProgramIR, options: Options) -> base.Files:
     return rule_files(program, "vmalert", "vmalert ", lambda group: group_document(group, options))
 
 
-def _emit(program: ProgramIR, tests: TestSuite, options: Options) -> dict[str, bytes]:
+def _emit(program: ProgramIR, tests: base.Tests, options: Options) -> base.Files:
     return emit(program, options)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -163,16 +163,24 @@ class TestGenerator:
         return expand_plans(alert, plans) if plans else None
 
 
-def generate_tests(doc: Document, resolve: Resolve, alerts: Sequence[tuple[Alert, AlertModel]]) -> TestSuite:
-    """The tests of every (IR alert, its model in that environment); raises SpecErrors
-    when an alert cannot be tested or an example disagrees with the thresholds."""
+def iter_tests(doc: Document, resolve: Resolve, alerts: Sequence[tuple[Alert, AlertModel]]) -> Iterator[AlertTests]:
+    """The tests of every (IR alert, its model in that environment), alert by alert
+    (by name; an alert's environments in the order given) as each is expanded, so a
+    caller rendering them holds one alert's at a time. Raises SpecErrors after the
+    last, when an alert cannot be tested or an example disagrees with the thresholds:
+    every such error at once."""
     generator = TestGenerator(doc, resolve, [model for _, model in alerts])
     errors: list[Diagnostic] = []
-    out = []
-    for alert, model in alerts:
+    # Alert after alert: an alert's environments share most of their inputs, which the
+    # promtool notation's memo then renders once.
+    for alert, model in sorted(alerts, key=lambda pair: pair[0].name):
         tests = generator.tests(alert, model, errors)
-        if tests is not None:
-            out.append(tests)
+        if tests is not None and not errors:
+            yield tests
     if errors:
         raise SpecErrors([replace(e, code="RG004") for e in errors])
-    return TestSuite(tuple(out))
+
+
+def generate_tests(doc: Document, resolve: Resolve, alerts: Sequence[tuple[Alert, AlertModel]]) -> TestSuite:
+    """Every alert's tests (`iter_tests`), held together."""
+    return TestSuite(tuple(iter_tests(doc, resolve, alerts)))
