@@ -28,7 +28,7 @@ def freshness(output: Path, files: Mapping[str, bytes], envs: Iterable[str]) -> 
     reported as edited and still tested; any other difference means the spec changed
     without `rulesgen generate`, and the tests themselves would be out of date."""
     prefixes = tuple(f"{env}/" for env in envs)
-    drift = compare_tree(output, dict(files))
+    drift = compare_tree(output, files)
     result = Freshness(diff=drift.diff)
     for path in sorted({*drift.missing, *drift.extra, *drift.changed}):
         if not path.startswith(prefixes):
