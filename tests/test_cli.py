@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, SPEC, run_cli
+from conftest import MINIMAL, ROOT, SPEC, run_cli
 from rulesgen.cli import parser
 
 
@@ -55,3 +55,25 @@ def test_generate_json_lists_changed_files_and_check_json_carries_the_diff(tmp_p
     assert "> 30" in payload["diff"]
     again = json.loads(run_cli("generate", "--spec", str(spec), "--output", str(out), "--format", "json").stdout)
     assert "prod/prometheus/billing.rules.yml" in again["changed_files"]
+
+
+def test_an_untestable_alert_is_bad_input_even_with_promtool_tests_disabled(tmp_path: Path) -> None:
+    """No target reads the generated tests then, yet `generate` and `validate` refuse the
+    spec as `lint` does (RG004 at the alert), and output/ is left as it was."""
+    spec = tmp_path / "spec" / "thresholds.yaml"
+    spec.parent.mkdir()
+    text = MINIMAL.read_text() + "targets:\n  promtool_tests: {enabled: false}\n"
+    spec.write_text(text)
+    out = tmp_path / "out"
+    assert run_cli("generate", "--spec", str(spec), "--output", str(out), "--no-self-check").returncode == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    spec.write_text(text.replace('window: "5m"', 'window: "10000w"'))
+    for command in ("generate", "validate", "lint"):
+        args = [command, "--spec", str(spec)] + (["--output", str(out)] if command == "generate" else [])
+        result = run_cli(*args)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert (
+            f"{spec}:25:" in result.stdout + result.stderr and "cannot generate tests" in result.stdout + result.stderr
+        )
+        assert "Traceback" not in result.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

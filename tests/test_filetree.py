@@ -99,3 +99,15 @@ def test_every_untestable_alert_is_reported_when_streaming() -> None:
         build_text(text)
     lines = sorted(e.line for e in caught.value.errors if e.code == "RG004")
     assert lines == [25, 36]
+
+
+def test_untestable_alerts_are_errors_when_no_target_reads_the_tests() -> None:
+    """With promtool_tests disabled no target reads the stream, and its RG004 errors
+    are still the spec's errors (as `lint` and `compile_document` report them): no files."""
+    text = minimal_text().replace('window: "5m"', 'window: "10000w"') + "targets:\n  promtool_tests: {enabled: false}\n"
+    with pytest.raises(SpecErrors) as caught:
+        build_text(text)
+    assert sorted(e.line for e in caught.value.errors if e.code == "RG004") == [25, 36]
+    with pytest.raises(SpecErrors) as held:
+        compile_document(parse_spec(text, "thresholds.yaml"))
+    assert caught.value.errors == held.value.errors

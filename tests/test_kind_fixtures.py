@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ def test_every_kind_has_a_fixture() -> None:
     assert sorted(registry()) == KINDS
 
 
-def _expected_files(files: dict[str, bytes]) -> dict[str, bytes]:
+def _expected_files(files: Mapping[str, bytes]) -> dict[str, bytes]:
     """The kind's own artefacts: rule files and generated tests of the prod environment."""
     return {p: c for p, c in files.items() if p.startswith(("prod/prometheus/", "prod/tests/"))}
 

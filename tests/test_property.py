@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def spec_of(raw_alerts: list[dict[str, Any]]) -> str:
     )
 
 
-def write(tmp_path: Path, files: dict[str, bytes]) -> None:
+def write(tmp_path: Path, files: Mapping[str, bytes]) -> None:
     for rel, content in files.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)

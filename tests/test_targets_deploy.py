@@ -29,7 +29,7 @@ import copy
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -434,7 +434,7 @@ def test_thanos_options_reject_unknown_strategies() -> None:
 
 def test_every_target_is_deterministic_and_quotes_its_strings(program: ProgramIR) -> None:
     again = compile_spec(load_spec(SPEC), tests=False)
-    emitters: list[Callable[[ProgramIR], dict[str, bytes]]] = [
+    emitters: list[Callable[[ProgramIR], Mapping[str, bytes]]] = [
         lambda p: kubernetes.emit(p, kubernetes.Options()),
         lambda p: vmalert.emit(p, vmalert.Options()),
         lambda p: mimir.emit(p, mimir.Options()),

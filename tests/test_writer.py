@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,7 +24,7 @@ from conftest import OUTPUT, SPEC
 from rulesgen import cli, writer
 from rulesgen.pipeline import build
 from rulesgen.targets import Files
-from rulesgen.writer import MANIFEST, compare_tree, manifest_bytes
+from rulesgen.writer import MANIFEST, compare_tree, manifest_bytes, with_manifest
 
 _BUILT: dict[bytes, Files] = {}
 
@@ -478,3 +479,33 @@ def test_check_tells_obsolete_generated_files_from_foreign_ones(
     assert "not generated: output/prod/notes.md" in out
     assert "stale: output/prod/prometheus/billing.rules.yml" in out
     assert "missing: output/staging/alertmanager/alertmanager.yml" in out
+
+
+def test_check_holds_only_the_diff_lines_it_prints(tmp_path: Path) -> None:
+    """`check` after a spec change that rewrote every test file: the diff it prints is
+    200 lines, and the count of the rest is all it keeps of them (every diff line of
+    every changed file, uncompressed, was as large as the tree itself)."""
+
+    def text(i: int, value: int) -> bytes:
+        return "".join(
+            f'- series{value}: \'c{{i="{i}-{k}"}}\'\n  values: "{value}+{k}x120"\n' for k in range(1000)
+        ).encode()
+
+    files = {f"prod/tests/A{i}.promtool-test.yaml": text(i, 0) for i in range(32)}
+    on_disk = {rel: text(i, 1) for i, rel in enumerate(files)}
+    for rel, content in with_manifest(on_disk).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(content)
+    size = sum(map(len, files.values()))
+    tracemalloc.start()
+    try:
+        drift = compare_tree(tmp_path, files)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    lines = drift.diff.splitlines()
+    assert drift.changed == [MANIFEST, *sorted(files)] and len(lines) == 201
+    # Each file's diff: 2 headers, one hunk (`@@`) of 2,000 lines out and 2,000 in; the
+    # manifest's, first: 2 headers, one hunk of 32 lines out and 32 in.
+    assert lines[-1] == f"... {2 + 1 + 64 + 32 * (2 + 1 + 4000) - 200} more diff lines"
+    assert peak < size, f"{peak} bytes at peak comparing {size} bytes of files"
