@@ -262,7 +262,7 @@ def _tested_envs(args: argparse.Namespace) -> list[str] | str:
     verification wing reads only `output/`, and what it is told to expect (where each
     alert must be routed) comes from `args.compiled`."""
     from rulesgen.known_trees import known_for, remember_tree, tree_matches
-    from rulesgen.pipeline import compile_document, files_of
+    from rulesgen.pipeline import compile_document, streamed_files
     from rulesgen.spec.validate import load_spec
     from rulesgen.verify.deployed import environments
     from rulesgen.verify.freshness import freshness
@@ -275,12 +275,13 @@ def _tested_envs(args: argparse.Namespace) -> list[str] | str:
         return f"unknown environment {', '.join(map(repr, unknown))}; {args.output} has: {', '.join(known)}"
     envs: list[str] = args.env or known
     doc = load_spec(args.spec)
-    args.compiled = compile_document(doc)
+    # The tests come from output/, not from here: the program and routes are what is read.
+    args.compiled = compile_document(doc, tests=False)
     args.edited = []
     expected = known_for(doc.file, doc.sha256)
     if expected is not None and tree_matches(args.output, expected):
         return envs  # exactly what this spec generates: nothing stale, nothing edited
-    files = files_of(args.compiled)
+    files = streamed_files(args.compiled)
     remember_tree(doc.file, doc.sha256, files)
     fresh = freshness(args.output, files, envs)
     if fresh.stale:

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from rulesgen.errors import Diagnostic, SpecErrors
 from rulesgen.filetree import FileTree
-from rulesgen.ir import Alert, ProgramIR, TestSuite
+from rulesgen.ir import Alert, AlertTests, ProgramIR, TestSuite
 from rulesgen.kinds.base import AlertModel
 from rulesgen.lint.context import EnvContext
 from rulesgen.lint.run import Linter, errors_in
@@ -60,9 +60,10 @@ def alert_pairs(contexts: Sequence[EnvContext]) -> list[tuple[Alert, AlertModel]
     return [(compiled, alert.model) for ctx in contexts for alert, compiled in ctx.compiled()]
 
 
-def _generate_tests(doc: Document, contexts: Sequence[EnvContext]) -> TestSuite:
-    """The generated tests; raises SpecErrors (RG004) when an alert cannot be tested."""
-    return generate_tests(doc, AlertCompiler(doc).resolve, alert_pairs(contexts))
+def _test_stream(doc: Document, contexts: Sequence[EnvContext]) -> Iterator[AlertTests]:
+    """The generated tests, alert by alert; raises SpecErrors (RG004) at its end when an
+    alert cannot be tested."""
+    return iter_tests(doc, AlertCompiler(doc).resolve, alert_pairs(contexts))
 
 
 def lint_document(doc: Document) -> list[Diagnostic]:
@@ -72,7 +73,8 @@ def lint_document(doc: Document) -> list[Diagnostic]:
     target_options(doc, diagnostics)
     if not errors_in(diagnostics):
         try:
-            _generate_tests(doc, contexts)
+            for _ in _test_stream(doc, contexts):
+                pass  # only the errors matter here; no suite is held
         except SpecErrors as exc:
             diagnostics += exc.errors
     return sorted(set(diagnostics))
@@ -93,7 +95,7 @@ def compile_document(doc: Document, tests: bool = True) -> Compiled:
         label_sets=label_sets(doc),
         spec_sha256=doc.sha256,
     )
-    suite = _generate_tests(doc, contexts) if tests else TestSuite()
+    suite = generate_tests(doc, AlertCompiler(doc).resolve, alert_pairs(contexts)) if tests else TestSuite()
     warnings = tuple(d for d in diagnostics if not d.is_error)
     return Compiled(doc, program, suite, warnings, tuple(contexts))
 
@@ -107,18 +109,23 @@ def files_of(compiled: Compiled) -> FileTree:
     return emit_all(compiled.program, compiled.tests, target_options(compiled.doc, []))
 
 
-def build_document(doc: Document, tests: bool = True) -> FileTree:
-    """Every generated file of a parsed spec; raises SpecErrors on bad input. The tests
-    are rendered as each alert's are generated, never all held at once: at thousands
-    of alerts they were half of `generate`'s memory."""
-    compiled = compile_document(doc, tests=False)
-    stream = iter_tests(doc, AlertCompiler(doc).resolve, alert_pairs(compiled.contexts)) if tests else ()
-    files = emit_all(compiled.program, stream, target_options(doc, []))
+def streamed_files(compiled: Compiled) -> FileTree:
+    """Every generated file of a spec compiled without its tests (`tests=False`), the
+    tests rendered as each alert's are generated, never all held at once: at thousands
+    of alerts they were half of `generate`'s memory. Raises SpecErrors (RG004)."""
+    stream = _test_stream(compiled.doc, compiled.contexts)
+    files = emit_all(compiled.program, stream, target_options(compiled.doc, []))
     # With promtool_tests disabled no target reads the stream, yet an alert that cannot
     # be tested is still an error of the spec (RG004, as `lint` says): run it to its end.
     for _ in stream:
         pass
     return files
+
+
+def build_document(doc: Document, tests: bool = True) -> FileTree:
+    """Every generated file of a parsed spec; raises SpecErrors on bad input."""
+    compiled = compile_document(doc, tests=False)
+    return streamed_files(compiled) if tests else files_of(compiled)
 
 
 def build(spec_path: str | Path) -> FileTree:
