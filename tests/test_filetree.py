@@ -15,6 +15,7 @@ from rulesgen.filetree import FileTree, digest_of, same_file
 from rulesgen.lower.alerts import AlertCompiler
 from rulesgen.pipeline import alert_pairs, build_text, compile_document, files_of
 from rulesgen.spec.validate import parse_spec
+from rulesgen.targets import emit_all, target_options
 from rulesgen.testgen import generate
 from rulesgen.testgen.generate import iter_tests
 
@@ -111,3 +112,21 @@ def test_untestable_alerts_are_errors_when_no_target_reads_the_tests() -> None:
     with pytest.raises(SpecErrors) as held:
         compile_document(parse_spec(text, "thresholds.yaml"))
     assert caught.value.errors == held.value.errors
+
+
+def test_a_second_target_reading_the_tests_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read twice, a stream is empty the second time: a target added later that also
+    read the tests would silently get none, so emit_all refuses the second read."""
+    from rulesgen.targets import base, registry
+
+    def reads_tests(program: object, tests: base.Tests, options: base.Options) -> base.Files:
+        return {f"extra/{t.alert}": b"" for t in tests}
+
+    targets = dict(registry())
+    targets["zz_reads_tests"] = base.Target("zz_reads_tests", base.Options, reads_tests)
+    monkeypatch.setattr("rulesgen.targets.registry", lambda: targets)
+    doc = parse_spec(minimal_text(), "thresholds.yaml")
+    compiled = compile_document(doc)
+    options = {**target_options(doc, []), "zz_reads_tests": base.Options()}
+    with pytest.raises(RuntimeError, match="read by two targets"):
+        emit_all(compiled.program, compiled.tests, options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +59,28 @@ def target_options(doc: Document, errors: list[Diagnostic]) -> dict[str, Options
     return out
 
 
+class _ReadOnce(Iterable[AlertTests]):
+    """The tests, for targets: a second target reading them would find a stream empty
+    and write no tests without a word, so a second read is a bug, raised."""
+
+    def __init__(self, tests: Iterable[AlertTests]) -> None:
+        self.tests, self.read = tests, False
+
+    def __iter__(self) -> Iterator[AlertTests]:
+        if self.read:
+            raise RuntimeError("the generated tests were read by two targets; only promtool_tests may read them")
+        self.read = True
+        return iter(self.tests)
+
+
 def emit_all(program: ProgramIR, tests: Iterable[AlertTests], options: dict[str, Options]) -> FileTree:
     """The files of every enabled target, by path; two targets never write one path.
     `tests` is read once, by the one target that reads it (it may be a stream)."""
     files = FileTree()
     targets = registry()
+    once = _ReadOnce(tests)
     for name, opts in options.items():
-        emitted = FileTree(targets[name].run(program, tests, opts))
+        emitted = FileTree(targets[name].run(program, once, opts))
         for path in emitted:
             if path in files:
                 raise RuntimeError(f"two targets wrote {path}")
