@@ -84,6 +84,11 @@ class Cache:
         self.root = root if root is not None and _private(root) else None
         self.dir = self.root / kind / code_version() if self.root is not None else None
 
+    @property
+    def enabled(self) -> bool:
+        """Whether entries are kept: callers skip encoding what `put` would drop."""
+        return self.dir is not None
+
     def get(self, key: str) -> bytes | None:
         if self.dir is None:
             return None

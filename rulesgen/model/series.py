@@ -251,7 +251,7 @@ class SeriesSet:
         call = (metric, matchers, None if by is None else tuple(by), window, births)
         if memo is not None and call in memo.increases:
             return memo.increases[call]
-        n = self.steps(window)
+        n, lookback = self.steps(window), LOOKBACK.ms // self.step.ms
         # Steps not evaluated share one empty group (callers read groups, never change them).
         out: list[Group] = [_NOTHING] * self.length
         for i in self.evaluated():
@@ -261,7 +261,18 @@ class SeriesSet:
             key = _group(s.labels, by)
             up = self.up(s.labels, derived) if births else []
             counter = self._counter(s)
+            # A counter never reset, seen now and a window ago, counts the exact clause's
+            # `x - x offset W`: the subtraction `_counted` makes after its birth and
+            # reset checks find nothing, for most series at most steps.
+            latest, samples, clean = counter.latest, counter.samples, not counter.resets
             for i in self.evaluated():
+                # `latest` points at samples or staleness markers (NaN: unequal to itself).
+                j, k = latest[i], latest[i - n] if i >= n else -1
+                if clean and k >= 0 and i - j <= lookback and i - n - k <= lookback:
+                    now, before = samples[j], samples[k]
+                    if now is not None and before is not None and now == now and before == before:
+                        out[i][key] = out[i].get(key, 0.0) + (now - before)
+                        continue
                 value = self._counted(counter, up, i, n)
                 if value is not None:
                     out[i][key] = out[i].get(key, 0.0) + value
@@ -289,7 +300,8 @@ class SeriesSet:
 
     def _counted(self, c: _Counter, up: Sequence[Sample], i: int, n: int) -> float | None:
         lookback = LOOKBACK.ms // self.step.ms
-        # `c.at(i)` and `c.at(i - n)`, inline: this runs for every series, window and evaluation.
+        # What an instant lookup reads now and a window ago: this runs for every series,
+        # window and evaluation not answered by `increase`'s shortcut.
         latest, samples = c.latest, c.samples
         j = latest[i]
         now = samples[j] if j >= 0 and i - j <= lookback else None
@@ -329,7 +341,8 @@ class SeriesSet:
             per_tile[p - p % self.every] if p - p % self.every >= p - lookback else {} for p in range(0, self.length, t)
         ]
         sums = _window_sums(stored, n)
-        out: list[Group] = [{} for _ in range(self.length)]
+        # Steps not evaluated share one empty group, as in `increase`.
+        out: list[Group] = [_NOTHING] * self.length
         for i in self.evaluated():
             out[i] = dict(sums[i // t])
         return out
@@ -477,16 +490,6 @@ class _Counter:
             last = j if v is not None else last
             latest.append(last)
         return cls(samples, steps, values, resets, latest)
-
-    def at(self, i: int, lookback: int) -> Sample:
-        """`SeriesSet.lookup` at step `i`, from the index."""
-        if i < 0:
-            return None
-        j = self.latest[i]
-        if j < 0 or i - j > lookback:
-            return None
-        value = self.samples[j]
-        return None if value is None or value != value else value
 
 
 # Whole numbers of at most this size add up exactly in any order: window sums of them
