@@ -394,7 +394,8 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
         # sample of a three-day scenario evaluated hourly.
         steps = sim.evaluated()
         ratios: dict[Duration, dict[int, dict[Labels, float]]] = {}
-        busy: dict[Duration, dict[int, set[Labels]]] = {}
+        # Only with `min_events` do the rules keep the groups with enough events.
+        busy: dict[Duration, dict[int, set[Labels]] | None] = {}
         for window in self._windows():
             # Counts, not rates: the rules divide counts, and a ratio of whole counts is
             # exactly the float of the fraction, on the limit when the fraction is.
@@ -402,13 +403,17 @@ class BurnRate(ExactCounters, MinEvents, AlertModel):
             ratios[window] = {
                 i: {k: v / tots[i][k] for k, v in errs[i].items() if tots[i].get(k, 0) > 0} for i in steps
             }
-            busy[window] = {i: self.busy(tots[i]) for i in steps}
+            busy[window] = {i: self.busy(tots[i]) for i in steps} if self.min_events is not None else None
         silent: list[dict[Labels, float]] = [{} for _ in self.tiers]
         out = [silent] * sim.length
         tiers = [(ratios[t.long], ratios[t.short], busy[t.long], self.limit(t)) for t in self.tiers]
         for i in steps:
             out[i] = [
-                {k: v for k, v in long[i].items() if v > limit and short[i].get(k, 0) > limit and k in enough[i]}
+                {
+                    k: v
+                    for k, v in long[i].items()
+                    if v > limit and short[i].get(k, 0) > limit and (enough is None or k in enough[i])
+                }
                 for long, short, enough, limit in tiers
             ]
         return out
