@@ -14,7 +14,7 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,15 +74,24 @@ _children: set[subprocess.Popen[str]] = set()
 _stopping: list[int] = []  # the signal being handled, once one arrived
 
 
-def run(args: Sequence[str], timeout: float, *, cwd: Path | None = None, merge: bool = False) -> Completed:
+def run(
+    args: Sequence[str],
+    timeout: float,
+    *,
+    cwd: Path | None = None,
+    merge: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Completed:
     """Run `args` to completion or `timeout` seconds, whichever first; `merge` sends
-    stderr into stdout (promtool interleaves which file failed with why)."""
+    stderr into stdout (promtool interleaves which file failed with why); `env`, when
+    given, is the child's whole environment."""
     with _lock:
         if _stopping:
             raise Interrupted(_stopping[0])
         proc = subprocess.Popen(
             list(args),
             cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merge else subprocess.PIPE,

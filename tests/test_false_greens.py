@@ -114,3 +114,25 @@ def test_the_real_tools_accept_what_generate_writes(generated: tuple[Path, Path]
     spec, output = generated
     again = run_cli("generate", "--spec", str(spec), "--output", str(output))
     assert (again.returncode, again.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [({}, "GOMAXPROCS=1 GOGC=200"), ({"GOGC": "50"}, "GOMAXPROCS=1 GOGC=50")]
+)
+def test_promtool_runs_with_a_frugal_go_runtime_unless_told_otherwise(
+    generated: tuple[Path, Path], tmp_path: Path, given: dict[str, str], expected: str
+) -> None:
+    """`promtool test rules` gets one core and a lazier garbage collector (a third less
+    CPU on the burn rate's tests), and a GOGC or GOMAXPROCS set by the user wins. The
+    stub records what it was given, then runs the real promtool, which must pass."""
+    spec, output = generated
+    seen = tmp_path / "seen"
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    stub = stubs / "promtool"
+    stub.write_text(f'#!/bin/sh\necho "GOMAXPROCS=$GOMAXPROCS GOGC=$GOGC" >> {seen}\nexec {require("promtool")} "$@"\n')
+    stub.chmod(0o755)
+    env = {"PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}", "RULESGEN_CACHE_DIR": "off", **given}
+    result = run_cli("test", "--spec", str(spec), "--output", str(output), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(seen.read_text().splitlines()) == {expected}

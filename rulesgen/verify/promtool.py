@@ -9,6 +9,7 @@ not judged, and counts as failed."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -97,11 +98,24 @@ def write_run_files(
     return rules, test
 
 
+# `promtool test rules` evaluates a file's scenarios in one goroutine while Go's
+# defaults collect garbage on every core, often: on the burn rate's test file that was
+# a third of its CPU (28 to 30 s by default, 19 to 20 s with these; 180 MB against 133
+# MB, wall time no longer). The pool already runs one promtool per worker. A value set
+# in rulesgen's own environment wins.
+GO_RUNTIME = {"GOMAXPROCS": "1", "GOGC": "200"}
+
+
+def promtool_env() -> dict[str, str]:
+    """The environment `promtool test rules` runs in."""
+    return {**GO_RUNTIME, **os.environ}
+
+
 def _run_batch(promtool: str, batch: list[AlertResult], timeout: float) -> None:
     runs = {str(r.run_file or r.file): r for r in batch}
     # One pipe for both streams: promtool names each file on stdout but writes its
     # failures to stderr, and only their interleaving says which failure is whose.
-    proc = children.run([promtool, "test", "rules", *runs], timeout, merge=True)
+    proc = children.run([promtool, "test", "rules", *runs], timeout, merge=True, env=promtool_env())
     if proc.timed_out:
         for r in batch:
             r.fail("(timeout)", f"promtool did not finish within {timeout:g}s (--timeout)")
