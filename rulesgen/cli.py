@@ -847,7 +847,9 @@ a backtest source that is unreachable, not OpenMetrics or holds no data);
 environment: RULESGEN_CACHE_DIR  where plans, generated trees' hashes, lint and
 explain results and promtool's passes are kept by content, so unchanged work is not
 done again (default $XDG_CACHE_HOME/rulesgen or ~/.cache/rulesgen, none where CI is
-set; `off` disables it; output is the same either way)."""
+set; `off` disables it; output is the same either way). GOMAXPROCS, GOGC: promtool's
+Go runtime for `test` and `mutate` (default 1 and 200: one core per promtool, a third
+less CPU; a value set here wins)."""
 
 
 def parser() -> argparse.ArgumentParser:
