@@ -251,7 +251,7 @@ class SeriesSet:
         call = (metric, matchers, None if by is None else tuple(by), window, births)
         if memo is not None and call in memo.increases:
             return memo.increases[call]
-        n, lookback = self.steps(window), LOOKBACK.ms // self.step.ms
+        n = self.steps(window)
         # Steps not evaluated share one empty group (callers read groups, never change them).
         out: list[Group] = [_NOTHING] * self.length
         for i in self.evaluated():
@@ -261,18 +261,7 @@ class SeriesSet:
             key = _group(s.labels, by)
             up = self.up(s.labels, derived) if births else []
             counter = self._counter(s)
-            # A counter never reset, seen now and a window ago, counts the exact clause's
-            # `x - x offset W`: the subtraction `_counted` makes after its birth and
-            # reset checks find nothing, for most series at most steps.
-            latest, samples, clean = counter.latest, counter.samples, not counter.resets
             for i in self.evaluated():
-                # `latest` points at samples or staleness markers (NaN: unequal to itself).
-                j, k = latest[i], latest[i - n] if i >= n else -1
-                if clean and k >= 0 and i - j <= lookback and i - n - k <= lookback:
-                    now, before = samples[j], samples[k]
-                    if now is not None and before is not None and now == now and before == before:
-                        out[i][key] = out[i].get(key, 0.0) + (now - before)
-                        continue
                 value = self._counted(counter, up, i, n)
                 if value is not None:
                     out[i][key] = out[i].get(key, 0.0) + value
@@ -300,8 +289,8 @@ class SeriesSet:
 
     def _counted(self, c: _Counter, up: Sequence[Sample], i: int, n: int) -> float | None:
         lookback = LOOKBACK.ms // self.step.ms
-        # What an instant lookup reads now and a window ago: this runs for every series,
-        # window and evaluation not answered by `increase`'s shortcut.
+        # What an instant lookup reads now and a window ago, inline: this runs for every
+        # series, window and evaluation.
         latest, samples = c.latest, c.samples
         j = latest[i]
         now = samples[j] if j >= 0 and i - j <= lookback else None
@@ -309,6 +298,10 @@ class SeriesSet:
         j = latest[i - n] if i >= n else -1
         before = samples[j] if j >= 0 and i - n - j <= lookback else None
         before = None if before is None or before != before else before
+        if now is not None and before is not None and not c.resets:
+            # Never reset and seen at both ends: the exact clause's `x - x offset W`, with
+            # no reset for its guard to find (most series at most steps; no bisect).
+            return now - before
         if now is not None and before is None and up and self.lookup(up, i - n) == 1:
             return now
         lo, hi = bisect_left(c.steps, i - n), bisect_right(c.steps, i)
