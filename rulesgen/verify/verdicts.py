@@ -17,7 +17,7 @@ PASSED = b"passed"
 def promtool_identity(path: str, timeout: float) -> str:
     """What keys promtool's passes; "" (nothing is remembered) without a cache, or when
     promtool does not say its version in time."""
-    if Cache("verdicts").dir is None:
+    if not Cache("verdicts").enabled:
         return ""
     return tool_identity(path, timeout)
 
