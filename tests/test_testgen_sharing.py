@@ -8,11 +8,16 @@ import math
 import random
 from collections.abc import Sequence
 
+import yaml
+
 from conftest import SPEC
 from rulesgen.ir import InputSeries
 from rulesgen.lower.alerts import AlertCompiler
+from rulesgen.pipeline import compile_document
 from rulesgen.spec.validate import load_spec
 from rulesgen.targets.promtool_notation import _num, values_text
+from rulesgen.targets.promtool_tests import unit_test_documents
+from rulesgen.targets.yamlout import Repeated, dump
 from rulesgen.testgen.generate import plan_key
 from rulesgen.testgen.planner import plan_scenarios
 from rulesgen.testgen.samples import runs_of
@@ -118,3 +123,34 @@ def test_notation_of_long_series() -> None:
     gappy: list[float | None] = [*counter[:500], *[None] * 2000, *counter[2500:]]
     for samples in (counter, gappy, [0.1 * i for i in range(3000)]):
         assert notation(samples) == reference_notation(samples)
+
+
+def test_a_repeated_value_is_written_as_it_would_be_unmarked_at_each_indent() -> None:
+    alerts = ({"exp_labels": {"a": "1", "no": "No"}, "exp_annotations": {"d": "x\ny"}},)
+    shared = Repeated(alerts)
+    doc = {
+        "tests": [
+            {"checks": [{"at": "1m", "exp_alerts": shared}, {"at": "2m", "exp_alerts": shared}]},
+            {"deeper": {"exp_alerts": shared}, "also": [shared, shared]},
+        ]
+    }
+
+    def unmarked(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: unmarked(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [unmarked(v) for v in value]
+        return value
+
+    text = dump(doc)
+    assert text == dump(unmarked(doc))
+    assert yaml.safe_load(text) == unmarked(doc)
+    assert text.count(b"exp_labels") == 5
+
+
+def test_the_tests_of_one_alert_share_each_distinct_outcome() -> None:
+    suite = compile_document(load_spec(SPEC)).tests
+    tests = next(t for t in suite if t.alert == "BillingPendingBacklog")
+    documents = unit_test_documents(tests)
+    outcomes = [check["exp_alerts"] for d in documents.values() for t in d["tests"] for check in t["alert_rule_test"]]
+    assert len({id(o) for o in outcomes}) == len({tuple(map(repr, o)) for o in outcomes}) < len(outcomes)

@@ -13,14 +13,17 @@ from typing import Any
 
 from rulesgen.conventions import TESTS_DIR, unit_test_file
 from rulesgen.filetree import FileTree
-from rulesgen.ir import AlertTests, ProgramIR, Scenario
+from rulesgen.ir import AlertTests, ExpectedAlert, ProgramIR, Scenario
 from rulesgen.promql import Duration
 from rulesgen.targets.base import Files, Options, Target, Tests, header
 from rulesgen.targets.promtool_notation import input_series_dict
-from rulesgen.targets.yamlout import dump
+from rulesgen.targets.yamlout import Repeated, dump
 
 
-def scenario_dict(alert: str, scenario: Scenario) -> dict[str, Any]:
+def scenario_dict(alert: str, scenario: Scenario, shared: dict[int, Repeated]) -> dict[str, Any]:
+    """promtool's test of `scenario`. Checks expecting the same alerts (the same
+    tuple, which test generation shares) share one `exp_alerts` value in `shared`, so
+    the YAML writer renders it once: it is most of a test file's lines."""
     return {
         "name": f"{alert}/{scenario.name}",
         "interval": str(scenario.interval),
@@ -29,25 +32,34 @@ def scenario_dict(alert: str, scenario: Scenario) -> dict[str, Any]:
             {
                 "eval_time": str(check.eval_time),
                 "alertname": alert,
-                "exp_alerts": [
-                    {"exp_labels": dict(e.labels), "exp_annotations": dict(e.annotations)} for e in check.expected
-                ],
+                "exp_alerts": _expected(check.expected, shared),
             }
             for check in scenario.checks
         ],
     }
 
 
+def _expected(expected: tuple[ExpectedAlert, ...], shared: dict[int, Repeated]) -> Repeated:
+    known = shared.get(id(expected))
+    if known is None:
+        known = shared[id(expected)] = Repeated(
+            {"exp_labels": dict(e.labels), "exp_annotations": dict(e.annotations)} for e in expected
+        )
+    return known
+
+
 def unit_test_documents(tests: AlertTests) -> dict[Duration | None, dict[str, Any]]:
     """promtool's test documents without `rule_files`, by evaluation interval (None: the
     alert's own); the test runner adds the rules, in groups of that interval."""
     by_interval: dict[Duration | None, list[Scenario]] = {}
+    # By id: every tuple is held by `tests` while its documents are.
+    shared: dict[int, Repeated] = {}
     for scenario in tests.scenarios:
         by_interval.setdefault(scenario.evaluation_interval, []).append(scenario)
     return {
         every: {
             "evaluation_interval": str(every or tests.evaluation_interval),
-            "tests": [scenario_dict(tests.alert, s) for s in scenarios],
+            "tests": [scenario_dict(tests.alert, s, shared) for s in scenarios],
         }
         for every, scenarios in by_interval.items()
     }

@@ -2,7 +2,11 @@
 order given, no anchors, no timestamps, so output is stable and never retyped
 (`"No"` stays a string in every YAML 1.1 and 1.2 reader).
 
-The one exception is text the caller marks as `BlockText` (a ConfigMap's embedded
+A value the caller marks as `Repeated` (the same expected alerts under hundreds of
+checks of a test file) is rendered once per document and its lines copied where it
+recurs; the text is the same as without the mark.
+
+The one exception to quoting is text the caller marks as `BlockText` (a ConfigMap's embedded
 JSON document): it is written as a literal block scalar (`|` or `|-`), one source line
 per YAML line, so a one-line change in the document is a one-line diff. A block scalar
 is never retyped either; text a block cannot carry exactly is double-quoted instead.
@@ -69,6 +73,17 @@ def _block(value: BlockText, indent: int) -> list[str] | None:
     return [header, text]
 
 
+class Repeated(tuple[Any, ...]):
+    """A list that recurs, as the same object, in one document: rendered once there."""
+
+    __slots__ = ()
+
+
+# Lines of each `Repeated` value of the document being dumped, by (id, indent): the
+# document holds every value alive while it is dumped, so an id names one value.
+_Memo = dict[tuple[int, int], list[str]]
+
+
 @lru_cache(maxsize=4096)
 def _key(key: str) -> str:
     # Keys repeat across a test file's thousands of checks (alertname, exp_labels):
@@ -92,23 +107,27 @@ def _scalar(value: Any) -> str:
     return _quoted(str(value))
 
 
-def _lines(value: Any, indent: int, out: list[str] | None = None) -> list[str]:
+def _lines(value: Any, indent: int, out: list[str], memo: _Memo) -> list[str]:
     """The lines of `value` at `indent`, appended to `out` (one list for a whole
     document: nested values do not build lists of their own to copy)."""
-    out = [] if out is None else out
+    if type(value) is Repeated and value:
+        return _repeated(value, indent, out, memo)
     pad = "  " * indent
     if isinstance(value, dict):
         if not value:
             out.append(pad + "{}")
             return out
         for key, item in value.items():
+            if type(item) is str:  # most values of a test file: no block, no nesting
+                out.append(f"{pad}{_key(key)}: {_quoted(item)}")
+                continue
             block = _block(item, indent + 1) if isinstance(item, BlockText) else None
             if block is not None:
                 out.append(f"{pad}{_key(key)}: {block[0]}")
                 out.extend(block[1:])
             elif isinstance(item, (dict, list, tuple)) and item:
                 out.append(f"{pad}{_key(key)}:")
-                _lines(item, indent + (0 if isinstance(item, (list, tuple)) else 1), out)
+                _lines(item, indent + (0 if isinstance(item, (list, tuple)) else 1), out, memo)
             else:
                 out.append(f"{pad}{_key(key)}: {_inline(item)}")
         return out
@@ -118,10 +137,21 @@ def _lines(value: Any, indent: int, out: list[str] | None = None) -> list[str]:
             return out
         for item in value:
             first = len(out)
-            _lines(item, indent + 1, out)
+            _lines(item, indent + 1, out, memo)
             out[first] = f"{pad}- {out[first].lstrip()}"
         return out
     out.append(pad + _scalar(value))
+    return out
+
+
+def _repeated(value: Repeated, indent: int, out: list[str], memo: _Memo) -> list[str]:
+    known = memo.get((id(value), indent))
+    if known is None:
+        first = len(out)
+        _lines(tuple(value), indent, out, memo)
+        known = memo[(id(value), indent)] = out[first:]
+    else:
+        out.extend(known)
     return out
 
 
@@ -136,7 +166,7 @@ def _inline(value: Any) -> str:
 def dump(value: Any, header: str = "") -> bytes:
     """YAML text for plain data (dicts, lists, str, int, float, bool, None)."""
     lines = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
-    _lines(value, 0, lines)
+    _lines(value, 0, lines, {})
     lines.append("")  # the final newline
     # Each copy of a large block (a dashboard) is megabytes: keep at most two alive.
     text = "\n".join(lines)
