@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rulesgen.cache import Cache, key_of
-from rulesgen.ir import InputSeries, Run, pack_runs
+from rulesgen.ir import InputSeries
 from rulesgen.model.alertstate import Firing
 from rulesgen.promql import Duration
 from rulesgen.testgen.simulation import Plan, PlannedCheck
@@ -37,7 +37,7 @@ class PlanCache:
             return None
         try:
             return decode(json.loads(zlib.decompress(data)))
-        except (ValueError, TypeError, KeyError, zlib.error):
+        except (ValueError, TypeError, KeyError, OverflowError, zlib.error):
             return None
 
     def put(self, plan_key: str, plans: tuple[Plan, ...]) -> None:
@@ -54,7 +54,7 @@ def encode(plans: tuple[Plan, ...]) -> list[Any]:
             p.purpose,
             p.step.ms,
             p.eval_step.ms,
-            [[s.metric, s.labels, [[r.start, r.delta, r.count] for r in s.runs]] for s in p.series],
+            [[s.metric, s.labels, s.packed.tolist()] for s in p.series],
             [[c.step, [[f.labels, f.value, f.variant] for f in c.firing]] for c in p.checks],
         ]
         for p in plans
@@ -63,14 +63,13 @@ def encode(plans: tuple[Plan, ...]) -> list[Any]:
 
 def decode(data: list[Any]) -> tuple[Plan, ...]:
     # Scenarios of a plan share most runs (the same history); so do the decoded ones.
-    shared: dict[str, array[float]] = {}
+    # Runs are stored packed (`InputSeries.packed`, flat): decoding one is a copy in C.
+    # Keyed by their bytes: equal bit for bit, staleness markers (NaN) and -0.0 too.
+    shared: dict[bytes, array[float]] = {}
 
-    def packed(runs: list[list[Any]]) -> array[float]:
-        key = json.dumps(runs)
-        known = shared.get(key)
-        if known is None:
-            known = shared[key] = pack_runs(Run(*r) for r in runs)
-        return known
+    def packed(flat: list[float]) -> array[float]:
+        runs = array("d", flat)
+        return shared.setdefault(runs.tobytes(), runs)
 
     return tuple(
         Plan(
