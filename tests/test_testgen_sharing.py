@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+from array import array
 from collections.abc import Sequence
 
 import yaml
@@ -154,3 +155,11 @@ def test_the_tests_of_one_alert_share_each_distinct_outcome() -> None:
     documents = unit_test_documents(tests)
     outcomes = [check["exp_alerts"] for d in documents.values() for t in d["tests"] for check in t["alert_rule_test"]]
     assert len({id(o) for o in outcomes}) == len({tuple(map(repr, o)) for o in outcomes}) < len(outcomes)
+
+
+def test_equal_samples_under_other_names_are_written_once() -> None:
+    samples = [0.0, 1.5, 3.0, None, math.nan, 7.0]
+    first, again = runs_of(samples), array("d", runs_of(samples))
+    assert first is not again
+    assert values_text(again) is values_text(first) == "0+1.5x2 _ stale 7"
+    assert values_text(array("d", [*first[:-3], 8.0, 0.0, 1.0])) == "0+1.5x2 _ stale 8"

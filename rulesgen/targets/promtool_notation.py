@@ -16,24 +16,24 @@ def series_text(metric: str, labels: Labels) -> str:
 
 
 def values_text(packed: array[float]) -> str:
-    """The packed runs in promtool's notation. Equal samples share one array (the
-    planner's memo, a plan's history, an alert's environments): the text of the
-    latest arrays is kept, each with its array so that its id is not reused."""
-    known = _TEXT.get(id(packed))
+    """The packed runs in promtool's notation, memoized by their bytes: alerts of one
+    shape, their environments and the scenarios of a plan repeat the same samples under
+    other names (1,230 distinct sequences among 141,762 series at 500 alerts)."""
+    key = packed.tobytes()
+    known = _TEXT.get(key)
     if known is not None:
-        return known[1]
+        return known
     text = " ".join(map(_run, packed[0::3], packed[1::3], packed[2::3]))
     if len(_TEXT) >= TEXT_MEMO:
         del _TEXT[next(iter(_TEXT))]  # the oldest entry
-    _TEXT[id(packed)] = (packed, text)
+    _TEXT[key] = text
     return text
 
 
-# Enough for every series of one alert's files in every environment, which the
-# promtool_tests target writes one after the other; texts kept for the whole suite
-# would cost about a quarter of the output's size in memory again.
+# Bounded: a spec of thousands of alerts of other shapes would otherwise keep every
+# sequence's text, a fraction of the output's size, for the whole run.
 TEXT_MEMO = 8192
-_TEXT: dict[int, tuple[array[float], str]] = {}
+_TEXT: dict[bytes, str] = {}
 
 
 def input_series_dict(series: InputSeries) -> dict[str, str]:
