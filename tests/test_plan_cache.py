@@ -76,6 +76,21 @@ def test_an_entry_that_does_not_decode_is_planned_again(cache: Path, monkeypatch
     assert len(planned) == len(damaged)
 
 
+def test_an_entry_with_a_series_cut_short_is_planned_again(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs are stored three numbers each: a series missing one (a hand-edited or
+    damaged entry that still decodes as JSON) is a miss, never a series cut short."""
+    cold = build_text(SPEC.read_text())
+    damaged = entries(cache)
+    for entry in damaged:
+        plans = json.loads(zlib.decompress(entry.read_bytes()))
+        runs = next(s[2] for p in plans for s in p[4] if s[2])
+        del runs[-1]
+        entry.write_bytes(zlib.compress(json.dumps(plans).encode()))
+    planned = counting_planner(monkeypatch)
+    assert build_text(SPEC.read_text()) == cold
+    assert len(planned) == len(damaged)
+
+
 def test_off_writes_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RULESGEN_CACHE_DIR", "off")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

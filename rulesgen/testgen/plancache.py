@@ -69,6 +69,9 @@ def decode(data: list[Any]) -> tuple[Plan, ...]:
 
     def packed(flat: list[float]) -> array[float]:
         runs = array("d", flat)
+        if len(runs) % 3:
+            # Rendering reads whole runs only: the rest would be dropped without a word.
+            raise ValueError("runs are packed three numbers each")
         return shared.setdefault(runs.tobytes(), runs)
 
     return tuple(
