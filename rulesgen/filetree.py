@@ -27,8 +27,13 @@ class _Entry:
     sha256: str
 
 
+def sha256(content: bytes) -> str:
+    """Hex sha256, as the manifest records it."""
+    return hashlib.sha256(content).hexdigest()
+
+
 def _entry(content: bytes) -> _Entry:
-    digest = hashlib.sha256(content).hexdigest()
+    digest = sha256(content)
     if len(content) < _COMPRESS_FROM:
         return _Entry(content, False, digest)
     return _Entry(zlib.compress(content, 1), True, digest)
@@ -97,7 +102,7 @@ def digest_of(files: Mapping[str, bytes], rel: str) -> str:
     """The hex sha256 of `files[rel]`, without decompressing a FileTree's file."""
     if isinstance(files, FileTree):
         return files.digest(rel)
-    return hashlib.sha256(files[rel]).hexdigest()
+    return sha256(files[rel])
 
 
 def same_file(a: Mapping[str, bytes], b: Mapping[str, bytes], rel: str) -> bool:

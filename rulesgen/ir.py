@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -406,14 +406,6 @@ class InputSeries:
             else:
                 out += [run.start + run.delta * k for k in range(run.count)]
         return out
-
-
-def pack_runs(runs: Iterable[Run]) -> array[float]:
-    """`InputSeries.packed` of these runs."""
-    packed = array("d")
-    for run in runs:
-        packed.extend((0.0, 0.0, -run.count) if run.start is None else (run.start, run.delta, run.count))
-    return packed
 
 
 def unpack_runs(packed: array[float]) -> Iterator[Run]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 import errno
-import hashlib
 import json
 import os
 import re
@@ -66,11 +65,6 @@ class WriteFailed(OSError):
 
     def __str__(self) -> str:
         return self.message
-
-
-def sha256(content: bytes) -> str:
-    """Hex sha256, as the manifest records it."""
-    return hashlib.sha256(content).hexdigest()
 
 
 def manifest_bytes(files: Files) -> bytes:
